@@ -1,0 +1,34 @@
+//! # labelmux-core
+//!
+//! The vendor-neutral heart of labelmux: the model ([`Task`], [`Batch`], [`Delivery`],
+//! [`Project`]), the [`Provider`] trait every vendor adapter implements, one [`Error`] type with
+//! an [`ErrorKind`] taxonomy, and the shared HTTP [`transport`] (retries, rate limits, timeouts,
+//! redaction) and [`paginate`] helpers adapters are built on.
+//!
+//! Most users depend on the `labelmux` facade crate instead, which re-exports all of this.
+#![deny(missing_docs)]
+
+pub mod cursor;
+mod error;
+mod ids;
+pub mod model;
+pub mod paginate;
+mod provider;
+pub mod transport;
+mod vendor;
+
+pub use error::{Error, ErrorKind, Result};
+pub use ids::{opt_string_or_number, string_or_number, BatchId, ProjectId, TaskId};
+pub use model::*;
+pub use provider::{
+    report, unsupported, Progress, ProgressEvent, ProgressObserver, Provider, TaskSpecStream,
+};
+pub use vendor::{UnknownVendor, Vendor};
+
+/// Re-exports adapters need, so they depend on one version of each.
+pub mod reexports {
+    pub use async_trait::async_trait;
+    pub use chrono;
+    pub use futures;
+    pub use serde_json;
+}

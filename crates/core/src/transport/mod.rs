@@ -1,0 +1,798 @@
+//! The HTTP transport every adapter shares: one place for timeouts, retries with backoff that
+//! honour `Retry-After`, client-side rate and concurrency limits, tracing, and redaction.
+//! Adapters never retry on their own.
+
+mod auth;
+pub mod redact;
+
+pub use auth::{Auth, ExposeSecret, SecretString};
+pub use reqwest::Method;
+
+use crate::{Error, ErrorKind, Result, Vendor};
+use backon::BackoffBuilder;
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use redact::redact_url;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+use url::Url;
+
+/// Transport settings. Every field has a default; see `docs/configuration.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransportConfig {
+    /// Timeout of one HTTP attempt, in seconds.
+    pub timeout_secs: f64,
+    /// Deadline of one operation across all its retries, in seconds.
+    pub deadline_secs: f64,
+    /// Attempts in total (first try included). 1 disables retries.
+    pub max_attempts: u32,
+    /// First backoff delay, in milliseconds; doubles each retry.
+    pub initial_backoff_ms: u64,
+    /// Largest backoff delay, in milliseconds.
+    pub max_backoff_ms: u64,
+    /// Longest `Retry-After` honoured, in seconds; a longer one ends the retries.
+    pub max_retry_after_secs: f64,
+    /// Client-side limit of requests per second (none by default).
+    pub rate_limit_per_second: Option<u32>,
+    /// Most requests in flight at once (also the parallelism of bulk operations).
+    pub concurrency: usize,
+    /// Allow plain `http://` to hosts other than loopback. Off by default: keys would travel
+    /// in clear text.
+    pub allow_insecure_http: bool,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            timeout_secs: 60.0,
+            deadline_secs: 300.0,
+            max_attempts: 5,
+            initial_backoff_ms: 1000,
+            max_backoff_ms: 30_000,
+            max_retry_after_secs: 120.0,
+            rate_limit_per_second: None,
+            concurrency: 16,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+impl TransportConfig {
+    /// Settings for tests against a local emulator: short timeouts and backoffs.
+    pub fn fast_for_tests() -> Self {
+        TransportConfig {
+            timeout_secs: 10.0,
+            deadline_secs: 120.0,
+            max_attempts: 8,
+            initial_backoff_ms: 5,
+            max_backoff_ms: 100,
+            max_retry_after_secs: 5.0,
+            ..TransportConfig::default()
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |field: &str, why: &str| Err(Error::config(format!("transport.{field} {why}")));
+        if !(self.timeout_secs > 0.0 && self.timeout_secs.is_finite()) {
+            return bad("timeout_secs", "must be a positive number of seconds");
+        }
+        if !(self.deadline_secs > 0.0 && self.deadline_secs.is_finite()) {
+            return bad("deadline_secs", "must be a positive number of seconds");
+        }
+        if self.max_attempts == 0 {
+            return bad("max_attempts", "must be at least 1");
+        }
+        if self.concurrency == 0 {
+            return bad("concurrency", "must be at least 1");
+        }
+        if self.rate_limit_per_second == Some(0) {
+            return bad(
+                "rate_limit_per_second",
+                "must be at least 1 (omit it for no limit)",
+            );
+        }
+        if !(self.max_retry_after_secs >= 0.0 && self.max_retry_after_secs.is_finite()) {
+            return bad(
+                "max_retry_after_secs",
+                "must be a non-negative number of seconds",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What a vendor's error body says, as decoded by the adapter's classifier.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VendorError {
+    /// A kind that overrides the one given by the status code.
+    pub kind: Option<ErrorKind>,
+    /// The vendor's message.
+    pub message: String,
+    /// The vendor's error code or type.
+    pub code: Option<String>,
+}
+
+/// Turns an error response (status, body) into a [`VendorError`]. Each adapter has one and
+/// table-tests it.
+pub type ErrorClassifier = fn(u16, &[u8]) -> VendorError;
+
+/// The fallback classifier: the status code decides, the body (trimmed) is the message.
+pub fn default_classifier(_status: u16, body: &[u8]) -> VendorError {
+    VendorError {
+        kind: None,
+        message: body_snippet(body),
+        code: None,
+    }
+}
+
+/// The first 300 characters of a body, for messages.
+pub fn body_snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let mut s: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        s.push('…');
+    }
+    redact::redact_text(&s)
+}
+
+/// When a failed request may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryMode {
+    /// Safe to resend on any temporary failure (GET, PUT, or a POST the adapter knows to be
+    /// idempotent, e.g. one carrying an idempotency key).
+    Idempotent,
+    /// Resend only when the vendor surely did not act: 429 and failures to connect.
+    OnlyIfNotProcessed,
+    /// Never resend.
+    Never,
+}
+
+struct Inner {
+    vendor: Vendor,
+    base_url: Url,
+    auth: Auth,
+    config: TransportConfig,
+    client: reqwest::Client,
+    classifier: ErrorClassifier,
+    limiter: Option<DefaultDirectRateLimiter>,
+    in_flight: Arc<Semaphore>,
+}
+
+/// A shareable, cheaply clonable HTTP transport for one vendor.
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("vendor", &self.inner.vendor)
+            .field("base_url", &redact_url(&self.inner.base_url))
+            .field("auth", &self.inner.auth)
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+/// Whether a URL may be used: `https`, or `http` to a loopback host, or `http` anywhere when
+/// the user allowed it.
+pub fn check_url_scheme(url: &Url, allow_insecure_http: bool) -> Result<()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http || is_loopback(url) => Ok(()),
+        "http" => Err(Error::config(format!(
+            "refusing plain http to {}: API keys would travel in clear text; use https, or set transport.allow_insecure_http = true",
+            url.host_str().unwrap_or("?")
+        ))),
+        other => Err(Error::config(format!(
+            "unsupported URL scheme {other:?} in {}; use https",
+            redact_url(url)
+        ))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+impl Transport {
+    /// Build a transport for `vendor` at `base_url`.
+    pub fn new(
+        vendor: Vendor,
+        base_url: &str,
+        auth: Auth,
+        config: TransportConfig,
+        classifier: ErrorClassifier,
+    ) -> Result<Transport> {
+        config.validate()?;
+        let mut base_url = Url::parse(base_url).map_err(|e| {
+            Error::config(format!(
+                "{vendor} base URL {:?} is not a URL: {e}",
+                redact::redact_url_str(base_url)
+            ))
+        })?;
+        check_url_scheme(&base_url, config.allow_insecure_http)?;
+        // Joining relative paths needs a trailing slash on the base.
+        if !base_url.path().ends_with('/') {
+            let p = format!("{}/", base_url.path());
+            base_url.set_path(&p);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs_f64(config.timeout_secs))
+            .connect_timeout(Duration::from_secs_f64(config.timeout_secs.min(30.0)))
+            .pool_max_idle_per_host(config.concurrency.max(8))
+            .user_agent(concat!("labelmux/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::config(format!("cannot build HTTP client: {e}")))?;
+        let limiter = config
+            .rate_limit_per_second
+            .and_then(NonZeroU32::new)
+            .map(|n| RateLimiter::direct(Quota::per_second(n)));
+        Ok(Transport {
+            inner: Arc::new(Inner {
+                vendor,
+                base_url,
+                auth,
+                in_flight: Arc::new(Semaphore::new(config.concurrency)),
+                config,
+                client,
+                classifier,
+                limiter,
+            }),
+        })
+    }
+
+    /// The vendor this transport talks to.
+    pub fn vendor(&self) -> Vendor {
+        self.inner.vendor
+    }
+
+    /// The base URL (with a trailing slash). May contain no secrets.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base_url
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &TransportConfig {
+        &self.inner.config
+    }
+
+    /// Start a request to `path`, relative to the base URL (a leading `/` is ignored).
+    pub fn request(&self, method: Method, operation: &'static str, path: &str) -> RequestBuilder {
+        let url = self
+            .inner
+            .base_url
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| Error::validation(format!("bad path {path:?}: {e}")));
+        RequestBuilder::new(self.clone(), method, operation, url, true)
+    }
+
+    /// Start a request to an absolute URL the vendor handed out (e.g. a pre-signed upload URL).
+    /// No credentials are attached.
+    pub fn request_absolute(
+        &self,
+        method: Method,
+        operation: &'static str,
+        url: &str,
+    ) -> RequestBuilder {
+        let url = Url::parse(url)
+            .map_err(|e| Error::decode(format!("vendor sent an invalid URL: {e}")))
+            .and_then(|u| check_url_scheme(&u, self.inner.config.allow_insecure_http).map(|_| u));
+        RequestBuilder::new(self.clone(), method, operation, url, false)
+    }
+}
+
+/// The body of a request, kept so that it can be sent again on retry.
+#[derive(Debug, Clone)]
+enum Body {
+    Empty,
+    Bytes {
+        bytes: Bytes,
+        content_type: &'static str,
+    },
+    /// Streamed from a file on every attempt, so large uploads use no memory.
+    File {
+        path: PathBuf,
+        content_type: &'static str,
+    },
+}
+
+/// A request being built; [`RequestBuilder::send`] runs it with retries.
+pub struct RequestBuilder {
+    transport: Transport,
+    method: Method,
+    operation: &'static str,
+    url: Result<Url>,
+    with_auth: bool,
+    query: Vec<(String, String)>,
+    headers: Vec<(&'static str, String)>,
+    body: Result<Body>,
+    retry: RetryMode,
+    timeout: Option<Duration>,
+}
+
+impl RequestBuilder {
+    fn new(
+        transport: Transport,
+        method: Method,
+        operation: &'static str,
+        url: Result<Url>,
+        with_auth: bool,
+    ) -> Self {
+        let retry = if method == Method::POST || method == Method::PATCH {
+            RetryMode::OnlyIfNotProcessed
+        } else {
+            RetryMode::Idempotent
+        };
+        RequestBuilder {
+            transport,
+            method,
+            operation,
+            url,
+            with_auth,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Ok(Body::Empty),
+            retry,
+            timeout: None,
+        }
+    }
+
+    /// Add a query parameter.
+    pub fn query(mut self, name: &str, value: impl ToString) -> Self {
+        self.query.push((name.to_owned(), value.to_string()));
+        self
+    }
+
+    /// Add a query parameter if it has a value (unset parameters are omitted, never empty).
+    pub fn query_opt(self, name: &str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(v) => self.query(name, v),
+            None => self,
+        }
+    }
+
+    /// Add a header (must not be a secret: secrets come from [`Auth`]).
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Send `value` as a JSON body.
+    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
+        self.body = serde_json::to_vec(value)
+            .map(|v| Body::Bytes {
+                bytes: Bytes::from(v),
+                content_type: "application/json",
+            })
+            .map_err(|e| Error::validation(format!("cannot encode request body: {e}")));
+        self
+    }
+
+    /// Send an empty body with `Content-Type: application/json` (Sama's bodiless POSTs).
+    pub fn empty_json(mut self) -> Self {
+        self.body = Ok(Body::Bytes {
+            bytes: Bytes::new(),
+            content_type: "application/json",
+        });
+        self
+    }
+
+    /// Send raw bytes.
+    pub fn bytes(mut self, bytes: impl Into<Bytes>, content_type: &'static str) -> Self {
+        self.body = Ok(Body::Bytes {
+            bytes: bytes.into(),
+            content_type,
+        });
+        self
+    }
+
+    /// Stream the body from a file (re-read on every attempt).
+    pub fn file(mut self, path: impl Into<PathBuf>, content_type: &'static str) -> Self {
+        self.body = Ok(Body::File {
+            path: path.into(),
+            content_type,
+        });
+        self
+    }
+
+    /// Choose when this request may be resent.
+    pub fn retry(mut self, mode: RetryMode) -> Self {
+        self.retry = mode;
+        self
+    }
+
+    /// Override the per-attempt timeout (e.g. for a large upload).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Send and decode a JSON body; an empty 2xx body is a decode error.
+    pub async fn send_json<T: DeserializeOwned>(self) -> Result<T> {
+        let op = self.operation;
+        let t = self.transport.clone();
+        let resp = self.send().await?;
+        resp.json()
+            .map_err(|e| e.with_vendor(t.vendor()).with_operation(op))
+    }
+
+    /// Send with retries; returns the successful response or the classified error.
+    pub async fn send(mut self) -> Result<Response> {
+        let inner = Arc::clone(&self.transport.inner);
+        let op = self.operation;
+        let mut url = std::mem::replace(&mut self.url, Err(Error::validation("taken")))
+            .map_err(|e| e.with_vendor(inner.vendor).with_operation(op))?;
+        let body = std::mem::replace(&mut self.body, Ok(Body::Empty))
+            .map_err(|e| e.with_vendor(inner.vendor).with_operation(op))?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in &self.query {
+                pairs.append_pair(k, v);
+            }
+            if self.with_auth {
+                if let Some((name, key)) = inner.auth.query_param() {
+                    pairs.append_pair(name, key);
+                }
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        let shown_url = redact_url(&url);
+        let cfg = &inner.config;
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs_f64(cfg.deadline_secs);
+        let mut backoff = backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(cfg.initial_backoff_ms))
+            .with_max_delay(Duration::from_millis(
+                cfg.max_backoff_ms.max(cfg.initial_backoff_ms),
+            ))
+            .with_factor(2.0)
+            .with_jitter()
+            .with_max_times(cfg.max_attempts.saturating_sub(1) as usize)
+            .build();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let span = tracing::debug_span!(
+                "labelmux.http",
+                vendor = inner.vendor.name(),
+                operation = op,
+                method = %self.method,
+                url = %shown_url,
+                attempt,
+            );
+            let outcome = self
+                .attempt(&inner, &url, &body, deadline)
+                .instrument(span.clone())
+                .await;
+            let err = match outcome {
+                Ok(resp) => {
+                    span.in_scope(|| {
+                        tracing::debug!(
+                            status = resp.status,
+                            latency_ms = started.elapsed().as_millis() as u64,
+                            "ok"
+                        )
+                    });
+                    return Ok(resp);
+                }
+                Err(AttemptError { error, processed }) => {
+                    span.in_scope(|| tracing::debug!(status = ?error.status(), kind = %error.kind(), "attempt failed"));
+                    (error, processed)
+                }
+            };
+            let (error, maybe_processed) = err;
+            let may_retry = error.is_retryable()
+                && match self.retry {
+                    RetryMode::Idempotent => true,
+                    RetryMode::OnlyIfNotProcessed => !maybe_processed,
+                    RetryMode::Never => false,
+                };
+            if !may_retry {
+                return Err(if attempt > 1 {
+                    error.exhausted(attempt)
+                } else {
+                    error
+                });
+            }
+            let Some(mut delay) = backoff.next() else {
+                return Err(error.exhausted(attempt));
+            };
+            if let Some(after) = error.retry_after() {
+                if after.as_secs_f64() > cfg.max_retry_after_secs {
+                    return Err(error.exhausted(attempt));
+                }
+                delay = delay.max(after);
+            }
+            if Instant::now() + delay >= deadline {
+                return Err(error.exhausted(attempt));
+            }
+            tracing::debug!(
+                vendor = inner.vendor.name(),
+                operation = op,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                "retrying"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        inner: &Inner,
+        url: &Url,
+        body: &Body,
+        deadline: Instant,
+    ) -> std::result::Result<Response, AttemptError> {
+        let op = self.operation;
+        let mk = |kind, msg: String| inner_error(inner, kind, op, msg);
+        if let Some(limiter) = &inner.limiter {
+            limiter.until_ready().await;
+        }
+        let _permit = inner.in_flight.acquire().await.map_err(|_| {
+            AttemptError::not_processed(mk(ErrorKind::Transport, "transport closed".into()))
+        })?;
+        let mut req = inner.client.request(self.method.clone(), url.clone());
+        req = req.header(reqwest::header::ACCEPT, "application/json");
+        if self.with_auth {
+            if let Some(value) = inner.auth.header_value() {
+                let mut v = reqwest::header::HeaderValue::from_str(&value).map_err(|_| {
+                    AttemptError::not_processed(mk(
+                        ErrorKind::Config,
+                        "API key contains characters not allowed in a header".into(),
+                    ))
+                })?;
+                v.set_sensitive(true);
+                req = req.header(reqwest::header::AUTHORIZATION, v);
+            }
+        }
+        for (k, v) in &self.headers {
+            req = req.header(*k, v);
+        }
+        req = match body {
+            Body::Empty => req,
+            Body::Bytes {
+                bytes,
+                content_type,
+            } => req
+                .header(reqwest::header::CONTENT_TYPE, *content_type)
+                .body(bytes.clone()),
+            Body::File { path, content_type } => {
+                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                    AttemptError::not_processed(mk(
+                        ErrorKind::Transport,
+                        format!("cannot open upload file: {e}"),
+                    ))
+                })?;
+                let len = file.metadata().await.map(|m| m.len()).ok();
+                let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
+                let mut r = req
+                    .header(reqwest::header::CONTENT_TYPE, *content_type)
+                    .body(reqwest::Body::wrap_stream(stream));
+                if let Some(len) = len {
+                    r = r.header(reqwest::header::CONTENT_LENGTH, len);
+                }
+                r
+            }
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(AttemptError::not_processed(mk(
+                ErrorKind::Timeout,
+                "operation deadline passed".into(),
+            )));
+        }
+        let per_attempt = self
+            .timeout
+            .unwrap_or(Duration::from_secs_f64(inner.config.timeout_secs))
+            .min(remaining);
+        req = req.timeout(per_attempt);
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Err(AttemptError::from_reqwest(inner, op, e)),
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                let mut a = AttemptError::from_reqwest(inner, op, e);
+                a.processed = true;
+                return Err(a);
+            }
+        };
+        if (200..300).contains(&status) {
+            return Ok(Response {
+                status,
+                headers,
+                body,
+            });
+        }
+        let info = (inner.classifier)(status, &body);
+        let kind = info
+            .kind
+            .or_else(|| ErrorKind::from_status(status))
+            .unwrap_or(ErrorKind::InvalidRequest);
+        let mut error = inner_error(inner, kind, op, info.message).with_status(status);
+        if let Some(code) = info.code {
+            error = error.with_vendor_code(code);
+        }
+        error = error.with_retry_after(parse_retry_after(&headers));
+        // A 429 was refused before any work; anything else may have been acted on.
+        let processed = status != 429;
+        Err(AttemptError { error, processed })
+    }
+}
+
+fn inner_error(inner: &Inner, kind: ErrorKind, op: &str, message: String) -> Error {
+    Error::new(kind, message)
+        .with_vendor(inner.vendor)
+        .with_operation(op)
+}
+
+struct AttemptError {
+    error: Error,
+    /// Whether the vendor may have acted on the request.
+    processed: bool,
+}
+
+impl AttemptError {
+    fn not_processed(error: Error) -> Self {
+        AttemptError {
+            error,
+            processed: false,
+        }
+    }
+
+    fn from_reqwest(inner: &Inner, op: &str, e: reqwest::Error) -> Self {
+        // reqwest puts the URL (with Sama's key) in its messages: strip it.
+        let e = e.without_url();
+        let (kind, processed) = if e.is_timeout() {
+            (ErrorKind::Timeout, true)
+        } else if e.is_connect() {
+            (ErrorKind::Transport, false)
+        } else {
+            (ErrorKind::Transport, true)
+        };
+        let mut msg = e.to_string();
+        let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            src = s.source();
+        }
+        let error = inner_error(inner, kind, op, redact::redact_text(&msg)).with_source(e);
+        AttemptError { error, processed }
+    }
+}
+
+/// Parse `Retry-After` as delta-seconds or an HTTP date.
+pub fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// A successful response, fully read.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Response {
+    /// Decode the body as JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::decode(format!(
+                "unexpected response body ({e}): {}",
+                body_snippet(&self.body)
+            ))
+            .with_status(self.status)
+            .with_source(e)
+        })
+    }
+
+    /// The body as JSON, or `None` when it is empty or not JSON (Sama's SDK treats such 2xx
+    /// bodies as "no content").
+    pub fn json_or_none(&self) -> Option<serde_json::Value> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert("retry-after", "0.5".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_millis(500)));
+        let future = SystemTime::now() + Duration::from_secs(30);
+        h.insert(
+            "retry-after",
+            httpdate::fmt_http_date(future).parse().unwrap(),
+        );
+        let d = parse_retry_after(&h).unwrap();
+        assert!(
+            d > Duration::from_secs(27) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback_unless_allowed() {
+        let ok = [
+            "http://127.0.0.1:8080/v2",
+            "http://localhost/x",
+            "http://[::1]:9/",
+            "https://api.sama.com/v2",
+        ];
+        for u in ok {
+            check_url_scheme(&Url::parse(u).unwrap(), false).unwrap();
+        }
+        let remote = Url::parse("http://api.sama.com/v2").unwrap();
+        let err = check_url_scheme(&remote, false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("allow_insecure_http"));
+        check_url_scheme(&remote, true).unwrap();
+        assert!(check_url_scheme(&Url::parse("ftp://x/").unwrap(), true).is_err());
+    }
+
+    #[test]
+    fn config_validation_names_the_field() {
+        let cfg = TransportConfig {
+            max_attempts: 0,
+            ..TransportConfig::default()
+        };
+        let err = Transport::new(
+            Vendor::Sama,
+            "https://x/",
+            Auth::None,
+            cfg,
+            default_classifier,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("max_attempts"), "{err}");
+    }
+}

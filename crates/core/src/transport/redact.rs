@@ -1,0 +1,121 @@
+//! Redaction of secrets from URLs and headers before they are logged or put in errors.
+
+use url::Url;
+
+/// What a redacted secret is replaced by.
+pub const REDACTED: &str = "REDACTED";
+
+/// Query parameters whose values are secrets on some vendor (Sama: `access_key`).
+const SECRET_PARAMS: &[&str] = &[
+    "access_key",
+    "api_key",
+    "apikey",
+    "key",
+    "token",
+    "access_token",
+    "secret",
+    "signature",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "sig",
+    "password",
+];
+
+/// Whether a query parameter name carries a secret.
+pub fn is_secret_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_PARAMS.contains(&lower.as_str())
+}
+
+/// The URL as a string with secret query values and any user-info password replaced by
+/// `REDACTED`. Safe to log and to put in errors.
+pub fn redact_url(url: &Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() {
+        let _ = u.set_password(Some(REDACTED));
+    }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret_param(&k) {
+                    REDACTED.to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// Redact a URL given as text; text that is not a URL is returned with any `access_key=` value
+/// blanked, as a last line of defence.
+pub fn redact_url_str(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(u) => redact_url(&u),
+        Err(_) => redact_text(text),
+    }
+}
+
+/// Blank `name=value` pairs of secret parameters anywhere in free text.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'outer: while !rest.is_empty() {
+        for param in SECRET_PARAMS {
+            let needle = format!("{param}=");
+            if rest.len() >= needle.len()
+                && rest.as_bytes()[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
+                && !out
+                    .chars()
+                    .last()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                out.push_str(&rest[..needle.len()]);
+                out.push_str(REDACTED);
+                let after = &rest[needle.len()..];
+                let end = after
+                    .find(|c: char| c == '&' || c.is_whitespace() || c == '"' || c == ')')
+                    .unwrap_or(after.len());
+                rest = &after[end..];
+                continue 'outer;
+            }
+        }
+        let ch = rest.chars().next().expect("non-empty");
+        out.push(ch);
+        rest = &rest[ch.len_utf8()..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_secret_query_values_and_passwords() {
+        let u = Url::parse(
+            "https://user:pw@api.sama.com/v2/projects/1/tasks.json?access_key=CANARY&state=in+progress",
+        )
+        .unwrap();
+        let r = redact_url(&u);
+        assert!(!r.contains("CANARY") && !r.contains("pw@"), "{r}");
+        assert!(
+            r.contains("access_key=REDACTED") && r.contains("state=in+progress"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn redacts_free_text() {
+        let t = "error sending request for url (https://h/x.json?page=1&access_key=CANARY)";
+        let r = redact_text(t);
+        assert!(!r.contains("CANARY"), "{r}");
+        assert!(r.contains("page=1&access_key=REDACTED)"), "{r}");
+        assert_eq!(redact_text("monkey=1"), "monkey=1");
+    }
+}

@@ -1,0 +1,1 @@
+//! Workspace-level tests and examples of labelmux live in `tests/` and `examples/`.
