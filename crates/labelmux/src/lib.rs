@@ -1,1 +1,202 @@
-//! placeholder
+//! # labelmux
+//!
+//! One API over the data-annotation vendors Sama, Scale AI, Labelbox and Segments.ai. Write a
+//! labeling pipeline once against [`Provider`] — send data out, follow batches, pull finished
+//! labels back — and switch vendor by changing [`Config`], not code:
+//!
+//! ```no_run
+//! use labelmux::{AnyProvider, Config, DeliveryQuery, Provider, ProjectId};
+//! use futures::TryStreamExt;
+//!
+//! # async fn run() -> labelmux::Result<()> {
+//! let config = Config::load(None)?; // labelmux.toml and/or LABELMUX_PROVIDER, SAMA_API_KEY, ...
+//! let provider = AnyProvider::from_config(&config)?;
+//! let project = ProjectId::new("1001");
+//! let mut deliveries = provider.deliveries(&project, DeliveryQuery::since_last_call("etl"));
+//! while let Some(d) = deliveries.try_next().await? {
+//!     println!("{} {}", d.task_id, d.answers);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Each vendor's complete native client stays reachable through [`sama`] and [`scale`].
+#![deny(missing_docs)]
+
+mod config;
+
+pub use config::{Config, SamaInputs, VendorSettings, DEFAULT_CONFIG_FILE};
+pub use labelmux_core::*;
+pub use labelmux_sama as sama;
+pub use labelmux_scale as scale;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use labelmux_sama::{SamaClient, SamaOptions, SamaProvider};
+use labelmux_scale::{ScaleClient, ScaleProvider};
+use serde_json::Value;
+
+/// Whichever adapter the configuration chose. Calls dispatch by `match` (no boxing); see
+/// `docs/decisions/0001-enum-dispatch.md` for why this is a macro rather than `enum_dispatch`.
+pub enum AnyProvider {
+    /// Sama.
+    Sama(SamaProvider),
+    /// Scale AI.
+    Scale(ScaleProvider),
+}
+
+impl std::fmt::Debug for AnyProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AnyProvider({})", self.vendor())
+    }
+}
+
+impl AnyProvider {
+    /// Build the adapter `config.provider` names, with its base URL, key and transport settings.
+    pub fn from_config(config: &Config) -> Result<AnyProvider> {
+        let vendor = config.provider;
+        let base_url = config.base_url(vendor);
+        match vendor {
+            Vendor::Sama => {
+                let key = config.api_key(vendor)?;
+                let client = SamaClient::new(&base_url, key, config.transport.clone())?;
+                let options = SamaOptions {
+                    external_key_input: config.sama_inputs.external_key_input.clone(),
+                    client_batch_id_input: config.sama_inputs.client_batch_id_input.clone(),
+                    ..SamaOptions::default()
+                };
+                Ok(AnyProvider::Sama(SamaProvider::with_options(client, options)))
+            }
+            Vendor::Scale => {
+                let key = config.api_key(vendor)?;
+                let client = ScaleClient::new(&base_url, key, config.transport.clone())?;
+                Ok(AnyProvider::Scale(ScaleProvider::new(client, config.cursor_store())))
+            }
+            Vendor::Labelbox | Vendor::Segments => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("the {vendor} adapter is not part of this release yet; available providers: sama, scale"),
+            )
+            .with_vendor(vendor)
+            .with_operation("from_config")),
+        }
+    }
+}
+
+impl From<SamaProvider> for AnyProvider {
+    fn from(p: SamaProvider) -> Self {
+        AnyProvider::Sama(p)
+    }
+}
+
+impl From<ScaleProvider> for AnyProvider {
+    fn from(p: ScaleProvider) -> Self {
+        AnyProvider::Scale(p)
+    }
+}
+
+/// Forward a call to whichever adapter is inside.
+macro_rules! dispatch {
+    ($self:ident, $p:ident => $call:expr) => {
+        match $self {
+            AnyProvider::Sama($p) => $call,
+            AnyProvider::Scale($p) => $call,
+        }
+    };
+}
+
+#[async_trait]
+impl Provider for AnyProvider {
+    fn vendor(&self) -> Vendor {
+        dispatch!(self, p => p.vendor())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        dispatch!(self, p => p.capabilities())
+    }
+
+    async fn create_batch(
+        &self,
+        project: &ProjectId,
+        spec: BatchSpec,
+        tasks: TaskSpecStream<'_>,
+        progress: Progress,
+    ) -> Result<BatchReceipt> {
+        dispatch!(self, p => p.create_batch(project, spec, tasks, progress).await)
+    }
+
+    async fn batch_status(&self, project: &ProjectId, batch: &BatchId) -> Result<Batch> {
+        dispatch!(self, p => p.batch_status(project, batch).await)
+    }
+
+    async fn cancel_batch(&self, project: &ProjectId, batch: &BatchId) -> Result<()> {
+        dispatch!(self, p => p.cancel_batch(project, batch).await)
+    }
+
+    async fn get_task(&self, project: &ProjectId, task: &TaskId) -> Result<Task> {
+        dispatch!(self, p => p.get_task(project, task).await)
+    }
+
+    fn list_tasks<'a>(
+        &'a self,
+        project: &'a ProjectId,
+        filter: TaskFilter,
+    ) -> BoxStream<'a, Result<Task>> {
+        dispatch!(self, p => p.list_tasks(project, filter))
+    }
+
+    fn deliveries<'a>(
+        &'a self,
+        project: &'a ProjectId,
+        query: DeliveryQuery,
+    ) -> BoxStream<'a, Result<Delivery>> {
+        dispatch!(self, p => p.deliveries(project, query))
+    }
+
+    async fn commit_consumer(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+    ) -> Result<()> {
+        dispatch!(self, p => p.commit_consumer(project, consumer, checkpoint).await)
+    }
+
+    async fn reject_task(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+        reasons: &[String],
+    ) -> Result<()> {
+        dispatch!(self, p => p.reject_task(project, task, reasons).await)
+    }
+
+    async fn set_priority(
+        &self,
+        project: &ProjectId,
+        tasks: &[TaskId],
+        priority: i32,
+    ) -> Result<()> {
+        dispatch!(self, p => p.set_priority(project, tasks, priority).await)
+    }
+
+    async fn delete_tasks(&self, project: &ProjectId, tasks: &[TaskId]) -> Result<DeleteReport> {
+        dispatch!(self, p => p.delete_tasks(project, tasks).await)
+    }
+
+    async fn project(&self, project: &ProjectId) -> Result<Project> {
+        dispatch!(self, p => p.project(project).await)
+    }
+
+    async fn project_stats(
+        &self,
+        project: &ProjectId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<ProjectStats> {
+        dispatch!(self, p => p.project_stats(project, from, to).await)
+    }
+
+    async fn task_schema(&self, project: &ProjectId) -> Result<Value> {
+        dispatch!(self, p => p.task_schema(project).await)
+    }
+}

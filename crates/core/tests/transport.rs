@@ -1,0 +1,451 @@
+//! Transport behaviour against a local HTTP server: retries, Retry-After, timeouts, refused
+//! connections, exhausted retries, rate limits, and that secrets never leak.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::routing::any;
+use axum::Router;
+use labelmux_core::transport::{
+    default_classifier, Auth, Method, RetryMode, SecretString, Transport, TransportConfig,
+};
+use labelmux_core::{ErrorKind, Vendor};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A scripted server: the n-th request (0-based) gets `script[n]`, later ones the last entry.
+#[derive(Clone)]
+struct Script {
+    steps: Arc<Vec<(u16, Vec<(&'static str, String)>, &'static str)>>,
+    hits: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<String>>>,
+    delay: Duration,
+}
+
+async fn scripted(State(s): State<Script>, uri: Uri, headers: HeaderMap) -> impl IntoResponse {
+    let n = s.hits.fetch_add(1, Ordering::SeqCst);
+    s.seen.lock().unwrap().push(format!(
+        "{uri} auth={}",
+        headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap_or(""))
+            .unwrap_or("")
+    ));
+    if !s.delay.is_zero() {
+        tokio::time::sleep(s.delay).await;
+    }
+    let (status, hdrs, body) = s.steps[n.min(s.steps.len() - 1)].clone();
+    let mut map = HeaderMap::new();
+    for (k, v) in hdrs {
+        map.insert(k, v.parse().unwrap());
+    }
+    (StatusCode::from_u16(status).unwrap(), map, body)
+}
+
+async fn serve(
+    steps: Vec<(u16, Vec<(&'static str, String)>, &'static str)>,
+    delay: Duration,
+) -> (String, Script) {
+    let script = Script {
+        steps: Arc::new(steps),
+        hits: Arc::new(AtomicUsize::new(0)),
+        seen: Arc::new(Mutex::new(Vec::new())),
+        delay,
+    };
+    let app = Router::new()
+        .fallback(any(scripted))
+        .with_state(script.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v2"), script)
+}
+
+fn quick() -> TransportConfig {
+    TransportConfig {
+        initial_backoff_ms: 10,
+        max_backoff_ms: 20,
+        ..TransportConfig::fast_for_tests()
+    }
+}
+
+fn transport(base: &str, cfg: TransportConfig) -> Transport {
+    Transport::new(
+        Vendor::Sama,
+        base,
+        Auth::QueryParam {
+            name: "access_key",
+            key: SecretString::from("k"),
+        },
+        cfg,
+        default_classifier,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn retry_after_on_429_is_honoured() {
+    let (base, s) = serve(
+        vec![
+            (429, vec![("retry-after", "1".into())], "slow down"),
+            (200, vec![], "{}"),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let t = transport(&base, quick());
+    let started = Instant::now();
+    t.request(Method::GET, "get_task", "x.json")
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    // The backoff alone is 10-20 ms; Retry-After asked for 1 s.
+    assert!(
+        waited >= Duration::from_millis(990),
+        "waited only {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_as_http_date_is_honoured() {
+    let when = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    let (base, s) = serve(
+        vec![(503, vec![("retry-after", when)], ""), (200, vec![], "{}")],
+        Duration::ZERO,
+    )
+    .await;
+    let started = Instant::now();
+    transport(&base, quick())
+        .request(Method::GET, "op", "x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    // HTTP dates have whole-second resolution: at least ~1 s must have passed.
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn two_503_then_success() {
+    let (base, s) = serve(
+        vec![
+            (503, vec![], ""),
+            (503, vec![], ""),
+            (200, vec![], r#"{"ok":true}"#),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let v: serde_json::Value = transport(&base, quick())
+        .request(Method::GET, "op", "x")
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(s.hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_400_is_never_retried_and_keeps_the_vendor_message() {
+    let (base, s) = serve(
+        vec![(400, vec![], "bad filter"), (200, vec![], "{}")],
+        Duration::ZERO,
+    )
+    .await;
+    let err = transport(&base, quick())
+        .request(Method::GET, "list_tasks", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.vendor(), Some(Vendor::Sama));
+    assert_eq!(err.operation(), Some("list_tasks"));
+    assert!(err.message().contains("bad filter"));
+    assert!(!err.is_persistent());
+}
+
+#[tokio::test]
+async fn exhausted_retries_say_so_and_keep_the_last_cause() {
+    let (base, s) = serve(vec![(502, vec![], "bad gateway")], Duration::ZERO).await;
+    let cfg = TransportConfig {
+        max_attempts: 3,
+        ..quick()
+    };
+    let err = transport(&base, cfg)
+        .request(Method::GET, "op", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(s.hits.load(Ordering::SeqCst), 3);
+    assert_eq!(err.kind(), ErrorKind::ServiceUnavailable);
+    assert!(err.is_persistent());
+    assert_eq!(err.attempts(), 3);
+    assert!(
+        err.to_string().contains("gave up after 3 attempts"),
+        "{err}"
+    );
+    assert!(err.message().contains("bad gateway"));
+}
+
+#[tokio::test]
+async fn posts_are_not_resent_after_a_5xx_unless_marked_idempotent() {
+    let (base, s) = serve(
+        vec![(503, vec![], ""), (503, vec![], ""), (200, vec![], "{}")],
+        Duration::ZERO,
+    )
+    .await;
+    let t = transport(&base, quick());
+    let err = t
+        .request(Method::POST, "create", "x")
+        .json(&1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ServiceUnavailable);
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+    t.request(Method::POST, "create", "x")
+        .json(&1)
+        .retry(RetryMode::Idempotent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s.hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn posts_are_resent_after_a_429() {
+    let (base, s) = serve(vec![(429, vec![], ""), (200, vec![], "{}")], Duration::ZERO).await;
+    transport(&base, quick())
+        .request(Method::POST, "create", "x")
+        .json(&1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out() {
+    let (base, s) = serve(vec![(200, vec![], "{}")], Duration::from_millis(800)).await;
+    let cfg = TransportConfig {
+        timeout_secs: 0.2,
+        max_attempts: 2,
+        ..quick()
+    };
+    let err = transport(&base, cfg)
+        .request(Method::GET, "op", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    assert!(err.is_persistent());
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_all_retries() {
+    let (base, _s) = serve(
+        vec![(503, vec![("retry-after", "1".into())], "")],
+        Duration::ZERO,
+    )
+    .await;
+    let cfg = TransportConfig {
+        deadline_secs: 0.5,
+        max_attempts: 10,
+        ..quick()
+    };
+    let started = Instant::now();
+    let err = transport(&base, cfg)
+        .request(Method::GET, "op", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.is_persistent());
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_transport_error() {
+    // Bind then drop to get a port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cfg = TransportConfig {
+        max_attempts: 2,
+        ..quick()
+    };
+    let err = transport(&format!("http://127.0.0.1:{port}/v2"), cfg)
+        .request(Method::GET, "op", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert!(err.is_persistent() && err.attempts() == 2, "{err:?}");
+}
+
+#[tokio::test]
+async fn basic_auth_header_and_query_key_are_sent() {
+    let (base, s) = serve(vec![(200, vec![], "{}")], Duration::ZERO).await;
+    transport(&base, quick())
+        .request(Method::GET, "op", "projects/1.json")
+        .query("page", 2)
+        .send()
+        .await
+        .unwrap();
+    let t = Transport::new(
+        Vendor::Scale,
+        &base,
+        Auth::BasicUser(SecretString::from("live_k")),
+        quick(),
+        default_classifier,
+    )
+    .unwrap();
+    t.request(Method::GET, "op", "task").send().await.unwrap();
+    let seen = s.seen.lock().unwrap().clone();
+    assert_eq!(seen[0], "/v2/projects/1.json?page=2&access_key=k auth=");
+    // base64("live_k:")
+    assert_eq!(seen[1], "/v2/task auth=Basic bGl2ZV9rOg==");
+}
+
+#[tokio::test]
+async fn rate_limit_spaces_requests() {
+    let (base, s) = serve(vec![(200, vec![], "{}")], Duration::ZERO).await;
+    let cfg = TransportConfig {
+        rate_limit_per_second: Some(5),
+        ..quick()
+    };
+    let t = transport(&base, cfg);
+    let started = Instant::now();
+    for _ in 0..8 {
+        t.request(Method::GET, "op", "x").send().await.unwrap();
+    }
+    // governor allows a burst of 5, then one every 200 ms: 3 more take >= ~600 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(550),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.hits.load(Ordering::SeqCst), 8);
+}
+
+/// Captures everything `tracing` writes.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_canary_key_appears_in_no_log_error_or_debug_output() {
+    const CANARY: &str = "CANARY-d41d8cd98f";
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (base, _s) = serve(
+        vec![
+            (200, vec![], "{}"),
+            (
+                401,
+                vec![],
+                r#"{"errors":[{"type":401,"message":"Not authorized."}]}"#,
+            ),
+            (503, vec![], ""),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let cfg = TransportConfig {
+        max_attempts: 2,
+        ..quick()
+    };
+    let sama = Transport::new(
+        Vendor::Sama,
+        &base,
+        Auth::QueryParam {
+            name: "access_key",
+            key: SecretString::from(CANARY),
+        },
+        cfg.clone(),
+        default_classifier,
+    )
+    .unwrap();
+    let mut outputs = vec![format!("{sama:?}")];
+    sama.request(Method::GET, "ok", "a").send().await.unwrap();
+    for op in ["unauthorized", "unavailable"] {
+        let e = sama.request(Method::GET, op, "b").send().await.unwrap_err();
+        outputs.push(format!("{e} {e:?}"));
+    }
+    // Refused connection: reqwest's own error text would carry the URL with the key.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = Transport::new(
+        Vendor::Sama,
+        &format!("http://127.0.0.1:{port}/v2"),
+        Auth::QueryParam {
+            name: "access_key",
+            key: SecretString::from(CANARY),
+        },
+        cfg.clone(),
+        default_classifier,
+    )
+    .unwrap();
+    let e = refused
+        .request(Method::GET, "refused", "c")
+        .send()
+        .await
+        .unwrap_err();
+    let mut chain = format!("{e} {e:?}");
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        chain.push_str(&format!(" {s} {s:?}"));
+        src = s.source();
+    }
+    outputs.push(chain);
+    for auth in [
+        Auth::BasicUser(SecretString::from(CANARY)),
+        Auth::Bearer(SecretString::from(CANARY)),
+    ] {
+        let t =
+            Transport::new(Vendor::Scale, &base, auth, cfg.clone(), default_classifier).unwrap();
+        outputs.push(format!("{t:?}"));
+        let _ = t.request(Method::GET, "op", "d").send().await;
+    }
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("labelmux.http"),
+        "tracing captured nothing: {logs}"
+    );
+    assert!(logs.contains("access_key=REDACTED"), "{logs}");
+    for out in outputs.iter().chain(std::iter::once(&logs)) {
+        assert!(!out.contains(CANARY), "canary leaked: {out}");
+    }
+}

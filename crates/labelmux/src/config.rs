@@ -1,0 +1,406 @@
+//! Configuration: which provider to use and its settings, from a TOML file and/or environment
+//! variables. Switching vendor is a change here, not in code. Every key is documented in
+//! `docs/configuration.md`; an unknown key is an error, never silently ignored.
+
+use labelmux_core::cursor::FileCursorStore;
+use labelmux_core::transport::{SecretString, TransportConfig};
+use labelmux_core::{Error, Result, Vendor};
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The file [`Config::load`] reads when no path is given and it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "labelmux.toml";
+
+/// Settings of one vendor.
+#[derive(Clone, Default)]
+pub struct VendorSettings {
+    /// API base URL; the vendor's production URL when unset.
+    pub base_url: Option<String>,
+    /// The API key. Prefer the environment variable: keys in files end up in backups.
+    pub api_key: Option<SecretString>,
+    /// Environment variable holding the key, when not the vendor's default (e.g. `SAMA_API_KEY`).
+    pub api_key_env: Option<String>,
+}
+
+impl fmt::Debug for VendorSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VendorSettings")
+            .field(
+                "base_url",
+                &self
+                    .base_url
+                    .as_deref()
+                    .map(labelmux_core::transport::redact::redact_url_str),
+            )
+            .field("api_key", &self.api_key.as_ref().map(|_| "REDACTED"))
+            .field("api_key_env", &self.api_key_env)
+            .finish()
+    }
+}
+
+/// Sama-only options: which project inputs carry labelmux's external key and batch name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamaInputs {
+    /// Input that carries `TaskSpec::external_key` (default `external_id`; `None` to not send it).
+    pub external_key_input: Option<String>,
+    /// Input that carries `BatchSpec::name` as Sama's client batch id (default `client_batch_id`).
+    pub client_batch_id_input: Option<String>,
+}
+
+impl Default for SamaInputs {
+    fn default() -> Self {
+        SamaInputs {
+            external_key_input: Some("external_id".into()),
+            client_batch_id_input: Some("client_batch_id".into()),
+        }
+    }
+}
+
+/// Everything needed to build a provider.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Which adapter [`crate::AnyProvider::from_config`] builds.
+    pub provider: Vendor,
+    /// Default project id, used by the CLI when `--project` is absent.
+    pub project: Option<String>,
+    /// Where client-side consumer cursors are kept (vendors without a server-side cursor).
+    pub state_dir: Option<PathBuf>,
+    /// Timeouts, retries, rate and concurrency limits, shared by every vendor.
+    pub transport: TransportConfig,
+    /// Sama settings.
+    pub sama: VendorSettings,
+    /// Sama's input-name options.
+    pub sama_inputs: SamaInputs,
+    /// Scale settings.
+    pub scale: VendorSettings,
+    /// Labelbox settings.
+    pub labelbox: VendorSettings,
+    /// Segments.ai settings.
+    pub segments: VendorSettings,
+}
+
+// The raw shapes of the TOML file. `deny_unknown_fields` turns typos into errors.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    provider: Option<String>,
+    project: Option<String>,
+    state_dir: Option<PathBuf>,
+    transport: Option<TransportConfig>,
+    sama: Option<RawSama>,
+    scale: Option<RawVendor>,
+    labelbox: Option<RawVendor>,
+    segments: Option<RawVendor>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawVendor {
+    base_url: Option<String>,
+    api_key: Option<String>,
+    api_key_env: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSama {
+    base_url: Option<String>,
+    api_key: Option<String>,
+    api_key_env: Option<String>,
+    /// An empty string means "do not send".
+    external_key_input: Option<String>,
+    client_batch_id_input: Option<String>,
+}
+
+impl From<RawVendor> for VendorSettings {
+    fn from(r: RawVendor) -> Self {
+        VendorSettings {
+            base_url: r.base_url,
+            api_key: r.api_key.map(SecretString::from),
+            api_key_env: r.api_key_env,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults for `vendor`: production URLs, keys from the environment.
+    pub fn for_vendor(vendor: Vendor) -> Config {
+        Config {
+            provider: vendor,
+            project: None,
+            state_dir: None,
+            transport: TransportConfig::default(),
+            sama: VendorSettings::default(),
+            sama_inputs: SamaInputs::default(),
+            scale: VendorSettings::default(),
+            labelbox: VendorSettings::default(),
+            segments: VendorSettings::default(),
+        }
+    }
+
+    /// Parse a TOML document. Unknown keys and bad values are [`labelmux_core::ErrorKind::Config`]
+    /// errors naming the key.
+    pub fn from_toml_str(text: &str) -> Result<Config> {
+        Self::parse(text, "configuration")
+    }
+
+    fn parse(text: &str, origin: &str) -> Result<Config> {
+        // toml's messages quote the offending line; an `api_key = "…"` line would leak the key,
+        // so keep only the first line of its message plus the location.
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_owned();
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" (line {line})")
+                })
+                .unwrap_or_default();
+            Error::config(format!("invalid {origin}{at}: {msg}"))
+        })?;
+        let provider = match raw.provider {
+            Some(p) => p
+                .parse::<Vendor>()
+                .map_err(|e| Error::config(format!("in {origin}: {e}")))?,
+            None => Vendor::Sama,
+        };
+        let mut cfg = Config::for_vendor(provider);
+        cfg.project = raw.project;
+        cfg.state_dir = raw.state_dir;
+        if let Some(t) = raw.transport {
+            cfg.transport = t;
+        }
+        if let Some(s) = raw.sama {
+            cfg.sama = VendorSettings {
+                base_url: s.base_url,
+                api_key: s.api_key.map(SecretString::from),
+                api_key_env: s.api_key_env,
+            };
+            let non_empty = |v: String| (!v.trim().is_empty()).then_some(v);
+            if let Some(v) = s.external_key_input {
+                cfg.sama_inputs.external_key_input = non_empty(v);
+            }
+            if let Some(v) = s.client_batch_id_input {
+                cfg.sama_inputs.client_batch_id_input = non_empty(v);
+            }
+        }
+        cfg.scale = raw.scale.map(Into::into).unwrap_or_default();
+        cfg.labelbox = raw.labelbox.map(Into::into).unwrap_or_default();
+        cfg.segments = raw.segments.map(Into::into).unwrap_or_default();
+        Ok(cfg)
+    }
+
+    /// Read a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::config(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        Self::parse(&text, &format!("config file {}", path.display()))
+    }
+
+    /// The configuration a program should use: the file given, else `$LABELMUX_CONFIG`, else
+    /// `./labelmux.toml` if present, else defaults; then environment overrides
+    /// (`LABELMUX_PROVIDER`, `LABELMUX_PROJECT`, `LABELMUX_BASE_URL` for the selected provider).
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let env_path = std::env::var_os("LABELMUX_CONFIG").map(PathBuf::from);
+        let mut cfg = match path.map(Path::to_path_buf).or(env_path) {
+            Some(p) => Config::from_file(&p)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                Config::from_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => Config::for_vendor(Vendor::Sama),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    /// Apply environment overrides read through `get` (injectable for tests).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(p) = get("LABELMUX_PROVIDER").filter(|s| !s.trim().is_empty()) {
+            self.provider = p
+                .parse()
+                .map_err(|e| Error::config(format!("LABELMUX_PROVIDER: {e}")))?;
+        }
+        if let Some(p) = get("LABELMUX_PROJECT").filter(|s| !s.trim().is_empty()) {
+            self.project = Some(p);
+        }
+        if let Some(u) = get("LABELMUX_BASE_URL").filter(|s| !s.trim().is_empty()) {
+            self.settings_mut(self.provider).base_url = Some(u);
+        }
+        Ok(())
+    }
+
+    /// The settings of `vendor`.
+    pub fn settings(&self, vendor: Vendor) -> &VendorSettings {
+        match vendor {
+            Vendor::Sama => &self.sama,
+            Vendor::Scale => &self.scale,
+            Vendor::Labelbox => &self.labelbox,
+            Vendor::Segments => &self.segments,
+        }
+    }
+
+    /// The settings of `vendor`, to change them.
+    pub fn settings_mut(&mut self, vendor: Vendor) -> &mut VendorSettings {
+        match vendor {
+            Vendor::Sama => &mut self.sama,
+            Vendor::Scale => &mut self.scale,
+            Vendor::Labelbox => &mut self.labelbox,
+            Vendor::Segments => &mut self.segments,
+        }
+    }
+
+    /// The base URL for `vendor`: configured, else production.
+    pub fn base_url(&self, vendor: Vendor) -> String {
+        self.settings(vendor)
+            .base_url
+            .clone()
+            .unwrap_or_else(|| vendor.default_base_url().to_owned())
+    }
+
+    /// The API key of `vendor`: the configured one, else its environment variable.
+    pub fn api_key(&self, vendor: Vendor) -> Result<SecretString> {
+        self.api_key_from(vendor, |k| std::env::var(k).ok())
+    }
+
+    /// Like [`Config::api_key`] with an injectable environment.
+    pub fn api_key_from(
+        &self,
+        vendor: Vendor,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<SecretString> {
+        let s = self.settings(vendor);
+        if let Some(k) = &s.api_key {
+            return Ok(k.clone());
+        }
+        let var = s.api_key_env.as_deref().unwrap_or(vendor.api_key_env());
+        match get(var) {
+            Some(k) if !k.trim().is_empty() => Ok(SecretString::from(k.trim().to_owned())),
+            _ => Err(Error::config(format!(
+                "no API key for {vendor}: set the environment variable {var} (or `api_key` under [{vendor}] in the config file)"
+            ))
+            .with_vendor(vendor)),
+        }
+    }
+
+    /// The consumer-cursor store for vendors without a server-side cursor.
+    pub fn cursor_store(&self) -> FileCursorStore {
+        match &self.state_dir {
+            Some(d) => FileCursorStore::new(d),
+            None => FileCursorStore::default_location(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use labelmux_core::transport::ExposeSecret;
+    use labelmux_core::ErrorKind;
+
+    #[test]
+    fn parses_every_section() {
+        let cfg = Config::from_toml_str(
+            r#"
+            provider = "scale"
+            project = "demo"
+            state_dir = "/tmp/lm"
+            [transport]
+            timeout_secs = 5
+            max_attempts = 3
+            rate_limit_per_second = 10
+            concurrency = 4
+            [sama]
+            base_url = "http://127.0.0.1:1/v2"
+            external_key_input = ""
+            [scale]
+            api_key_env = "MY_SCALE_KEY"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(cfg.provider, Vendor::Scale);
+        assert_eq!(cfg.project.as_deref(), Some("demo"));
+        assert_eq!(cfg.transport.max_attempts, 3);
+        assert_eq!(cfg.transport.rate_limit_per_second, Some(10));
+        assert_eq!(cfg.transport.timeout_secs, 5.0);
+        assert_eq!(cfg.sama_inputs.external_key_input, None);
+        assert_eq!(
+            cfg.sama_inputs.client_batch_id_input.as_deref(),
+            Some("client_batch_id")
+        );
+        assert_eq!(cfg.base_url(Vendor::Sama), "http://127.0.0.1:1/v2");
+        assert_eq!(cfg.base_url(Vendor::Scale), "https://api.scale.com/v1");
+        let key = cfg
+            .api_key_from(Vendor::Scale, |k| {
+                (k == "MY_SCALE_KEY").then(|| "s3cret".into())
+            })
+            .unwrap();
+        assert_eq!(key.expose_secret(), "s3cret");
+    }
+
+    #[test]
+    fn unknown_keys_and_providers_are_errors() {
+        let err = Config::from_toml_str("provider = \"sama\"\ntimeout = 3").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("timeout"), "{err}");
+        let err = Config::from_toml_str("[transport]\nretries = 3").unwrap_err();
+        assert!(err.to_string().contains("retries"), "{err}");
+        let err = Config::from_toml_str("[scale]\nexternal_key_input = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("external_key_input"), "{err}");
+        let err = Config::from_toml_str("provider = \"labelboxx\"").unwrap_err();
+        assert!(
+            err.to_string().contains("sama, scale, labelbox, segments"),
+            "{err}"
+        );
+        let err = Config::from_toml_str("provider = ").unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn missing_key_names_the_variable_and_the_field() {
+        let cfg = Config::for_vendor(Vendor::Sama);
+        let err = cfg.api_key_from(Vendor::Sama, |_| None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("SAMA_API_KEY") && msg.contains("[sama]"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let mut cfg = Config::from_toml_str("provider = \"sama\"\nproject = \"1\"").unwrap();
+        cfg.apply_env(|k| match k {
+            "LABELMUX_PROVIDER" => Some("scale".into()),
+            "LABELMUX_PROJECT" => Some("p2".into()),
+            "LABELMUX_BASE_URL" => Some("http://localhost:9/v1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.provider, Vendor::Scale);
+        assert_eq!(cfg.project.as_deref(), Some("p2"));
+        assert_eq!(cfg.base_url(Vendor::Scale), "http://localhost:9/v1");
+        assert_eq!(cfg.base_url(Vendor::Sama), "https://api.sama.com/v2");
+        let err = cfg
+            .apply_env(|k| (k == "LABELMUX_PROVIDER").then(|| "nope".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("LABELMUX_PROVIDER"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_errors() {
+        let canary = "CANARY-7f3a9";
+        let cfg = Config::from_toml_str(&format!(
+            "[sama]\napi_key = \"{canary}\"\nbase_url = \"https://u:{canary}@h/v2?access_key={canary}\""
+        ))
+        .unwrap();
+        let dbg = format!("{cfg:?}");
+        assert!(!dbg.contains(canary), "{dbg}");
+        // A TOML error on a line holding a key must not echo it.
+        let err =
+            Config::from_toml_str(&format!("[sama]\napi_key = \"{canary}\" junk")).unwrap_err();
+        assert!(!format!("{err} {err:?}").contains(canary), "{err}");
+    }
+}
