@@ -83,7 +83,7 @@ impl ErrorKind {
     /// unknown 5xx [`ErrorKind::Internal`]. Adapters refine this with vendor-specific signals.
     /// Returns `None` for non-error statuses.
     pub fn from_status(status: u16) -> Option<ErrorKind> {
-        Some(match status {
+        let exact = match status {
             400 => ErrorKind::InvalidRequest,
             401 => ErrorKind::Unauthorized,
             402 => ErrorKind::NotEnabled,
@@ -95,10 +95,11 @@ impl ErrorKind {
             429 => ErrorKind::TooManyRequests,
             502 | 503 => ErrorKind::ServiceUnavailable,
             504 => ErrorKind::Timeout,
-            400..=499 => ErrorKind::InvalidRequest,
-            500..=599 => ErrorKind::Internal,
+            _ if (400..500).contains(&status) => ErrorKind::InvalidRequest,
+            _ if (500..600).contains(&status) => ErrorKind::Internal,
             _ => return None,
-        })
+        };
+        Some(exact)
     }
 
     /// What a user can do about this kind of error, for the vendor named.

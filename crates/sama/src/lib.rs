@@ -1,1 +1,45 @@
-//! placeholder
+//! # labelmux-sama
+//!
+//! The Sama (SamaHub REST API v2) adapter of labelmux, the reference backend.
+//!
+//! - [`SamaClient`] is the complete vendor-native client: every call of Sama's official Python
+//!   SDK, typed, with every filter, paginated reads as streams, raw JSON kept on every answer.
+//! - [`SamaProvider`] implements [`labelmux_core::Provider`] on top of it.
+//!
+//! ```no_run
+//! use labelmux_core::transport::{SecretString, TransportConfig};
+//! use labelmux_core::{DeliveryQuery, ProjectId, Provider};
+//! use labelmux_sama::{SamaClient, SamaProvider, DEFAULT_BASE_URL};
+//! use futures::TryStreamExt;
+//!
+//! # async fn run() -> labelmux_core::Result<()> {
+//! let key = SecretString::from(std::env::var("SAMA_API_KEY").unwrap_or_default());
+//! let client = SamaClient::new(DEFAULT_BASE_URL, key, TransportConfig::default())?;
+//! let sama = SamaProvider::new(client);
+//! let project = ProjectId::new("13470");
+//! let mut labels = sama.deliveries(&project, DeliveryQuery::since_last_call("etl"));
+//! while let Some(d) = labels.try_next().await? {
+//!     println!("{} {}", d.task_id, d.answers);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Task inputs that carry labelmux's external key and batch name are configurable
+//! ([`SamaOptions`]); they must exist as inputs of the Sama project.
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod errors;
+pub mod mapping;
+pub mod wire;
+
+pub use client::{
+    CreateBatchOptions, CreatedBatch, DateType, DeliveredTasksQuery, MatchType,
+    MultiTaskStatusQuery, SamaClient, SinceLastCallQuery, DEFAULT_BASE_URL,
+    DEFAULT_TASKS_FILE_NAME, MULTI_TASK_STATUS_MAX_PAGE_SIZE, PAGE_SIZE,
+};
+pub use mapping::{SamaOptions, SamaProvider};
+pub use wire::{
+    BatchJob, BatchStarted, BatchTaskEntry, SamaProject, SamaStats, SamaTask, TaskRecord,
+    WaitingBatch,
+};

@@ -324,6 +324,7 @@ pub struct RequestBuilder {
     body: Result<Body>,
     retry: RetryMode,
     timeout: Option<Duration>,
+    deadline: Option<Duration>,
 }
 
 impl RequestBuilder {
@@ -350,6 +351,7 @@ impl RequestBuilder {
             body: Ok(Body::Empty),
             retry,
             timeout: None,
+            deadline: None,
         }
     }
 
@@ -423,6 +425,13 @@ impl RequestBuilder {
         self
     }
 
+    /// Override the operation deadline (all attempts together) for this request, e.g. for an
+    /// upload whose size makes the configured deadline too short.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
     /// Send and decode a JSON body; an empty 2xx body is a decode error.
     pub async fn send_json<T: DeserializeOwned>(self) -> Result<T> {
         let op = self.operation;
@@ -457,7 +466,10 @@ impl RequestBuilder {
         let shown_url = redact_url(&url);
         let cfg = &inner.config;
         let started = Instant::now();
-        let deadline = started + Duration::from_secs_f64(cfg.deadline_secs);
+        let deadline = started
+            + self
+                .deadline
+                .unwrap_or(Duration::from_secs_f64(cfg.deadline_secs));
         let mut backoff = backon::ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(cfg.initial_backoff_ms))
             .with_max_delay(Duration::from_millis(

@@ -1,0 +1,607 @@
+//! HTTP-level tests of the Sama client and provider against a tiny scripted server: what goes
+//! over the wire (paths, query encoding, bodies, headers) and how answers are handled.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
+use chrono::TimeZone;
+use futures::{stream, StreamExt, TryStreamExt};
+use labelmux_core::transport::{SecretString, TransportConfig};
+use labelmux_core::{
+    BatchId, BatchSpec, BatchStatus, DeliveryQuery, Error, ErrorKind, ProgressEvent,
+    ProgressObserver, ProjectId, Provider, TaskFilter, TaskId, TaskSpec, TaskState,
+};
+use labelmux_sama::{
+    MatchType, MultiTaskStatusQuery, SamaClient, SamaProvider, SinceLastCallQuery,
+};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+const KEY: &str = "canary-SECRET-key-123";
+
+#[derive(Clone, Debug)]
+struct Req {
+    method: String,
+    path: String,
+    query: String,
+    content_type: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Req {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn has_key(&self) -> bool {
+        self.query.contains(&format!("access_key={KEY}"))
+    }
+}
+
+type Responder = Box<dyn Fn(&Req, &str) -> (u16, String) + Send + Sync>;
+
+struct Mock {
+    reqs: Mutex<Vec<Req>>,
+    root: Mutex<String>,
+    respond: Responder,
+}
+
+impl Mock {
+    fn requests(&self) -> Vec<Req> {
+        self.reqs.lock().unwrap().clone()
+    }
+}
+
+async fn handle(
+    State(m): State<Arc<Mock>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let req = Req {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or("").to_owned(),
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: body.to_vec(),
+    };
+    m.reqs.lock().unwrap().push(req.clone());
+    let root = m.root.lock().unwrap().clone();
+    let (status, body) = (m.respond)(&req, &root);
+    (
+        StatusCode::from_u16(status).unwrap(),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+}
+
+async fn mock(
+    respond: impl Fn(&Req, &str) -> (u16, String) + Send + Sync + 'static,
+) -> (Arc<Mock>, SamaClient) {
+    let m = Arc::new(Mock {
+        reqs: Mutex::new(Vec::new()),
+        root: Mutex::new(String::new()),
+        respond: Box::new(respond),
+    });
+    let app = axum::Router::new().fallback(handle).with_state(m.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    *m.root.lock().unwrap() = format!("http://{addr}");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let client = SamaClient::new(
+        &format!("http://{addr}/v2"),
+        SecretString::from(KEY),
+        TransportConfig::fast_for_tests(),
+    )
+    .unwrap();
+    (m, client)
+}
+
+fn ok(v: Value) -> (u16, String) {
+    (200, v.to_string())
+}
+
+fn spec(i: usize) -> TaskSpec {
+    TaskSpec::new(
+        json!({"url": format!("https://x/{i}.jpg")})
+            .as_object()
+            .cloned()
+            .unwrap(),
+    )
+    .with_external_key(format!("k{i}"))
+}
+
+#[derive(Default)]
+struct Events(Mutex<Vec<ProgressEvent>>);
+impl ProgressObserver for Events {
+    fn on_progress(&self, e: ProgressEvent) {
+        self.0.lock().unwrap().push(e);
+    }
+}
+
+#[tokio::test]
+async fn create_batch_runs_the_three_step_upload_flow() {
+    let (m, client) = mock(|r, root| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/v2/projects/1001/batches.json") => ok(json!({
+            "batch_id": 58555,
+            "tasks_put_url": format!("{root}/upload/abc?X-Amz-Signature=sig")
+        })),
+        ("PUT", "/upload/abc") => (200, String::new()),
+        ("POST", "/v2/projects/1001/batches/58555/continue.json") => ok(json!({"batch_id": 58555})),
+        _ => (404, String::new()),
+    })
+    .await;
+    let sama = SamaProvider::new(client);
+    let events = Arc::new(Events::default());
+    let tasks = stream::iter((0..3).map(|i| Ok(spec(i)))).boxed();
+    let batch = BatchSpec {
+        name: Some("run-7".into()),
+        priority: Some(-1),
+        ..BatchSpec::default()
+    };
+    let receipt = sama
+        .create_batch(&ProjectId::new("1001"), batch, tasks, Some(events.clone()))
+        .await
+        .unwrap();
+    assert_eq!(receipt.batch_id.as_str(), "58555");
+    assert_eq!(receipt.submitted, 3);
+    assert_eq!(receipt.raw, json!({"batch_id": 58555}));
+
+    let reqs = m.requests();
+    assert_eq!(reqs.len(), 3, "{reqs:#?}");
+    let open = &reqs[0];
+    assert!(open.has_key());
+    assert_eq!(open.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        open.json(),
+        json!({"notification_email": null, "tasks_file_name": "labelmux"})
+    );
+    let put = &reqs[1];
+    assert_eq!(put.method, "PUT");
+    assert!(
+        !put.query.contains("access_key"),
+        "no key on the pre-signed URL"
+    );
+    assert_eq!(put.query, "X-Amz-Signature=sig");
+    assert_eq!(put.content_type.as_deref(), Some("application/json"));
+    let uploaded = put.json();
+    assert_eq!(uploaded.as_array().unwrap().len(), 3);
+    assert_eq!(
+        uploaded[2],
+        json!({"data": {"url": "https://x/2.jpg", "external_id": "k2", "client_batch_id": "run-7"},
+               "priority": -1, "submit": false})
+    );
+    let cont = &reqs[2];
+    assert!(cont.has_key());
+    assert_eq!(cont.content_type.as_deref(), Some("application/json"));
+    assert!(cont.body.is_empty());
+
+    let ev = events.0.lock().unwrap().clone();
+    let phases: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            ProgressEvent::Phase(p) => Some(*p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(phases, ["spooling", "uploading", "starting"]);
+    assert!(ev.contains(&ProgressEvent::TasksSent(3)));
+}
+
+#[tokio::test]
+async fn a_bad_item_aborts_before_anything_is_sent() {
+    let (m, client) = mock(|_, _| ok(json!({}))).await;
+    let sama = SamaProvider::new(client);
+    let tasks = stream::iter(vec![
+        Ok(spec(0)),
+        Err(Error::validation("line 2: not JSON")),
+        Ok(spec(2)),
+    ])
+    .boxed();
+    let err = sama
+        .create_batch(&ProjectId::new("1001"), BatchSpec::default(), tasks, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.message(), "line 2: not JSON");
+    assert!(m.requests().is_empty(), "nothing reached Sama");
+}
+
+#[tokio::test]
+async fn a_failed_upload_cancels_the_waiting_batch_and_never_continues() {
+    let (m, client) = mock(|r, root| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/v2/projects/1001/batches.json") => ok(json!({
+            "batch_id": 9, "tasks_put_url": format!("{root}/upload/x")
+        })),
+        ("PUT", _) => (403, "<Error>SignatureDoesNotMatch</Error>".into()),
+        _ => ok(json!({})),
+    })
+    .await;
+    let sama = SamaProvider::new(client);
+    let err = sama
+        .create_batch(
+            &ProjectId::new("1001"),
+            BatchSpec::default(),
+            stream::iter(vec![Ok(spec(0))]).boxed(),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
+    let paths: Vec<String> = m.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.iter().any(|p| p.ends_with("/batches/9/cancel.json")));
+    assert!(!paths.iter().any(|p| p.ends_with("continue.json")));
+}
+
+#[tokio::test]
+async fn a_refused_retry_of_continue_is_success_when_the_batch_started() {
+    let continues = Arc::new(AtomicUsize::new(0));
+    let c = continues.clone();
+    let (_m, client) = mock(move |r, _| {
+        if r.path.ends_with("continue.json") {
+            if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                (503, "Service Unavailable".into())
+            } else {
+                (
+                    400,
+                    json!({"errors": [{"type": 400, "message": "batch already started"}]})
+                        .to_string(),
+                )
+            }
+        } else if r.path.ends_with("/batches/5.json") {
+            assert!(r.query.contains("page_size=0"), "{}", r.query);
+            ok(json!({"batch_id": 5, "status": "processing"}))
+        } else {
+            (404, String::new())
+        }
+    })
+    .await;
+    let started = client
+        .continue_batch(&ProjectId::new("1"), &BatchId::new("5"))
+        .await
+        .unwrap();
+    assert_eq!(started.batch_id.as_deref(), Some("5"));
+    assert_eq!(continues.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn multi_task_status_encodes_every_filter_and_pages() {
+    let (m, client) = mock(|r, _| {
+        let page2 = r.query.contains("page=2");
+        let n = if page2 { 5 } else { 100 };
+        let offset = if page2 { 100 } else { 0 };
+        ok(json!({"tasks": (0..n).map(|i| json!({"id": format!("t{}", i + offset), "state": "in progress"})).collect::<Vec<_>>()}))
+    })
+    .await;
+    let from = chrono::Utc
+        .with_ymd_and_hms(2023, 9, 2, 10, 23, 36)
+        .unwrap()
+        + chrono::Duration::milliseconds(500);
+    let query = MultiTaskStatusQuery {
+        batch_id: Some(BatchId::new("12")),
+        client_batch_id: Some("speed racer".into()),
+        client_batch_id_match_type: Some(MatchType::Contains),
+        from: Some(from),
+        state: Some(TaskState::InProgress),
+        ..MultiTaskStatusQuery::default()
+    };
+    let tasks: Vec<_> = client
+        .get_multi_task_status(&ProjectId::new("1001"), query)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 105);
+    assert_eq!(tasks[104].id, "t104");
+    let reqs = m.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].path, "/v2/projects/1001/tasks.json");
+    assert_eq!(
+        reqs[0].query,
+        format!(
+            "batch_id=12&client_batch_id=speed+racer&client_batch_id_match_type=contains\
+             &from=2023-09-02T10%3A23%3A36.500Z&state=in+progress&omit_answers=true\
+             &page=1&page_size=100&access_key={KEY}"
+        )
+    );
+    assert!(reqs[1].query.contains("page=2&page_size=100"));
+    let bad = MultiTaskStatusQuery {
+        page_size: 101,
+        ..MultiTaskStatusQuery::default()
+    };
+    let err = client
+        .get_multi_task_status(&ProjectId::new("1001"), bad)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation);
+}
+
+#[tokio::test]
+async fn list_tasks_maps_filter_and_include_answers() {
+    let (m, client) = mock(|_, _| ok(json!({"tasks": [{"id": "a", "state": "new", "data": {"url": "u", "output_label": "x"}}]}))).await;
+    let sama = SamaProvider::new(client);
+    let filter = TaskFilter {
+        include_answers: true,
+        state: Some(TaskState::New),
+        ..TaskFilter::default()
+    };
+    let tasks: Vec<_> = sama
+        .list_tasks(&ProjectId::new("1001"), filter)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert!(!tasks[0].inputs.contains_key("output_label"));
+    let q = &m.requests()[0].query;
+    assert!(
+        q.contains("omit_answers=false") && q.contains("state=new"),
+        "{q}"
+    );
+    assert!(!q.contains("batch_id"), "unset filters are omitted: {q}");
+}
+
+#[tokio::test]
+async fn since_last_call_reads_pages_one_by_one_until_a_short_page() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let (m, client) = mock(move |_, _| {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        let size = if n < 2 { 2 } else { 1 };
+        ok(json!({"tasks": (0..size).map(|i| json!({"id": format!("p{n}-{i}"), "state": "completed", "delivered_at": null})).collect::<Vec<_>>()}))
+    })
+    .await;
+    let query = SinceLastCallQuery {
+        consumer: Some("etl".into()),
+        batch_id: Some(BatchId::new("7")),
+        limit: 2,
+        ..SinceLastCallQuery::default()
+    };
+    let mut s = client.get_delivered_tasks_since_last_call(&ProjectId::new("1001"), query);
+    s.try_next().await.unwrap().unwrap();
+    s.try_next().await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "no page read ahead");
+    let rest: Vec<_> = s.try_collect().await.unwrap();
+    assert_eq!(rest.len(), 3);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "a short page ends the stream"
+    );
+    let r = &m.requests()[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/v2/projects/1001/tasks/delivered.json");
+    assert_eq!(
+        r.json(),
+        json!({"batch_id": "7", "client_batch_id": null, "client_batch_id_match_type": null,
+               "consumer": "etl", "limit": 2})
+    );
+}
+
+#[tokio::test]
+async fn deliveries_since_timestamp_use_get_and_beginning_sends_no_from() {
+    let (m, client) = mock(|_, _| {
+        ok(json!({"tasks": [{"id": "d1", "state": "completed", "answers": {"a": 1}}]}))
+    })
+    .await;
+    let sama = SamaProvider::new(client);
+    let project = ProjectId::new("1001");
+    let ts = chrono::Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap();
+    let d: Vec<_> = sama
+        .deliveries(&project, DeliveryQuery::since(ts))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(d[0].answers, json!({"a": 1}));
+    let _: Vec<_> = sama
+        .deliveries(&project, DeliveryQuery::all())
+        .try_collect()
+        .await
+        .unwrap();
+    let reqs = m.requests();
+    assert_eq!(reqs[0].method, "GET");
+    assert!(reqs[0]
+        .query
+        .starts_with("from=2024-01-02T03%3A04%3A05Z&page=1&page_size=1000"));
+    assert!(!reqs[1].query.contains("from="));
+    let mut q = DeliveryQuery::since_last_call("etl");
+    q.task_id = Some(TaskId::new("x"));
+    let err = sama
+        .deliveries(&project, q)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    assert_eq!(m.requests().len(), 2, "refused without a request");
+}
+
+#[tokio::test]
+async fn batch_status_reads_every_page_and_keeps_job_fields() {
+    let (m, client) = mock(|r, _| {
+        let page2 = r.query.contains("page=2&");
+        let entries: Vec<Value> = if page2 {
+            vec![json!({"status": "failed", "data": {"url": 3}, "errors": [{"type": "InvalidInputSchema", "message": "url"}]}); 3]
+        } else {
+            (0..1000).map(|i| json!({"id": format!("t{i}"), "status": "created"})).collect()
+        };
+        ok(json!({"batch_id": 5, "status": if page2 { "ignored" } else { "completed" },
+                  "tasks_created": 1000, "messages": ["done"], "tasks": entries}))
+    })
+    .await;
+    let sama = SamaProvider::new(client);
+    let b = sama
+        .batch_status(&ProjectId::new("1001"), &BatchId::new("5"))
+        .await
+        .unwrap();
+    assert_eq!(b.status, BatchStatus::Completed);
+    assert_eq!(b.counts.created, 1000);
+    assert_eq!(b.counts.failed, 3);
+    assert_eq!(b.counts.submitted, Some(1003));
+    assert_eq!(b.failures.len(), 3);
+    assert_eq!(b.failures[2].index, Some(1002));
+    assert_eq!(b.messages, ["done"]);
+    let reqs = m.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs[0]
+        .query
+        .starts_with("batch_id=5&omit_failed_task_data=false&page=1&page_size=1000"));
+}
+
+#[tokio::test]
+async fn unauthorized_says_why_and_never_shows_the_key() {
+    let (_m, client) = mock(|_, _| {
+        (
+            401,
+            json!({"errors": [{"type": 401, "message": "Not authorized."}]}).to_string(),
+        )
+    })
+    .await;
+    let sama = SamaProvider::new(client);
+    let err = sama.project(&ProjectId::new("1001")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    assert_eq!(err.status(), Some(401));
+    assert!(err.message().contains("API access is not enabled"));
+    assert!(!format!("{err} {err:?}").contains(KEY));
+}
+
+#[tokio::test]
+async fn get_task_accepts_both_envelopes_and_404_is_not_found() {
+    let (m, client) = mock(|r, _| match r.path.as_str() {
+        "/v2/projects/1/tasks/a.json" => ok(json!({"task": {"id": "a", "state": "delivered"}})),
+        "/v2/projects/1/tasks/b.json" => ok(json!({"tasks": [{"id": "b", "state": "rejected"}]})),
+        _ => (
+            404,
+            json!({"errors": [{"type": 404, "message": "Task not found"}]}).to_string(),
+        ),
+    })
+    .await;
+    let sama = SamaProvider::new(client);
+    let p = ProjectId::new("1");
+    assert_eq!(
+        sama.get_task(&p, &TaskId::new("a")).await.unwrap().state,
+        TaskState::Delivered
+    );
+    assert_eq!(
+        sama.get_task(&p, &TaskId::new("b")).await.unwrap().state,
+        TaskState::Rejected
+    );
+    let err = sama.get_task(&p, &TaskId::new("zz")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.message().contains("Task not found"));
+    assert!(m.requests()[0]
+        .query
+        .starts_with("same_as_delivery=true&access_key="));
+}
+
+#[tokio::test]
+async fn delete_reports_per_task_outcome_from_the_tasks_themselves() {
+    // t1 is new, t2 delivered. Sama refuses a whole request holding an undeletable task.
+    let state = Arc::new(Mutex::new(vec![("t1", "new"), ("t2", "delivered")]));
+    let s = state.clone();
+    let (m, client) = mock(move |r, _| {
+        let mut st = s.lock().unwrap();
+        if r.path.ends_with("delete_tasks.json") {
+            let ids: Vec<String> = serde_json::from_value(r.json()["task_ids"].clone()).unwrap();
+            if ids
+                .iter()
+                .any(|id| st.iter().any(|(t, s)| t == id && *s != "new"))
+            {
+                return (
+                    400,
+                    json!({"errors": [{"type": 400, "message": "only new tasks can be deleted"}]})
+                        .to_string(),
+                );
+            }
+            st.retain(|(t, _)| !ids.iter().any(|id| id == t));
+            return (200, String::new());
+        }
+        let id = r.path.rsplit('/').next().unwrap().trim_end_matches(".json");
+        match st.iter().find(|(t, _)| *t == id) {
+            Some((t, s)) => ok(json!({"task": {"id": t, "state": s}})),
+            None => (
+                404,
+                json!({"errors": [{"type": 404, "message": "not found"}]}).to_string(),
+            ),
+        }
+    })
+    .await;
+    let sama = SamaProvider::new(client);
+    let report = sama
+        .delete_tasks(
+            &ProjectId::new("1"),
+            &[TaskId::new("t1"), TaskId::new("t2"), TaskId::new("t1")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.deleted, [TaskId::new("t1")]);
+    assert_eq!(report.refused.len(), 1);
+    assert_eq!(report.refused[0].0, TaskId::new("t2"));
+    assert!(
+        report.refused[0].1.contains("delivered"),
+        "{}",
+        report.refused[0].1
+    );
+    let deletes: Vec<Value> = m
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("delete_tasks.json"))
+        .map(|r| r.json())
+        .collect();
+    assert_eq!(
+        deletes,
+        [
+            json!({"task_ids": ["t1", "t2"]}),
+            json!({"task_ids": ["t1"]})
+        ]
+    );
+}
+
+#[tokio::test]
+async fn writes_send_the_sdk_bodies_and_accept_empty_answers() {
+    let (m, client) = mock(|r, _| {
+        if r.path.ends_with("cancel.json") {
+            (200, String::new())
+        } else {
+            ok(json!({"success": true}))
+        }
+    })
+    .await;
+    let p = ProjectId::new("1");
+    assert_eq!(
+        client
+            .cancel_batch_creation_job(&p, &BatchId::new("2"))
+            .await
+            .unwrap(),
+        None
+    );
+    let sama = SamaProvider::new(client);
+    sama.reject_task(&p, &TaskId::new("t"), &["blurry".into()])
+        .await
+        .unwrap();
+    sama.set_priority(&p, &[TaskId::new("a"), TaskId::new("b")], -5)
+        .await
+        .unwrap();
+    sama.set_priority(&p, &[], 1).await.unwrap();
+    let stats = sama.project_stats(&p, None, None).await.unwrap();
+    assert_eq!(stats.raw, json!({"success": true}));
+    let reqs = m.requests();
+    assert_eq!(reqs[0].content_type.as_deref(), Some("application/json"));
+    assert!(reqs[0].body.is_empty());
+    assert_eq!(
+        (reqs[1].method.as_str(), reqs[1].path.as_str()),
+        ("PUT", "/v2/projects/1/tasks/t/reject.json")
+    );
+    assert_eq!(reqs[1].json(), json!({"reasons": ["blurry"]}));
+    assert_eq!(reqs[2].path, "/v2/projects/1/tasks/bulk_update.json");
+    assert_eq!(
+        reqs[2].json(),
+        json!({"task_ids": ["a", "b"], "priority": -5})
+    );
+    assert_eq!(reqs.len(), 4, "an empty priority update sends nothing");
+}
