@@ -1,1 +1,224 @@
-//! placeholder
+//! # labelmux-emulator
+//!
+//! Local emulators of annotation-vendor HTTP APIs, for tests, benchmarks and demos of labelmux.
+//! An emulator runs in-process on an ephemeral loopback port ([`start`]) or standalone (the
+//! `labelmux-emulator` binary), keeps everything in memory, simulates the vendor's workforce
+//! with a lifecycle clock ([`Lifecycle`]) and injects faults ([`FaultConfig`]) into vendor-API
+//! requests: error statuses, bursts of 429 with `Retry-After`, dropped connections and latency.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use labelmux_emulator::{start, EmulatorConfig, Vendor};
+//! let emu = start(EmulatorConfig::new(Vendor::Sama)).await?;
+//! let base = emu.base_url(); // "http://127.0.0.1:PORT/v2"
+//! // ... create tasks through the Sama API at `base` with key `emu.api_key()` ...
+//! emu.control().finish_all("1001"); // complete and deliver every task of project 1001
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Control API over HTTP
+//!
+//! Outside every vendor path, JSON answers: `POST /_emulator/advance?project=P`,
+//! `POST /_emulator/complete?project=P`, `POST /_emulator/deliver?project=P`,
+//! `POST /_emulator/finish?project=P` (each answers `{"project", "operation", "moved"}`),
+//! `POST /_emulator/reset`, `PUT /_emulator/faults` (a [`FaultConfig`] JSON body; `GET` reads it),
+//! `GET /_emulator/state` (request count, faults, task counts per project and state).
+//! Faults never apply to these routes.
+//!
+//! ## Sama
+//!
+//! Base `http://127.0.0.1:PORT/v2`, key in the `access_key` query parameter, every endpoint of
+//! the SDK (batches with the 3-step upload flow, batch status, task status, multi-task status,
+//! delivered GET, delivered-since-last-call POST with per-consumer cursors, reject, bulk update,
+//! delete, schemas, project information, stats). The pre-signed upload URL is
+//! `http://127.0.0.1:PORT/sama-upload/<token>?X-Amz-...` (a vendor route: faults apply; no key).
+//! Emulator choices where Sama is undocumented: batch-status entries carry `index` (position
+//! in the uploaded file); `delete_tasks.json` answers `{"deleted": [...], "failed": [{"id",
+//! "reason"}]}`; `bulk_update.json` answers `{"updated": [...], "failed": [...]}`; cancel of
+//! a finished batch is harmless and answers the unchanged status; a delivery-feed entry shows
+//! the answers delivered at that time and its own `delivered_at`.
+//!
+//! ## Adding a vendor
+//!
+//! A vendor emulator is one module (e.g. `src/scale/`) with a type implementing the crate-private
+//! trait `framework::VendorEmulator`: `api_prefix()` ("/v1"), `router()` (all of its routes as an
+//! axum `Router`; the framework applies counting and faults before it), `error_response()`
+//! (vendor-shaped error body for injected faults), the project queries and the lifecycle hooks
+//! `advance` / `complete_all` / `deliver_all` / `finish_all` / `reset` / `task_count` /
+//! `state_counts`. Then add one match arm in `framework::build_vendor` (and its default project
+//! list in `framework::default_projects`). Server, faults, control API, lifecycle clock and the
+//! binary need no change.
+#![deny(missing_docs)]
+
+mod framework;
+mod sama;
+
+pub use framework::control::Control;
+pub use framework::faults::FaultConfig;
+pub use framework::lifecycle::Lifecycle;
+pub use labelmux_core::Vendor;
+
+use framework::control::Shared;
+use framework::faults::FaultInjector;
+use framework::server::{spawn_server, App};
+use framework::VendorContext;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Configuration of one emulator instance.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Which vendor API to emulate.
+    pub vendor: Vendor,
+    /// Address to bind; default `127.0.0.1:0` (ephemeral port).
+    pub addr: SocketAddr,
+    /// The one accepted API key; default `"emulator-key"`.
+    pub api_key: String,
+    /// Seeded project ids (kept by `reset`); default per vendor (Sama `["1001"]`, Scale
+    /// `["demo"]`); an empty list also means the default.
+    pub projects: Vec<String>,
+    /// How tasks move through their lifecycle; default [`Lifecycle::Manual`].
+    pub lifecycle: Lifecycle,
+    /// Faults injected into vendor-API requests; default none.
+    pub faults: FaultConfig,
+    /// Enforce documented rate limits (Sama multi-task status: 1 call/s, else 429); default false.
+    pub enforce_rate_limits: bool,
+}
+
+impl EmulatorConfig {
+    /// The defaults for a vendor.
+    pub fn new(vendor: Vendor) -> Self {
+        EmulatorConfig {
+            vendor,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: "emulator-key".to_owned(),
+            projects: framework::default_projects(vendor),
+            lifecycle: Lifecycle::Manual,
+            faults: FaultConfig::default(),
+            enforce_rate_limits: false,
+        }
+    }
+}
+
+/// A running emulator. Shuts down on [`RunningEmulator::shutdown`] or when dropped.
+pub struct RunningEmulator {
+    addr: SocketAddr,
+    api_key: String,
+    api_prefix: &'static str,
+    control: Control,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningEmulator {
+    // The API key is deliberately left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("addr", &self.addr)
+            .field("vendor", &self.control.shared.vendor_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Start an emulator: bind, seed the projects, serve in the background of the current tokio
+/// runtime. Fails if the address cannot be bound or the vendor has no emulator.
+pub async fn start(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    let root_url = format!("http://{addr}");
+    let projects = if config.projects.is_empty() {
+        framework::default_projects(config.vendor)
+    } else {
+        config.projects.clone()
+    };
+    let vendor = framework::build_vendor(
+        config.vendor,
+        VendorContext {
+            root_url,
+            api_key: config.api_key.clone(),
+            projects,
+            enforce_rate_limits: config.enforce_rate_limits,
+        },
+    )?;
+    let api_prefix = vendor.api_prefix();
+    let shared = Arc::new(Shared {
+        vendor: vendor.clone(),
+        vendor_name: config.vendor,
+        faults: FaultInjector::new(config.faults.clone()),
+        requests: AtomicU64::new(0),
+    });
+    let control = Control {
+        shared: shared.clone(),
+    };
+    let app = App {
+        shared,
+        vendor: vendor.router(),
+        control: framework::control::router(control.clone()),
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = vec![spawn_server(listener, app, stop_rx.clone())];
+    if let Lifecycle::Auto { step } = config.lifecycle {
+        tasks.push(framework::lifecycle::spawn_auto(
+            control.clone(),
+            step,
+            stop_rx,
+        ));
+    }
+    Ok(RunningEmulator {
+        addr,
+        api_key: config.api_key,
+        api_prefix,
+        control,
+        stop,
+        tasks,
+    })
+}
+
+impl RunningEmulator {
+    /// Vendor API base to give a client, e.g. `http://127.0.0.1:PORT/v2` (Sama).
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self.root_url(), self.api_prefix)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The accepted API key.
+    pub fn api_key(&self) -> String {
+        self.api_key.clone()
+    }
+
+    /// Existing project ids (seeded ones).
+    pub fn projects(&self) -> Vec<String> {
+        self.control.shared.vendor.projects()
+    }
+
+    /// An in-process control handle.
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// Stop serving and wait for the background tasks to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for t in std::mem::take(&mut self.tasks) {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}

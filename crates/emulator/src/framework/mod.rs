@@ -1,0 +1,86 @@
+//! Vendor-independent machinery: the HTTP server, fault injection, the lifecycle clock and the
+//! `/_emulator/` control API. A vendor plugs in through [`VendorEmulator`].
+
+pub(crate) mod control;
+pub(crate) mod faults;
+pub(crate) mod lifecycle;
+pub(crate) mod server;
+
+use axum::response::Response;
+use axum::Router;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What the framework tells a vendor emulator when it is built.
+#[derive(Clone, Debug)]
+pub(crate) struct VendorContext {
+    /// `http://127.0.0.1:PORT`, to build absolute URLs that point back at the emulator (e.g.
+    /// Sama's pre-signed upload URL).
+    pub root_url: String,
+    /// The one API key the emulator accepts.
+    pub api_key: String,
+    /// Seeded project ids (kept across `reset`).
+    pub projects: Vec<String>,
+    /// Enforce documented per-endpoint rate limits (e.g. Sama multi-task status 1 call/s).
+    pub enforce_rate_limits: bool,
+}
+
+/// The plug-in point of one vendor emulator. The framework owns transport, faults, counting,
+/// the lifecycle clock and the control API; the vendor owns its routes, store and lifecycle.
+///
+/// Every method that takes a project returns 0 / does nothing for an unknown project.
+pub(crate) trait VendorEmulator: Send + Sync + 'static {
+    /// Path prefix of the vendor API, appended to the root URL to form `base_url` ("/v2").
+    fn api_prefix(&self) -> &'static str;
+    /// Every vendor route (API and any auxiliary route such as an upload URL). Faults are
+    /// applied by the framework before this router sees a request.
+    fn router(self: Arc<Self>) -> Router;
+    /// A vendor-shaped error response, used for injected faults.
+    fn error_response(&self, status: u16, message: &str) -> Response;
+    /// Whether the project exists.
+    fn has_project(&self, project: &str) -> bool;
+    /// Existing project ids, seeded ones first.
+    fn projects(&self) -> Vec<String>;
+    /// Every open task one lifecycle step forward; returns how many moved.
+    fn advance(&self, project: &str) -> usize;
+    /// Every unfinished task to its completed state, with answers; returns how many moved.
+    fn complete_all(&self, project: &str) -> usize;
+    /// Every completed task to its delivered state; returns how many moved.
+    fn deliver_all(&self, project: &str) -> usize;
+    /// `complete_all` then `deliver_all`; returns how many were delivered.
+    fn finish_all(&self, project: &str) -> usize {
+        self.complete_all(project);
+        self.deliver_all(project)
+    }
+    /// Empty every store; keep seeded projects.
+    fn reset(&self);
+    /// Tasks existing (not deleted) in the project.
+    fn task_count(&self, project: &str) -> usize;
+    /// Task counts per state name for the project (states with zero tasks included).
+    fn state_counts(&self, project: &str) -> BTreeMap<String, usize>;
+}
+
+/// Build the vendor emulator for a configuration: the one place that lists vendors.
+pub(crate) fn build_vendor(
+    vendor: labelmux_core::Vendor,
+    ctx: VendorContext,
+) -> std::io::Result<Arc<dyn VendorEmulator>> {
+    use labelmux_core::Vendor;
+    match vendor {
+        Vendor::Sama => Ok(Arc::new(crate::sama::SamaEmulator::new(ctx))),
+        other => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            format!("no emulator for vendor {other} yet"),
+        )),
+    }
+}
+
+/// Default seeded project ids per vendor.
+pub(crate) fn default_projects(vendor: labelmux_core::Vendor) -> Vec<String> {
+    use labelmux_core::Vendor;
+    match vendor {
+        Vendor::Sama => vec!["1001".to_owned()],
+        Vendor::Scale => vec!["demo".to_owned()],
+        Vendor::Labelbox | Vendor::Segments => vec!["demo".to_owned()],
+    }
+}
