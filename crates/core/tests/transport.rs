@@ -14,10 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// One scripted answer: status, headers, body.
+type Step = (u16, Vec<(&'static str, String)>, &'static str);
+
 /// A scripted server: the n-th request (0-based) gets `script[n]`, later ones the last entry.
 #[derive(Clone)]
 struct Script {
-    steps: Arc<Vec<(u16, Vec<(&'static str, String)>, &'static str)>>,
+    steps: Arc<Vec<Step>>,
     hits: Arc<AtomicUsize>,
     seen: Arc<Mutex<Vec<String>>>,
     delay: Duration,
@@ -43,10 +46,7 @@ async fn scripted(State(s): State<Script>, uri: Uri, headers: HeaderMap) -> impl
     (StatusCode::from_u16(status).unwrap(), map, body)
 }
 
-async fn serve(
-    steps: Vec<(u16, Vec<(&'static str, String)>, &'static str)>,
-    delay: Duration,
-) -> (String, Script) {
+async fn serve(steps: Vec<Step>, delay: Duration) -> (String, Script) {
     let script = Script {
         steps: Arc::new(steps),
         hits: Arc::new(AtomicUsize::new(0)),
