@@ -10,7 +10,7 @@ pub enum Lifecycle {
     /// Tasks move only through [`Control`](crate::Control) or `/_emulator/` calls.
     Manual,
     /// Every `step`, each open task moves one lifecycle step forward (Sama: new -> in progress
-    /// -> completed -> delivered, answers filled from `output_` pre-annotations or generated).
+    /// -> completed -> approved -> delivered, answers filled from `output_` pre-annotations or generated).
     Auto {
         /// Interval between two steps (a zero step is treated as 1 ms).
         step: Duration,

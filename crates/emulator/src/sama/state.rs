@@ -422,8 +422,8 @@ impl Project {
         t.submitted = false;
     }
 
-    /// Every open task one step: new -> in progress -> completed -> delivered (approved ->
-    /// delivered, rejected -> in progress).
+    /// Every open task one step: new -> in progress -> completed -> approved (Sama's quality
+    /// review) -> delivered; rejected -> in progress (rework).
     pub(crate) fn advance(&mut self) -> usize {
         let now = now_ms();
         let mut moved = 0;
@@ -435,7 +435,8 @@ impl Project {
             match t.state {
                 TaskState::New | TaskState::Rejected => t.state = TaskState::InProgress,
                 TaskState::InProgress => self.complete(idx, now),
-                TaskState::Completed | TaskState::Approved => self.deliver(idx, now),
+                TaskState::Completed => t.state = TaskState::Approved,
+                TaskState::Approved => self.deliver(idx, now),
                 TaskState::Delivered | TaskState::Acknowledged => continue,
             }
             moved += 1;
