@@ -1,0 +1,430 @@
+//! `deliveries pull`: stream deliveries into a file, durably, and commit consumer cursors only
+//! after what they cover is on disk.
+
+use super::Ctx;
+use crate::args::PullArgs;
+use crate::exit::CliError;
+use crate::output;
+use crate::sink::{DeliveryFormat, DeliveryWriter};
+use futures::{FutureExt, StreamExt};
+use indicatif::ProgressBar;
+use labelmux::{BatchId, Checkpoint, DeliveryQuery, DeliverySince, ProjectId, Provider};
+use serde_json::json;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Make the file durable at least this often (deliveries) ...
+const SYNC_EVERY_ITEMS: u64 = 1000;
+/// ... or this often (time), besides every time the stream has to wait for the next page.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// How a pull ended.
+#[derive(Debug, Default)]
+pub(crate) struct PullOutcome {
+    /// Deliveries written (and durable).
+    pub written: u64,
+    /// Consumer-cursor commits made.
+    pub commits: u64,
+    /// Stopped by the interrupt future.
+    pub interrupted: bool,
+}
+
+/// Everything written so far is made durable, then the last checkpoint it covers is committed.
+async fn make_durable(
+    provider: &impl Provider,
+    project: &ProjectId,
+    consumer: Option<&str>,
+    writer: &mut DeliveryWriter,
+    pending: &mut Option<Checkpoint>,
+    outcome: &mut PullOutcome,
+) -> Result<(), CliError> {
+    writer
+        .sync()
+        .map_err(|e| CliError::io(format!("cannot write {}", writer.path().display()), e))?;
+    outcome.written = writer.written();
+    if let (Some(consumer), Some(cp)) = (consumer, pending.take()) {
+        provider.commit_consumer(project, consumer, &cp).await?;
+        outcome.commits += 1;
+    }
+    Ok(())
+}
+
+/// Pull `query` into `writer`. The file is fsynced whenever the stream must wait for the
+/// vendor (a page boundary), every [`SYNC_EVERY_ITEMS`] deliveries or [`SYNC_EVERY`], and at
+/// the end; with `consumer`, each sync is followed by a commit of the last checkpoint written.
+/// On a vendor error or `interrupt`, what was written is made durable and committed first.
+pub(crate) async fn pull_into(
+    provider: &impl Provider,
+    project: &ProjectId,
+    query: DeliveryQuery,
+    writer: &mut DeliveryWriter,
+    bar: &ProgressBar,
+    interrupt: impl Future<Output = ()>,
+) -> Result<PullOutcome, CliError> {
+    let consumer = match &query.since {
+        DeliverySince::LastCall { consumer } => Some(consumer.clone()),
+        _ => None,
+    };
+    let consumer = consumer.as_deref();
+    let mut stream = provider.deliveries(project, query);
+    let mut pending: Option<Checkpoint> = None;
+    let mut outcome = PullOutcome::default();
+    let mut last_sync = Instant::now();
+    let mut interrupt = std::pin::pin!(interrupt);
+    loop {
+        let next = match stream.next().now_or_never() {
+            Some(item) => item,
+            None => {
+                // The stream has to wait for the vendor: a good moment to make the page durable.
+                if writer.unsynced() > 0 {
+                    make_durable(
+                        provider,
+                        project,
+                        consumer,
+                        writer,
+                        &mut pending,
+                        &mut outcome,
+                    )
+                    .await?;
+                    last_sync = Instant::now();
+                }
+                tokio::select! {
+                    item = stream.next() => item,
+                    _ = &mut interrupt => {
+                        outcome.interrupted = true;
+                        break;
+                    }
+                }
+            }
+        };
+        match next {
+            None => break,
+            Some(Err(e)) => {
+                drop(stream);
+                make_durable(
+                    provider,
+                    project,
+                    consumer,
+                    writer,
+                    &mut pending,
+                    &mut outcome,
+                )
+                .await?;
+                return Err(CliError::from(e).context(format!(
+                    "after {} deliveries written to {} (kept; rerun to resume)",
+                    outcome.written,
+                    writer.path().display()
+                )));
+            }
+            Some(Ok(d)) => {
+                writer.write(&d).map_err(|e| {
+                    CliError::io(format!("cannot write {}", writer.path().display()), e)
+                })?;
+                if d.checkpoint.is_some() {
+                    pending = d.checkpoint;
+                }
+                bar.inc(1);
+                if writer.unsynced() >= SYNC_EVERY_ITEMS || last_sync.elapsed() >= SYNC_EVERY {
+                    make_durable(
+                        provider,
+                        project,
+                        consumer,
+                        writer,
+                        &mut pending,
+                        &mut outcome,
+                    )
+                    .await?;
+                    last_sync = Instant::now();
+                }
+            }
+        }
+    }
+    drop(stream);
+    make_durable(
+        provider,
+        project,
+        consumer,
+        writer,
+        &mut pending,
+        &mut outcome,
+    )
+    .await?;
+    Ok(outcome)
+}
+
+/// Resolves on Ctrl-C (never, if the handler cannot be installed).
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
+    let (provider, cfg) = ctx.provider()?;
+    let project = ctx.project(&cfg)?;
+    let mut query = match (&a.consumer, a.since) {
+        (Some(c), _) => {
+            if c.trim().is_empty() {
+                return Err(CliError::usage("--consumer needs a non-empty name"));
+            }
+            DeliveryQuery::since_last_call(c.clone())
+        }
+        (None, Some(ts)) => DeliveryQuery::since(ts),
+        (None, None) => DeliveryQuery::all(),
+    };
+    if let Some(b) = &a.batch {
+        query = query.batch(BatchId::new(b.clone()));
+    }
+    let format = a
+        .format
+        .unwrap_or_else(|| DeliveryFormat::from_path(&a.out));
+    let append = a.consumer.is_some();
+    let mut writer = DeliveryWriter::open(&a.out, format, append)
+        .map_err(|e| CliError::io(format!("cannot open {}", a.out.display()), e))?;
+    let bar = ctx.bars.items("deliveries", "pulling");
+    let started = Instant::now();
+    let outcome = pull_into(&provider, &project, query, &mut writer, &bar, ctrl_c()).await;
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    let elapsed = started.elapsed();
+    let server_side = provider.capabilities().server_side_consumer;
+    if ctx.json() {
+        output::print_json(&json!({
+            "project_id": project,
+            "provider": provider.vendor().name(),
+            "file": a.out.display().to_string(),
+            "format": format,
+            "appended": append,
+            "written": outcome.written,
+            "consumer": a.consumer,
+            "cursor": a.consumer.as_ref().map(|_| if server_side { "server-side" } else { "committed" }),
+            "commits": outcome.commits,
+            "interrupted": outcome.interrupted,
+            "elapsed_secs": elapsed.as_secs_f64(),
+        }));
+    } else {
+        let how = if append { "appended to" } else { "written to" };
+        println!(
+            "{} deliveries {how} {} in {:.1}s.",
+            outcome.written,
+            a.out.display(),
+            elapsed.as_secs_f64()
+        );
+        if let Some(c) = &a.consumer {
+            if outcome.written == 0 {
+                ctx.note(format!("Nothing new for consumer `{c}`."));
+            } else if !server_side {
+                ctx.note(format!(
+                    "Consumer `{c}`'s cursor was committed after the file was synced; the next run resumes there."
+                ));
+            }
+        }
+    }
+    if outcome.interrupted {
+        return Err(CliError::interrupted(format!(
+            "stopped after {} deliveries; they are safely in {}",
+            outcome.written,
+            a.out.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Bars;
+    use async_trait::async_trait;
+    use futures::stream::{self, BoxStream};
+    use labelmux::{
+        unsupported, Batch, BatchReceipt, BatchSpec, Capabilities, DeleteReport, Delivery, Error,
+        ErrorKind, Project, ProjectStats, Result, Task, TaskFilter, TaskId, TaskSpecStream, Vendor,
+    };
+    use serde_json::{json, Value};
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    /// Yields d1, d2 at once, then (after a wait) d3, then `tail`.
+    struct Fake {
+        file: PathBuf,
+        fail_at_end: bool,
+        /// (checkpoint committed, lines durable in the file at that moment)
+        commits: Mutex<Vec<(Value, usize)>>,
+    }
+
+    fn delivery(i: u64) -> Delivery {
+        Delivery {
+            task_id: TaskId::new(format!("t{i}")),
+            external_key: None,
+            project_id: ProjectId::new("p"),
+            batch_id: None,
+            delivered_at: None,
+            answers: json!({"label": i}),
+            raw: json!({}),
+            checkpoint: Some(Checkpoint(json!(i))),
+        }
+    }
+
+    #[async_trait]
+    impl Provider for Fake {
+        fn vendor(&self) -> Vendor {
+            Vendor::Scale
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::default()
+        }
+        async fn create_batch(
+            &self,
+            _: &ProjectId,
+            _: BatchSpec,
+            _: TaskSpecStream<'_>,
+            _: labelmux::Progress,
+        ) -> Result<BatchReceipt> {
+            unsupported(Vendor::Scale, "create_batch")
+        }
+        async fn batch_status(&self, _: &ProjectId, _: &BatchId) -> Result<Batch> {
+            unsupported(Vendor::Scale, "batch_status")
+        }
+        async fn cancel_batch(&self, _: &ProjectId, _: &BatchId) -> Result<()> {
+            unsupported(Vendor::Scale, "cancel_batch")
+        }
+        async fn get_task(&self, _: &ProjectId, _: &TaskId) -> Result<Task> {
+            unsupported(Vendor::Scale, "get_task")
+        }
+        fn list_tasks<'a>(
+            &'a self,
+            _: &'a ProjectId,
+            _: TaskFilter,
+        ) -> BoxStream<'a, Result<Task>> {
+            stream::empty().boxed()
+        }
+        fn deliveries<'a>(
+            &'a self,
+            _: &'a ProjectId,
+            _: DeliveryQuery,
+        ) -> BoxStream<'a, Result<Delivery>> {
+            let first = stream::iter([Ok(delivery(1)), Ok(delivery(2))]);
+            let later = stream::once(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Ok(delivery(3))
+            });
+            let tail: BoxStream<'a, Result<Delivery>> = if self.fail_at_end {
+                stream::once(async {
+                    Err(Error::new(ErrorKind::ServiceUnavailable, "down")
+                        .with_vendor(Vendor::Scale))
+                })
+                .boxed()
+            } else {
+                stream::pending().boxed()
+            };
+            first.chain(later).chain(tail).boxed()
+        }
+        async fn commit_consumer(&self, _: &ProjectId, _: &str, cp: &Checkpoint) -> Result<()> {
+            // What is on disk now (the writer has synced; read the file independently).
+            let lines = std::fs::read_to_string(&self.file).unwrap().lines().count();
+            self.commits.lock().unwrap().push((cp.0.clone(), lines));
+            Ok(())
+        }
+        async fn reject_task(&self, _: &ProjectId, _: &TaskId, _: &[String]) -> Result<()> {
+            unsupported(Vendor::Scale, "reject_task")
+        }
+        async fn set_priority(&self, _: &ProjectId, _: &[TaskId], _: i32) -> Result<()> {
+            unsupported(Vendor::Scale, "set_priority")
+        }
+        async fn delete_tasks(&self, _: &ProjectId, _: &[TaskId]) -> Result<DeleteReport> {
+            unsupported(Vendor::Scale, "delete_tasks")
+        }
+        async fn project(&self, _: &ProjectId) -> Result<Project> {
+            unsupported(Vendor::Scale, "project")
+        }
+        async fn project_stats(
+            &self,
+            _: &ProjectId,
+            _: Option<chrono::DateTime<chrono::Utc>>,
+            _: Option<chrono::DateTime<chrono::Utc>>,
+        ) -> Result<ProjectStats> {
+            unsupported(Vendor::Scale, "project_stats")
+        }
+        async fn task_schema(&self, _: &ProjectId) -> Result<Value> {
+            unsupported(Vendor::Scale, "task_schema")
+        }
+    }
+
+    fn fake(dir: &tempfile::TempDir, fail_at_end: bool) -> Fake {
+        Fake {
+            file: dir.path().join("out.jsonl"),
+            fail_at_end,
+            commits: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn cursor_is_committed_only_after_the_file_holds_what_it_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = fake(&dir, true);
+        let mut w = DeliveryWriter::open(&p.file, DeliveryFormat::Jsonl, true).unwrap();
+        let bar = Bars::hidden().items("deliveries", "pulling");
+        let err = pull_into(
+            &p,
+            &ProjectId::new("p"),
+            DeliveryQuery::since_last_call("etl"),
+            &mut w,
+            &bar,
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code, crate::exit::code::VENDOR);
+        assert!(
+            err.message.contains("after 3 deliveries"),
+            "{}",
+            err.message
+        );
+        // Page 1 (d1, d2) was synced before waiting for d3; d3 was synced before the error.
+        let commits = p.commits.lock().unwrap().clone();
+        assert_eq!(commits, vec![(json!(2), 2), (json!(3), 3)]);
+        assert_eq!(bar.position(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_pull_keeps_and_commits_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = fake(&dir, false);
+        let mut w = DeliveryWriter::open(&p.file, DeliveryFormat::Jsonl, true).unwrap();
+        let bar = Bars::hidden().items("deliveries", "pulling");
+        let interrupt = tokio::time::sleep(Duration::from_millis(200));
+        let outcome = pull_into(
+            &p,
+            &ProjectId::new("p"),
+            DeliveryQuery::since_last_call("etl"),
+            &mut w,
+            &bar,
+            interrupt,
+        )
+        .await
+        .unwrap();
+        assert!(outcome.interrupted);
+        assert_eq!(outcome.written, 3);
+        let commits = p.commits.lock().unwrap().clone();
+        assert_eq!(commits.last(), Some(&(json!(3), 3)));
+    }
+
+    #[tokio::test]
+    async fn without_a_consumer_nothing_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = fake(&dir, true);
+        let mut w = DeliveryWriter::open(&p.file, DeliveryFormat::Jsonl, false).unwrap();
+        let bar = Bars::hidden().items("deliveries", "pulling");
+        let _ = pull_into(
+            &p,
+            &ProjectId::new("p"),
+            DeliveryQuery::all(),
+            &mut w,
+            &bar,
+            std::future::pending(),
+        )
+        .await;
+        assert!(p.commits.lock().unwrap().is_empty());
+        assert_eq!(std::fs::read_to_string(&p.file).unwrap().lines().count(), 3);
+    }
+}

@@ -1,0 +1,259 @@
+//! The file deliveries are written to: JSONL or CSV, one delivery at a time, made durable
+//! (flush + fsync) on request so a consumer cursor is committed only after what it covers is
+//! on disk.
+
+use labelmux::{BatchId, Delivery, ProjectId, TaskId};
+use serde::Serialize;
+use serde_json::Value;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Format of a deliveries file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryFormat {
+    /// One JSON object per delivery: task_id, external_key, project_id, batch_id,
+    /// delivered_at, answers, raw.
+    Jsonl,
+    /// A header row, then task_id, external_key, project_id, batch_id, delivered_at and
+    /// answers (as JSON text) per delivery.
+    Csv,
+}
+
+impl DeliveryFormat {
+    /// `.csv` means CSV; anything else JSONL.
+    pub fn from_path(path: &Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("csv") => DeliveryFormat::Csv,
+            _ => DeliveryFormat::Jsonl,
+        }
+    }
+}
+
+/// One delivery as written to a JSONL file (the consumer checkpoint is internal and left out).
+#[derive(Serialize)]
+struct Line<'a> {
+    task_id: &'a TaskId,
+    external_key: &'a Option<String>,
+    project_id: &'a ProjectId,
+    batch_id: &'a Option<BatchId>,
+    delivered_at: Option<String>,
+    answers: &'a Value,
+    raw: &'a Value,
+}
+
+const CSV_HEADER: [&str; 6] = [
+    "task_id",
+    "external_key",
+    "project_id",
+    "batch_id",
+    "delivered_at",
+    "answers",
+];
+
+enum Inner {
+    Jsonl(BufWriter<File>),
+    Csv(Box<csv::Writer<File>>),
+}
+
+/// Writes deliveries to a file.
+pub struct DeliveryWriter {
+    inner: Inner,
+    path: PathBuf,
+    written: u64,
+    unsynced: u64,
+    dir_synced: bool,
+}
+
+impl DeliveryWriter {
+    /// Open `path`: appended to when `append` (a consumer run resuming), else truncated.
+    /// The parent directory is created if missing.
+    pub fn open(path: &Path, format: DeliveryFormat, append: bool) -> io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(path)?;
+        let existing = file.seek(SeekFrom::End(0))?;
+        let inner = match format {
+            DeliveryFormat::Jsonl => Inner::Jsonl(BufWriter::with_capacity(256 * 1024, file)),
+            DeliveryFormat::Csv => {
+                let mut w = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(file);
+                // An appended CSV already has its header.
+                if existing == 0 {
+                    w.write_record(CSV_HEADER).map_err(csv_io)?;
+                }
+                Inner::Csv(Box::new(w))
+            }
+        };
+        Ok(DeliveryWriter {
+            inner,
+            path: path.to_owned(),
+            written: 0,
+            unsynced: 0,
+            dir_synced: false,
+        })
+    }
+
+    /// Write one delivery (buffered; see [`DeliveryWriter::sync`]).
+    pub fn write(&mut self, d: &Delivery) -> io::Result<()> {
+        let delivered_at = d.delivered_at.map(|t| t.to_rfc3339());
+        match &mut self.inner {
+            Inner::Jsonl(w) => {
+                let line = Line {
+                    task_id: &d.task_id,
+                    external_key: &d.external_key,
+                    project_id: &d.project_id,
+                    batch_id: &d.batch_id,
+                    delivered_at,
+                    answers: &d.answers,
+                    raw: &d.raw,
+                };
+                serde_json::to_writer(&mut *w, &line).map_err(io::Error::other)?;
+                w.write_all(b"\n")?;
+            }
+            Inner::Csv(w) => {
+                let answers = serde_json::to_string(&d.answers).map_err(io::Error::other)?;
+                w.write_record([
+                    d.task_id.as_str(),
+                    d.external_key.as_deref().unwrap_or(""),
+                    d.project_id.as_str(),
+                    d.batch_id.as_ref().map(BatchId::as_str).unwrap_or(""),
+                    delivered_at.as_deref().unwrap_or(""),
+                    answers.as_str(),
+                ])
+                .map_err(csv_io)?;
+            }
+        }
+        self.written += 1;
+        self.unsynced += 1;
+        Ok(())
+    }
+
+    /// Flush buffers and fsync the file (and, the first time, its directory, so a newly
+    /// created file survives a crash too). After this returns, everything written is durable.
+    pub fn sync(&mut self) -> io::Result<()> {
+        let file = match &mut self.inner {
+            Inner::Jsonl(w) => {
+                w.flush()?;
+                w.get_ref()
+            }
+            Inner::Csv(w) => {
+                w.flush()?;
+                w.get_ref()
+            }
+        };
+        file.sync_data()?;
+        if !self.dir_synced {
+            // Directories cannot be opened for sync on every platform; best effort.
+            if let Some(dir) = self.path.parent() {
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+            self.dir_synced = true;
+        }
+        self.unsynced = 0;
+        Ok(())
+    }
+
+    /// Deliveries written by this writer.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Deliveries written since the last [`DeliveryWriter::sync`].
+    pub fn unsynced(&self) -> u64 {
+        self.unsynced
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn delivery(i: u32) -> Delivery {
+        Delivery {
+            task_id: TaskId::new(format!("t{i}")),
+            external_key: Some(format!("k{i}")),
+            project_id: ProjectId::new("1001"),
+            batch_id: Some(BatchId::new("7")),
+            delivered_at: None,
+            answers: json!({"label": "cat, \"fluffy\""}),
+            raw: json!({"id": format!("t{i}")}),
+            checkpoint: Some(labelmux::Checkpoint(json!(i))),
+        }
+    }
+
+    #[test]
+    fn jsonl_appends_on_consumer_runs_and_truncates_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.jsonl");
+        let mut w = DeliveryWriter::open(&path, DeliveryFormat::Jsonl, false).unwrap();
+        w.write(&delivery(1)).unwrap();
+        w.write(&delivery(2)).unwrap();
+        assert_eq!(w.unsynced(), 2);
+        w.sync().unwrap();
+        assert_eq!((w.written(), w.unsynced()), (2, 0));
+        drop(w);
+        let mut w = DeliveryWriter::open(&path, DeliveryFormat::Jsonl, true).unwrap();
+        w.write(&delivery(3)).unwrap();
+        w.sync().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[2]["task_id"], "t3");
+        assert_eq!(lines[0]["answers"]["label"], "cat, \"fluffy\"");
+        assert!(lines[0].get("checkpoint").is_none());
+        let w = DeliveryWriter::open(&path, DeliveryFormat::Jsonl, false).unwrap();
+        drop(w);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    }
+
+    #[test]
+    fn csv_writes_the_header_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        assert_eq!(DeliveryFormat::from_path(&path), DeliveryFormat::Csv);
+        for i in 0..2 {
+            let mut w = DeliveryWriter::open(&path, DeliveryFormat::Csv, true).unwrap();
+            w.write(&delivery(i)).unwrap();
+            w.sync().unwrap();
+        }
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        assert_eq!(r.headers().unwrap(), CSV_HEADER.as_slice());
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&rows[1][0], "t1");
+        let answers: Value = serde_json::from_str(&rows[0][5]).unwrap();
+        assert_eq!(answers["label"], "cat, \"fluffy\"");
+    }
+}

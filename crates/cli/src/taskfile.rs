@@ -1,0 +1,612 @@
+//! Task files: JSONL or CSV, one task per row, read as a stream with line numbers.
+//!
+//! Each row becomes a [`TaskSpec`] through [`TaskSpec::from_record`] (Sama Databricks connector
+//! conventions: `output_<name>` columns are pre-annotations, `external_id` the external key,
+//! `priority` the priority, every other column an input). A file is read twice: a first pass
+//! that only validates ([`TaskFile::validate`]), so nothing is submitted unless every row
+//! parses, then a second pass that streams specs into the vendor ([`TaskFile::rows`]). Memory
+//! stays small: one row at a time plus a few bytes per irregular line break.
+
+use crate::exit::CliError;
+use labelmux::{JsonMap, TaskSpec};
+use serde_json::Value;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Format of a task file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskFileFormat {
+    /// One JSON object per line (blank lines are skipped).
+    Jsonl,
+    /// Comma-separated values with a header row; empty cells are left out.
+    Csv,
+}
+
+impl TaskFileFormat {
+    /// The format a file name implies: `.jsonl`/`.ndjson`/`.json` or `.csv` (any case).
+    pub fn from_path(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "jsonl" | "ndjson" | "json" => Some(TaskFileFormat::Jsonl),
+            "csv" => Some(TaskFileFormat::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// Where a task file's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A file on disk.
+    Path(PathBuf),
+    /// Text built into the binary (the demo's sample), with a display name.
+    Embedded {
+        /// Shown in messages.
+        name: &'static str,
+        /// The content.
+        text: &'static str,
+    },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Path(p) => write!(f, "{}", p.display()),
+            Source::Embedded { name, .. } => f.write_str(name),
+        }
+    }
+}
+
+/// A bad row: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based line number in the file.
+    pub line: u64,
+    /// What is wrong, naming the column where one is at fault.
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// One parsed row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// 1-based line number where the row starts.
+    pub line: u64,
+    /// The task it describes.
+    pub spec: TaskSpec,
+}
+
+/// Maps the 0-based index of a row in the stream sent to the vendor back to its line number.
+/// Stores only the places where the line number does not simply advance by one (blank lines,
+/// multi-line CSV cells), so it stays tiny for regular files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineIndex {
+    // (row index, line) at each break in the "one row per line" progression.
+    breaks: Vec<(u64, u64)>,
+    next_index: u64,
+    next_line: u64,
+}
+
+impl LineIndex {
+    /// Record that row number `index` (the next one) starts at `line`.
+    fn push(&mut self, line: u64) {
+        if self.breaks.is_empty() || line != self.next_line {
+            self.breaks.push((self.next_index, line));
+        }
+        self.next_index += 1;
+        self.next_line = line + 1;
+    }
+
+    /// The line of row `index`, if the row exists.
+    pub fn line_of(&self, index: u64) -> Option<u64> {
+        if index >= self.next_index {
+            return None;
+        }
+        let pos = self.breaks.partition_point(|(i, _)| *i <= index);
+        let (i, line) = self.breaks[pos.checked_sub(1)?];
+        Some(line + (index - i))
+    }
+
+    /// How many rows.
+    pub fn rows(&self) -> u64 {
+        self.next_index
+    }
+}
+
+/// What the validation pass found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Number of task rows.
+    pub rows: u64,
+    /// Line of the first row, if any.
+    pub first_line: Option<u64>,
+    /// Line of the last row, if any.
+    pub last_line: Option<u64>,
+    /// Row index → line number.
+    pub lines: LineIndex,
+}
+
+/// A task file of a known format.
+#[derive(Debug, Clone)]
+pub struct TaskFile {
+    source: Source,
+    format: TaskFileFormat,
+}
+
+impl TaskFile {
+    /// A file on disk; the format is `format` or else implied by the extension. Fails if the
+    /// file does not exist or the format cannot be told.
+    pub fn open(path: &Path, format: Option<TaskFileFormat>) -> Result<TaskFile, CliError> {
+        let format = match format.or_else(|| TaskFileFormat::from_path(path)) {
+            Some(f) => f,
+            None => {
+                return Err(CliError::usage(format!(
+                    "cannot tell the format of {} from its extension; pass --format jsonl or --format csv",
+                    path.display()
+                )))
+            }
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => Err(CliError::input(format!(
+                "{} is a directory, not a task file",
+                path.display()
+            ))),
+            Ok(_) => Ok(TaskFile {
+                source: Source::Path(path.to_owned()),
+                format,
+            }),
+            Err(e) => Err(CliError::input(format!(
+                "cannot open task file {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Built-in text (the demo's sample file).
+    pub fn embedded(name: &'static str, text: &'static str, format: TaskFileFormat) -> TaskFile {
+        TaskFile {
+            source: Source::Embedded { name, text },
+            format,
+        }
+    }
+
+    /// Where the rows come from.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The format.
+    pub fn format(&self) -> TaskFileFormat {
+        self.format
+    }
+
+    fn reader(&self) -> Result<Box<dyn BufRead + Send>, CliError> {
+        match &self.source {
+            Source::Path(p) => {
+                let f = File::open(p).map_err(|e| {
+                    CliError::input(format!("cannot open task file {}: {e}", p.display()))
+                })?;
+                Ok(Box::new(BufReader::with_capacity(64 * 1024, f)))
+            }
+            Source::Embedded { text, .. } => Ok(Box::new(text.as_bytes())),
+        }
+    }
+
+    /// The rows, one at a time.
+    pub fn rows(&self) -> Result<Rows, CliError> {
+        let reader = self.reader()?;
+        Ok(match self.format {
+            TaskFileFormat::Jsonl => Rows::Jsonl(JsonlRows { reader, line: 0 }),
+            TaskFileFormat::Csv => {
+                let mut rdr = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .flexible(false)
+                    .from_reader(Box::new(reader) as Box<dyn Read + Send>);
+                let headers = match rdr.headers() {
+                    Ok(h) => Ok(h.clone()),
+                    Err(e) => Err(csv_error(&e, 1)),
+                };
+                let headers = headers.and_then(check_headers);
+                Rows::Csv(Box::new(CsvRows {
+                    reader: rdr,
+                    headers,
+                    record: csv::StringRecord::new(),
+                    done: false,
+                }))
+            }
+        })
+    }
+
+    /// First pass: parse every row, keep nothing but the line index. The first bad row is
+    /// returned as an error naming the file, its line and (where one is at fault) the column.
+    pub fn validate(&self) -> Result<Summary, CliError> {
+        let mut lines = LineIndex::default();
+        let mut first_line = None;
+        let mut last_line = None;
+        for row in self.rows()? {
+            let row = row.map_err(|e| CliError::input(format!("{}: {e}", self.source)))?;
+            first_line.get_or_insert(row.line);
+            last_line = Some(row.line);
+            lines.push(row.line);
+        }
+        if lines.rows() == 0 {
+            return Err(CliError::input(format!("{} holds no tasks", self.source)));
+        }
+        Ok(Summary {
+            rows: lines.rows(),
+            first_line,
+            last_line,
+            lines,
+        })
+    }
+}
+
+/// Iterator over the rows of a task file.
+pub enum Rows {
+    /// JSONL rows.
+    Jsonl(JsonlRows),
+    /// CSV rows.
+    Csv(Box<CsvRows>),
+}
+
+impl Iterator for Rows {
+    type Item = Result<Row, RowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Rows::Jsonl(r) => r.next(),
+            Rows::Csv(r) => r.next(),
+        }
+    }
+}
+
+/// JSONL rows.
+pub struct JsonlRows {
+    reader: Box<dyn BufRead + Send>,
+    line: u64,
+}
+
+/// Strip serde_json's " at line 1 column N" (always line 1 here) and say the column instead.
+fn json_error_text(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let msg = text
+        .rsplit_once(" at line ")
+        .map(|(m, _)| m.to_owned())
+        .unwrap_or(text);
+    format!("invalid JSON at column {}: {msg}", e.column())
+}
+
+fn record_to_spec(record: JsonMap, line: u64) -> Result<Row, RowError> {
+    if record.is_empty() {
+        return Err(RowError {
+            line,
+            message: "the row has no columns".into(),
+        });
+    }
+    TaskSpec::from_record(record)
+        .map(|spec| Row { line, spec })
+        .map_err(|message| RowError { line, message })
+}
+
+impl Iterator for JsonlRows {
+    type Item = Result<Row, RowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            self.line += 1;
+            let line = self.line;
+            match self.reader.read_until(b'\n', &mut buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    return Some(Err(RowError {
+                        line,
+                        message: format!("cannot read: {e}"),
+                    }))
+                }
+            }
+            let text = match std::str::from_utf8(&buf) {
+                Ok(t) => t,
+                Err(e) => {
+                    return Some(Err(RowError {
+                        line,
+                        message: format!("not UTF-8 text: {e}"),
+                    }))
+                }
+            };
+            // A UTF-8 byte-order mark may open the file.
+            let text = if line == 1 {
+                text.trim_start_matches('\u{feff}')
+            } else {
+                text
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            return Some(match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => record_to_spec(map, line),
+                Ok(other) => Err(RowError {
+                    line,
+                    message: format!(
+                        "expected a JSON object, found {}",
+                        match other {
+                            Value::Array(_) => "an array",
+                            Value::String(_) => "a string",
+                            Value::Number(_) => "a number",
+                            Value::Bool(_) => "a boolean",
+                            _ => "null",
+                        }
+                    ),
+                }),
+                Err(e) => Err(RowError {
+                    line,
+                    message: json_error_text(&e),
+                }),
+            });
+        }
+    }
+}
+
+/// CSV rows.
+pub struct CsvRows {
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    headers: Result<csv::StringRecord, RowError>,
+    record: csv::StringRecord,
+    done: bool,
+}
+
+fn csv_error(e: &csv::Error, fallback_line: u64) -> RowError {
+    let line = e.position().map(|p| p.line()).unwrap_or(fallback_line);
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("expected {expected_len} columns as in the header, found {len}"),
+        csv::ErrorKind::Utf8 { err, .. } => format!("not UTF-8 text in field {}", err.field() + 1),
+        csv::ErrorKind::Io(err) => format!("cannot read: {err}"),
+        _ => e.to_string(),
+    };
+    RowError { line, message }
+}
+
+fn check_headers(h: csv::StringRecord) -> Result<csv::StringRecord, RowError> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, name) in h.iter().enumerate() {
+        if name.trim().is_empty() {
+            return Err(RowError {
+                line: 1,
+                message: format!("header column {} has no name", i + 1),
+            });
+        }
+        if !seen.insert(name) {
+            return Err(RowError {
+                line: 1,
+                message: format!("header names column `{name}` twice"),
+            });
+        }
+    }
+    if h.is_empty() {
+        return Err(RowError {
+            line: 1,
+            message: "the header row is empty".into(),
+        });
+    }
+    Ok(h)
+}
+
+impl Iterator for CsvRows {
+    type Item = Result<Row, RowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let headers = match &self.headers {
+            Ok(h) => h,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e.clone()));
+            }
+        };
+        match self.reader.read_record(&mut self.record) {
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Ok(true) => {
+                let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+                let mut map = JsonMap::new();
+                for (name, cell) in headers.iter().zip(self.record.iter()) {
+                    // An empty cell means "no value": optional inputs and pre-annotations stay absent.
+                    if !cell.is_empty() {
+                        map.insert(name.to_owned(), Value::String(cell.to_owned()));
+                    }
+                }
+                Some(record_to_spec(map, line))
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(csv_error(&e, 0)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn embedded(text: &'static str, format: TaskFileFormat) -> TaskFile {
+        TaskFile::embedded("test", text, format)
+    }
+
+    #[test]
+    fn format_follows_the_extension() {
+        use TaskFileFormat::*;
+        assert_eq!(TaskFileFormat::from_path(Path::new("a.JSONL")), Some(Jsonl));
+        assert_eq!(
+            TaskFileFormat::from_path(Path::new("a.ndjson")),
+            Some(Jsonl)
+        );
+        assert_eq!(TaskFileFormat::from_path(Path::new("dir/a.csv")), Some(Csv));
+        assert_eq!(TaskFileFormat::from_path(Path::new("a.txt")), None);
+        assert_eq!(TaskFileFormat::from_path(Path::new("a")), None);
+    }
+
+    #[test]
+    fn jsonl_rows_keep_line_numbers_across_blank_lines() {
+        let f = embedded(
+            "{\"url\":\"u1\",\"external_id\":\"k1\"}\n\n   \n{\"url\":\"u2\",\"output_label\":\"\\\"cat\\\"\",\"priority\":3}\n",
+            TaskFileFormat::Jsonl,
+        );
+        let rows: Vec<Row> = f.rows().unwrap().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].line, 1);
+        assert_eq!(rows[0].spec.external_key.as_deref(), Some("k1"));
+        assert_eq!(rows[1].line, 4);
+        assert_eq!(rows[1].spec.pre_annotations["label"], json!("cat"));
+        assert_eq!(rows[1].spec.priority, Some(3));
+        let s = f.validate().unwrap();
+        assert_eq!((s.rows, s.first_line, s.last_line), (2, Some(1), Some(4)));
+        assert_eq!(s.lines.line_of(0), Some(1));
+        assert_eq!(s.lines.line_of(1), Some(4));
+        assert_eq!(s.lines.line_of(2), None);
+    }
+
+    #[test]
+    fn bad_jsonl_lines_are_reported_by_line_and_column_name() {
+        let f = embedded("{\"url\":\"u1\"}\n{\"url\": oops}\n", TaskFileFormat::Jsonl);
+        let err = f.validate().unwrap_err();
+        assert_eq!(err.code, crate::exit::code::INPUT);
+        assert!(
+            err.message.contains("test: line 2: invalid JSON at column"),
+            "{}",
+            err.message
+        );
+
+        let f = embedded(
+            "{\"url\":\"u1\",\"output_label\":\"{nope\"}\n",
+            TaskFileFormat::Jsonl,
+        );
+        let err = f.validate().unwrap_err();
+        assert!(
+            err.message.contains("line 1") && err.message.contains("output_label"),
+            "{}",
+            err.message
+        );
+
+        let f = embedded("[1,2]\n", TaskFileFormat::Jsonl);
+        assert!(f
+            .validate()
+            .unwrap_err()
+            .message
+            .contains("expected a JSON object, found an array"));
+
+        let f = embedded("\n\n", TaskFileFormat::Jsonl);
+        assert!(f.validate().unwrap_err().message.contains("no tasks"));
+
+        let f = embedded("{}\n", TaskFileFormat::Jsonl);
+        assert!(f.validate().unwrap_err().message.contains("no columns"));
+    }
+
+    #[test]
+    fn csv_rows_map_columns_and_skip_empty_cells() {
+        let f = embedded(
+            "url,name,external_id,output_label,priority\nhttps://x/1.jpg,one,k1,\"\"\"dog\"\"\",2\nhttps://x/2.jpg,,k2,,\n",
+            TaskFileFormat::Csv,
+        );
+        let rows: Vec<Row> = f.rows().unwrap().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].line, 2);
+        assert_eq!(rows[0].spec.inputs["url"], json!("https://x/1.jpg"));
+        assert_eq!(rows[0].spec.inputs["name"], json!("one"));
+        assert_eq!(rows[0].spec.pre_annotations["label"], json!("dog"));
+        assert_eq!(rows[0].spec.priority, Some(2));
+        assert_eq!(rows[1].line, 3);
+        assert!(!rows[1].spec.inputs.contains_key("name"));
+        assert!(rows[1].spec.pre_annotations.is_empty());
+        assert_eq!(rows[1].spec.priority, None);
+    }
+
+    #[test]
+    fn bad_csv_rows_are_reported_by_line() {
+        let f = embedded("url,name\na,b\nc\n", TaskFileFormat::Csv);
+        let err = f.validate().unwrap_err();
+        assert!(
+            err.message.contains("line 3") && err.message.contains("expected 2 columns"),
+            "{}",
+            err.message
+        );
+
+        let f = embedded("url,output_boxes\na,{bad\n", TaskFileFormat::Csv);
+        let err = f.validate().unwrap_err();
+        assert!(
+            err.message.contains("line 2") && err.message.contains("output_boxes"),
+            "{}",
+            err.message
+        );
+
+        let f = embedded("url,url\na,b\n", TaskFileFormat::Csv);
+        assert!(f.validate().unwrap_err().message.contains("twice"));
+
+        let f = embedded("url,priority\na,high\n", TaskFileFormat::Csv);
+        let err = f.validate().unwrap_err();
+        assert!(err.message.contains("line 2") && err.message.contains("priority"));
+    }
+
+    #[test]
+    fn multi_line_csv_cells_keep_the_row_start_line() {
+        let f = embedded("url,name\na,\"two\nlines\"\nb,c\n", TaskFileFormat::Csv);
+        let s = f.validate().unwrap();
+        assert_eq!(s.rows, 2);
+        assert_eq!(s.lines.line_of(0), Some(2));
+        assert_eq!(s.lines.line_of(1), Some(4));
+    }
+
+    #[test]
+    fn line_index_handles_irregular_gaps() {
+        let mut ix = LineIndex::default();
+        for line in [1, 2, 3, 7, 8, 20] {
+            ix.push(line);
+        }
+        let got: Vec<_> = (0..6).map(|i| ix.line_of(i).unwrap()).collect();
+        assert_eq!(got, vec![1, 2, 3, 7, 8, 20]);
+        assert_eq!(ix.breaks.len(), 3);
+    }
+
+    #[test]
+    fn missing_files_and_unknown_extensions_are_clear_errors() {
+        let err = TaskFile::open(Path::new("/nonexistent/tasks.jsonl"), None).unwrap_err();
+        assert_eq!(err.code, crate::exit::code::INPUT);
+        assert!(err.message.contains("/nonexistent/tasks.jsonl"));
+        let err = TaskFile::open(Path::new("tasks.txt"), None).unwrap_err();
+        assert_eq!(err.code, crate::exit::code::USAGE);
+        assert!(err.message.contains("--format"));
+    }
+
+    #[test]
+    fn the_bundled_sample_parses() {
+        let f = embedded(crate::SAMPLE_TASKS, TaskFileFormat::Jsonl);
+        let s = f.validate().unwrap();
+        assert_eq!(s.rows, 200);
+        let with_label = f
+            .rows()
+            .unwrap()
+            .filter(|r| {
+                r.as_ref()
+                    .unwrap()
+                    .spec
+                    .pre_annotations
+                    .contains_key("label")
+            })
+            .count();
+        assert_eq!(with_label, 50);
+    }
+}

@@ -1,0 +1,810 @@
+//! Runs the `labelmux` binary against emulators started in the test process.
+
+use assert_cmd::Command;
+use labelmux_emulator::{start, EmulatorConfig, RunningEmulator, Vendor};
+use predicates::prelude::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+
+const SAMA_PROJECT: &str = "1001";
+
+async fn sama() -> RunningEmulator {
+    start(EmulatorConfig::new(Vendor::Sama)).await.unwrap()
+}
+
+/// The binary, isolated from the developer's environment and config, in directory `dir`.
+fn bare(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("labelmux").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("LABELMUX_CONFIG")
+        .env_remove("LABELMUX_PROVIDER")
+        .env_remove("LABELMUX_PROJECT")
+        .env_remove("LABELMUX_BASE_URL")
+        .env_remove("SAMA_API_KEY")
+        .env_remove("SCALE_API_KEY")
+        .env_remove("RUST_LOG")
+        .env("LABELMUX_STATE_DIR", dir.join("state"));
+    cmd
+}
+
+/// The binary pointed at `emu` with its key in the environment.
+fn against(emu: &RunningEmulator, vendor: Vendor, dir: &Path) -> Command {
+    let mut cmd = bare(dir);
+    cmd.env(vendor.api_key_env(), emu.api_key()).args([
+        "--provider",
+        vendor.name(),
+        "--base-url",
+        &emu.base_url(),
+    ]);
+    cmd
+}
+
+/// Run without blocking the runtime that serves the emulator.
+async fn run(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn stdout_json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{text}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+fn jsonl_tasks(n: usize, prefix: &str) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"url\":\"https://x/{prefix}{i}.jpg\",\"name\":\"{prefix} {i}\",\"external_id\":\"{prefix}-{i}\"}}\n"
+            )
+        })
+        .collect()
+}
+
+/// `tasks create --wait --output json` of `text` (a file named `name`); returns the receipt.
+async fn create(
+    emu: &RunningEmulator,
+    vendor: Vendor,
+    project: &str,
+    dir: &Path,
+    name: &str,
+    text: &str,
+) -> Value {
+    let file = write(dir, name, text);
+    let mut cmd = against(emu, vendor, dir);
+    cmd.args([
+        "--output",
+        "json",
+        "--project",
+        project,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+        "--wait",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    stdout_json(&out)
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_completes_and_writes_every_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.args(["demo", "--out-dir", "out", "--step-ms", "20"]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("delivered") && text.contains("200"), "{text}");
+    let file = dir.path().join("out/deliveries.jsonl");
+    let rows = lines(&file);
+    assert_eq!(rows.len(), 200);
+    // Pre-annotated tasks (every fourth) come back with their label as the answer.
+    let d4 = rows
+        .iter()
+        .find(|r| r["external_key"] == "demo-0004")
+        .unwrap();
+    assert_eq!(d4["answers"]["label"], "owl");
+
+    let mut cmd = bare(dir.path());
+    cmd.args([
+        "--output",
+        "json",
+        "demo",
+        "--out-dir",
+        "out2",
+        "--step-ms",
+        "20",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["delivered"], 200);
+    assert_eq!(doc["tasks_created"], 200);
+    assert!(doc["file"].as_str().unwrap().ends_with("deliveries.jsonl"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_create_from_jsonl_and_csv() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "t.jsonl",
+        &jsonl_tasks(5, "j"),
+    )
+    .await;
+    assert_eq!(receipt["rows_sent"], 5);
+    assert_eq!(receipt["first_line"], 1);
+    assert_eq!(receipt["last_line"], 5);
+    assert_eq!(receipt["batch"]["status"], "completed");
+    assert_eq!(receipt["batch"]["counts"]["created"], 5);
+    assert_eq!(emu.control().task_count(SAMA_PROJECT), 5);
+
+    let csv = "url,name,external_id,output_label,priority\nhttps://x/c1.jpg,one,c-1,\"\"\"dog\"\"\",2\nhttps://x/c2.jpg,,c-2,,\n";
+    let receipt = create(&emu, Vendor::Sama, SAMA_PROJECT, dir.path(), "t.csv", csv).await;
+    assert_eq!(receipt["rows_sent"], 2);
+    assert_eq!(receipt["first_line"], 2);
+    assert_eq!(receipt["last_line"], 3);
+    assert_eq!(receipt["batch"]["counts"]["created"], 2);
+    assert_eq!(emu.control().task_count(SAMA_PROJECT), 7);
+
+    // Human output names the batch and the lines sent.
+    let file = write(dir.path(), "h.jsonl", &jsonl_tasks(2, "h"));
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+        "--batch-name",
+        "b1",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("sent 2 rows") && text.contains("lines 1-2"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_rejections_are_reported_with_their_file_line() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Blank lines shift the line numbers; the unknown input `colour` fails on Sama's side.
+    let text = "{\"url\":\"https://x/1.jpg\"}\n\n{\"url\":\"https://x/2.jpg\",\"colour\":\"red\"}\n{\"url\":\"https://x/3.jpg\"}\n";
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "t.jsonl",
+        text,
+    )
+    .await;
+    assert_eq!(receipt["batch"]["counts"]["created"], 2);
+    assert_eq!(receipt["batch"]["counts"]["failed"], 1);
+    let failures = receipt["batch"]["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0]["line"], 3, "{failures:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_reported_before_anything_is_sent() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &[&str]); 4] = [
+        (
+            "bad.jsonl",
+            "{\"url\":\"https://x/1.jpg\"}\n{\"url\":\"https://x/2.jpg\"}\n{\"url\": nope}\n",
+            &["line 3", "invalid JSON"],
+        ),
+        (
+            "bad_output.jsonl",
+            "{\"url\":\"https://x/1.jpg\"}\n{\"url\":\"https://x/2.jpg\",\"output_label\":\"{oops\"}\n",
+            &["line 2", "output_label"],
+        ),
+        (
+            "bad.csv",
+            "url,output_boxes\nhttps://x/1.jpg,\nhttps://x/2.jpg,{not json\n",
+            &["line 3", "output_boxes"],
+        ),
+        ("short.csv", "url,name\na,b\nc\n", &["line 3", "columns"]),
+    ];
+    for (name, text, wants) in cases {
+        let file = write(dir.path(), name, text);
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args([
+            "--project",
+            SAMA_PROJECT,
+            "tasks",
+            "create",
+            "--from",
+            &file,
+        ]);
+        let out = run(cmd).await;
+        assert_eq!(out.status.code(), Some(5), "{name}: {}", stderr(&out));
+        let err = stderr(&out);
+        for want in wants {
+            assert!(err.contains(want), "{name}: `{want}` missing in {err}");
+        }
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+    assert_eq!(emu.control().task_count(SAMA_PROJECT), 0);
+    assert_eq!(
+        emu.control().request_count(),
+        0,
+        "nothing may reach the vendor"
+    );
+
+    // A missing file.
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        "missing.jsonl",
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(5));
+    assert!(stderr(&out).contains("missing.jsonl"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_errors_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(1, "k"));
+
+    let mut cmd = bare(dir.path());
+    cmd.args([
+        "--provider",
+        "samma",
+        "--project",
+        "1",
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    cmd.assert().code(2).stderr(predicate::str::contains(
+        "known providers: sama, scale, labelbox, segments",
+    ));
+
+    let mut cmd = bare(dir.path());
+    cmd.args([
+        "--provider",
+        "sama",
+        "--project",
+        "1",
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    cmd.assert()
+        .code(2)
+        .stderr(predicate::str::contains("SAMA_API_KEY"));
+
+    let mut cmd = bare(dir.path());
+    cmd.env("SAMA_API_KEY", "k").args(["tasks", "list"]);
+    cmd.assert()
+        .code(2)
+        .stderr(predicate::str::contains("--project"));
+
+    // JSON errors for scripts; the key given never shows. ./labelmux.toml is read by default
+    // (here: give up after two attempts, so the unreachable vendor fails fast).
+    std::fs::write(
+        dir.path().join("labelmux.toml"),
+        "project = \"1\"\n[transport]\nmax_attempts = 2\ninitial_backoff_ms = 1\n[sama]\nbase_url = \"http://127.0.0.1:9/v2\"\n",
+    )
+    .unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.env("SAMA_API_KEY", "CANARY-KEY-123")
+        .args(["--output", "json", "tasks", "get", "--task", "t"]);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let doc = stdout_json(&out);
+    assert_eq!(doc["error"]["exit_code"], 7);
+    assert_eq!(doc["error"]["vendor"], "sama");
+    assert!(!format!("{doc}{}", stderr(&out)).contains("CANARY-KEY-123"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_key_and_unknown_ids_have_their_exit_codes() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.env("SAMA_API_KEY", "wrong-key")
+        .args(["--project", SAMA_PROJECT, "project", "info"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SAMA_API_KEY"));
+    assert!(!stderr(&out).contains("wrong-key"));
+
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--batch",
+        "999999",
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_status_waits_until_creation_finishes() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(30, "w"));
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--output",
+        "json",
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let batch = stdout_json(&out)["batch_id"].as_str().unwrap().to_owned();
+
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--output",
+        "json",
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--batch",
+        &batch,
+        "--wait",
+        "--interval",
+        "0.05",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["status"], "completed");
+    assert_eq!(doc["counts"]["created"], 30);
+
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--batch",
+        &batch,
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("completed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_commands_list_get_priority_reject_delete() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "t.jsonl",
+        &jsonl_tasks(4, "t"),
+    )
+    .await;
+    let json_cmd = |args: &[&str]| {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args(["--output", "json", "--project", SAMA_PROJECT])
+            .args(args);
+        cmd
+    };
+
+    let out = run(json_cmd(&["tasks", "list"])).await;
+    assert_ok(&out);
+    let tasks = stdout_json(&out);
+    let ids: Vec<String> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let out = run(json_cmd(&[
+        "tasks",
+        "list",
+        "--since",
+        "2000-01-01T00:00:00Z",
+    ]))
+    .await;
+    assert_eq!(stdout_json(&out).as_array().unwrap().len(), 4);
+    let out = run(json_cmd(&[
+        "tasks",
+        "list",
+        "--since",
+        "2999-01-01T00:00:00Z",
+    ]))
+    .await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out).as_array().unwrap().len(), 0);
+
+    let out = run(json_cmd(&[
+        "tasks",
+        "priority",
+        "--priority",
+        "-7",
+        &ids[0],
+        &ids[1],
+    ]))
+    .await;
+    assert_ok(&out);
+    let out = run(json_cmd(&["tasks", "get", "--task", &ids[0]])).await;
+    assert_ok(&out);
+    let task = stdout_json(&out);
+    assert_eq!(task["id"], ids[0].as_str());
+    assert_eq!(task["priority"], -7);
+
+    // Delete: tasks still `new` go; the others are reported with the vendor's reason.
+    emu.control().complete_all(SAMA_PROJECT);
+    let out = run(json_cmd(&["tasks", "delete", &ids[3]])).await;
+    assert_ok(&out);
+    let report = stdout_json(&out);
+    assert_eq!(report["deleted"].as_array().unwrap().len(), 0, "{report}");
+    assert_eq!(report["refused"][0]["task_id"], ids[3].as_str());
+
+    let out = run(json_cmd(&[
+        "tasks",
+        "reject",
+        "--task",
+        &ids[2],
+        "--reason",
+        "blurry",
+        "--reason",
+        "wrong box",
+    ]))
+    .await;
+    assert_ok(&out);
+    let out = run(json_cmd(&["tasks", "list", "--state", "rejected"])).await;
+    assert_ok(&out);
+    let rejected = stdout_json(&out);
+    assert_eq!(rejected.as_array().unwrap().len(), 1);
+    assert_eq!(rejected[0]["id"], ids[2].as_str());
+
+    // A fresh task is deletable.
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "d.jsonl",
+        &jsonl_tasks(1, "d"),
+    )
+    .await;
+    let out = run(json_cmd(&[
+        "tasks",
+        "list",
+        "--batch",
+        receipt["batch_id"].as_str().unwrap(),
+    ]))
+    .await;
+    let fresh = stdout_json(&out)[0]["id"].as_str().unwrap().to_owned();
+    let out = run(json_cmd(&["tasks", "delete", &fresh])).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["deleted"][0], fresh.as_str());
+    assert_eq!(emu.control().task_count(SAMA_PROJECT), 4);
+
+    // Human tables too.
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "list",
+        "--state",
+        "completed",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 task(s)."));
+
+    let out = run(json_cmd(&["tasks", "get", "--task", "no-such-task"])).await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_pull_since_and_by_consumer() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "a.jsonl",
+        &jsonl_tasks(6, "a"),
+    )
+    .await;
+    emu.control().finish_all(SAMA_PROJECT);
+    let pull = |args: &[&str]| {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args([
+            "--output",
+            "json",
+            "--project",
+            SAMA_PROJECT,
+            "deliveries",
+            "pull",
+        ])
+        .args(args);
+        cmd
+    };
+
+    let since = dir.path().join("since.jsonl");
+    let out = run(pull(&[
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--out",
+        since.to_str().unwrap(),
+    ]))
+    .await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["written"], 6);
+    assert_eq!(lines(&since).len(), 6);
+    // --since overwrites.
+    let out = run(pull(&[
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--out",
+        since.to_str().unwrap(),
+    ]))
+    .await;
+    assert_ok(&out);
+    assert_eq!(lines(&since).len(), 6);
+
+    let csv = dir.path().join("since.csv");
+    let out = run(pull(&[
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--out",
+        csv.to_str().unwrap(),
+    ]))
+    .await;
+    assert_ok(&out);
+    let mut r = csv::Reader::from_path(&csv).unwrap();
+    assert_eq!(r.records().count(), 6);
+
+    let by_consumer = dir.path().join("etl.jsonl");
+    let path = by_consumer.to_str().unwrap();
+    let out = run(pull(&["--consumer", "etl", "--out", path])).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["written"], 6);
+    // A second run pulls nothing new and leaves the file as it was.
+    let out = run(pull(&["--consumer", "etl", "--out", path])).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["written"], 0);
+    assert_eq!(lines(&by_consumer).len(), 6);
+    // New deliveries are appended, each task once.
+    create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "b.jsonl",
+        &jsonl_tasks(3, "b"),
+    )
+    .await;
+    emu.control().finish_all(SAMA_PROJECT);
+    let out = run(pull(&["--consumer", "etl", "--out", path])).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["written"], 3);
+    let rows = lines(&by_consumer);
+    assert_eq!(rows.len(), 9);
+    let mut ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r["task_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 9);
+    // Another consumer is independent.
+    let other = dir.path().join("other.jsonl");
+    let out = run(pull(&[
+        "--consumer",
+        "other",
+        "--out",
+        other.to_str().unwrap(),
+    ]))
+    .await;
+    assert_ok(&out);
+    assert_eq!(lines(&other).len(), 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_parses_for_project_commands() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "a.jsonl",
+        &jsonl_tasks(2, "p"),
+    )
+    .await;
+    for args in [
+        &["project", "info"][..],
+        &["project", "stats"][..],
+        &["schema"][..],
+        &["capabilities"][..],
+    ] {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args(["--output", "json", "--project", SAMA_PROJECT])
+            .args(args);
+        let out = run(cmd).await;
+        assert_ok(&out);
+        let doc = stdout_json(&out);
+        match args[0] {
+            "project" if args[1] == "info" => assert_eq!(doc["id"], SAMA_PROJECT),
+            "project" => assert_eq!(doc["total"], 2),
+            "schema" => assert!(doc.is_object()),
+            _ => assert_eq!(doc["capabilities"]["create_batch"], true),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Scale
+// ------------------------------------------------------------------------------------------
+
+async fn scale() -> RunningEmulator {
+    start(EmulatorConfig::new(Vendor::Scale)).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_demo_create_and_pull() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.args([
+        "--output",
+        "json",
+        "--provider",
+        "scale",
+        "demo",
+        "--out-dir",
+        "out",
+        "--step-ms",
+        "20",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["delivered"], 200);
+    assert_eq!(lines(&dir.path().join("out/deliveries.jsonl")).len(), 200);
+
+    let emu = scale().await;
+    let project = emu.projects()[0].clone();
+    // Scale tasks take their parameters as inputs (`attachment`, ...).
+    let scale_tasks: String = (0..4)
+        .map(|i| {
+            format!("{{\"attachment\":\"https://x/s{i}.jpg\",\"attachment_type\":\"image\",\"external_id\":\"s-{i}\"}}\n")
+        })
+        .collect();
+    let receipt = create(
+        &emu,
+        Vendor::Scale,
+        &project,
+        dir.path(),
+        "t.jsonl",
+        &scale_tasks,
+    )
+    .await;
+    assert_eq!(receipt["rows_sent"], 4);
+    assert_eq!(receipt["batch"]["counts"]["created"], 4, "{receipt}");
+    assert_eq!(emu.control().task_count(&project), 4);
+    emu.control().finish_all(&project);
+
+    let path = dir.path().join("scale.jsonl");
+    let pull = |consumer: &str| {
+        let mut cmd = against(&emu, Vendor::Scale, dir.path());
+        cmd.args([
+            "--output",
+            "json",
+            "--project",
+            &project,
+            "deliveries",
+            "pull",
+            "--consumer",
+            consumer,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        cmd
+    };
+    let out = run(pull("etl")).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["written"], 4);
+    let out = run(pull("etl")).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["written"], 0);
+    assert_eq!(lines(&path).len(), 4);
+
+    let mut cmd = against(&emu, Vendor::Scale, dir.path());
+    cmd.args(["--output", "json", "--project", &project, "tasks", "list"]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out).as_array().unwrap().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_errors_name_scale_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.args([
+        "--provider",
+        "scale",
+        "--project",
+        "demo",
+        "project",
+        "info",
+    ]);
+    cmd.assert()
+        .code(2)
+        .stderr(predicate::str::contains("SCALE_API_KEY"));
+    let mut cmd = bare(dir.path());
+    cmd.args(["--provider", "scale", "capabilities"]);
+    cmd.assert()
+        .success()
+        .stdout(predicate::str::contains("create_batch"));
+}
