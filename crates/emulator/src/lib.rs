@@ -39,6 +39,20 @@
 //! a finished batch is harmless and answers the unchanged status; a delivery-feed entry shows
 //! the answers delivered at that time and its own `delivered_at`.
 //!
+//! ## Scale
+//!
+//! Base `http://127.0.0.1:PORT/v1`, HTTP Basic auth with the key as user name (Bearer accepted
+//! too), every v1 endpoint of the SDK (tasks of every type, quality tasks, batches, projects,
+//! files, teams, Studio), 200 on every success, `{"status_code", "error"}` errors, global
+//! `unique_id` uniqueness (409), token paging of `/tasks` (`next_token`/`has_more`, limit
+//! 1–100), offset paging of `/batches`. Seeded project `demo` (`imageannotation`). Every
+//! lifecycle step (`advance`, `complete_all`, `deliver_all`, `finish_all`) completes the open
+//! tasks — pending ones and audit-rejected ones (rework) — with a generated `response` (the
+//! task's `hypothesis` if it has one); completion POSTs the task to its `callback_url`
+//! (`http://` only) with header `scale-callback-auth: emulator-callback-auth`. An attachment
+//! containing `scale-emulator-error` makes a task fail processing (`status: error`). A `test_…`
+//! key completes tasks on creation. `task_count` counts tasks not canceled.
+//!
 //! ## Adding a vendor
 //!
 //! A vendor emulator is one module (e.g. `src/scale/`) with a type implementing the crate-private
@@ -53,6 +67,7 @@
 
 mod framework;
 mod sama;
+mod scale;
 
 pub use framework::control::Control;
 pub use framework::faults::FaultConfig;

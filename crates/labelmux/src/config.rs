@@ -4,7 +4,7 @@
 
 use labelmux_core::cursor::FileCursorStore;
 use labelmux_core::transport::{SecretString, TransportConfig};
-use labelmux_core::{Error, Result, Vendor};
+use labelmux_core::{Error, InputMapping, Result, Vendor};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,8 @@ pub struct VendorSettings {
     pub api_key: Option<SecretString>,
     /// Environment variable holding the key, when not the vendor's default (e.g. `SAMA_API_KEY`).
     pub api_key_env: Option<String>,
+    /// Renames and defaults applied to task inputs before they go to this vendor.
+    pub inputs: InputMapping,
 }
 
 impl fmt::Debug for VendorSettings {
@@ -35,6 +37,7 @@ impl fmt::Debug for VendorSettings {
             )
             .field("api_key", &self.api_key.as_ref().map(|_| "REDACTED"))
             .field("api_key_env", &self.api_key_env)
+            .field("inputs", &self.inputs)
             .finish()
     }
 }
@@ -100,6 +103,7 @@ struct RawVendor {
     base_url: Option<String>,
     api_key: Option<String>,
     api_key_env: Option<String>,
+    inputs: Option<InputMapping>,
 }
 
 #[derive(Deserialize, Default)]
@@ -108,6 +112,7 @@ struct RawSama {
     base_url: Option<String>,
     api_key: Option<String>,
     api_key_env: Option<String>,
+    inputs: Option<InputMapping>,
     /// An empty string means "do not send".
     external_key_input: Option<String>,
     client_batch_id_input: Option<String>,
@@ -119,6 +124,7 @@ impl From<RawVendor> for VendorSettings {
             base_url: r.base_url,
             api_key: r.api_key.map(SecretString::from),
             api_key_env: r.api_key_env,
+            inputs: r.inputs.unwrap_or_default(),
         }
     }
 }
@@ -176,6 +182,7 @@ impl Config {
                 base_url: s.base_url,
                 api_key: s.api_key.map(SecretString::from),
                 api_key_env: s.api_key_env,
+                inputs: s.inputs.unwrap_or_default(),
             };
             let non_empty = |v: String| (!v.trim().is_empty()).then_some(v);
             if let Some(v) = s.external_key_input {
@@ -316,6 +323,9 @@ mod tests {
             external_key_input = ""
             [scale]
             api_key_env = "MY_SCALE_KEY"
+            [scale.inputs]
+            rename = { url = "attachment" }
+            defaults = { attachment_type = "image", geometries = { box = {} } }
             "#,
         )
         .unwrap();
@@ -337,6 +347,12 @@ mod tests {
             })
             .unwrap();
         assert_eq!(key.expose_secret(), "s3cret");
+        assert_eq!(cfg.scale.inputs.rename["url"], "attachment");
+        assert_eq!(
+            cfg.scale.inputs.defaults["geometries"],
+            serde_json::json!({"box": {}})
+        );
+        assert!(cfg.sama.inputs.is_empty());
     }
 
     #[test]
@@ -346,6 +362,8 @@ mod tests {
         assert!(err.to_string().contains("timeout"), "{err}");
         let err = Config::from_toml_str("[transport]\nretries = 3").unwrap_err();
         assert!(err.to_string().contains("retries"), "{err}");
+        let err = Config::from_toml_str("[scale.inputs]\nrenames = {}").unwrap_err();
+        assert!(err.to_string().contains("renames"), "{err}");
         let err = Config::from_toml_str("[scale]\nexternal_key_input = \"x\"").unwrap_err();
         assert!(err.to_string().contains("external_key_input"), "{err}");
         let err = Config::from_toml_str("provider = \"labelboxx\"").unwrap_err();

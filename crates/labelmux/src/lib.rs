@@ -31,18 +31,38 @@ pub use labelmux_scale as scale;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, StreamExt};
 use labelmux_sama::{SamaClient, SamaOptions, SamaProvider};
 use labelmux_scale::{ScaleClient, ScaleProvider};
 use serde_json::Value;
 
-/// Whichever adapter the configuration chose. Calls dispatch by `match` (no boxing); see
+/// One of the vendor adapters. Calls dispatch by `match` (no boxing); see
 /// `docs/decisions/0001-enum-dispatch.md` for why this is a macro rather than `enum_dispatch`.
-pub enum AnyProvider {
+pub enum Adapter {
     /// Sama.
     Sama(SamaProvider),
     /// Scale AI.
     Scale(ScaleProvider),
+}
+
+impl From<SamaProvider> for Adapter {
+    fn from(p: SamaProvider) -> Self {
+        Adapter::Sama(p)
+    }
+}
+
+impl From<ScaleProvider> for Adapter {
+    fn from(p: ScaleProvider) -> Self {
+        Adapter::Scale(p)
+    }
+}
+
+/// Whichever adapter the configuration chose, plus the configured input mapping for it. This is
+/// the type pipelines hold: it implements [`Provider`], so code written against it runs
+/// unchanged on every vendor.
+pub struct AnyProvider {
+    adapter: Adapter,
+    inputs: InputMapping,
 }
 
 impl std::fmt::Debug for AnyProvider {
@@ -52,11 +72,32 @@ impl std::fmt::Debug for AnyProvider {
 }
 
 impl AnyProvider {
-    /// Build the adapter `config.provider` names, with its base URL, key and transport settings.
+    /// Wrap an adapter built by hand (no input mapping).
+    pub fn new(adapter: impl Into<Adapter>) -> AnyProvider {
+        AnyProvider {
+            adapter: adapter.into(),
+            inputs: InputMapping::default(),
+        }
+    }
+
+    /// Rename and default task inputs with `inputs` before they reach the vendor.
+    pub fn with_input_mapping(mut self, inputs: InputMapping) -> AnyProvider {
+        self.inputs = inputs;
+        self
+    }
+
+    /// The adapter inside, e.g. to reach a vendor-native client:
+    /// `if let Adapter::Sama(p) = provider.adapter() { p.client() … }`.
+    pub fn adapter(&self) -> &Adapter {
+        &self.adapter
+    }
+
+    /// Build the adapter `config.provider` names, with its base URL, key, transport settings
+    /// and input mapping.
     pub fn from_config(config: &Config) -> Result<AnyProvider> {
         let vendor = config.provider;
         let base_url = config.base_url(vendor);
-        match vendor {
+        let adapter = match vendor {
             Vendor::Sama => {
                 let key = config.api_key(vendor)?;
                 let client = SamaClient::new(&base_url, key, config.transport.clone())?;
@@ -65,41 +106,44 @@ impl AnyProvider {
                     client_batch_id_input: config.sama_inputs.client_batch_id_input.clone(),
                     ..SamaOptions::default()
                 };
-                Ok(AnyProvider::Sama(SamaProvider::with_options(client, options)))
+                Adapter::Sama(SamaProvider::with_options(client, options))
             }
             Vendor::Scale => {
                 let key = config.api_key(vendor)?;
                 let client = ScaleClient::new(&base_url, key, config.transport.clone())?;
-                Ok(AnyProvider::Scale(ScaleProvider::new(client, config.cursor_store())))
+                Adapter::Scale(ScaleProvider::new(client, config.cursor_store()))
             }
-            Vendor::Labelbox | Vendor::Segments => Err(Error::new(
-                ErrorKind::Unsupported,
-                format!("the {vendor} adapter is not part of this release yet; available providers: sama, scale"),
-            )
-            .with_vendor(vendor)
-            .with_operation("from_config")),
-        }
+            Vendor::Labelbox | Vendor::Segments => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("the {vendor} adapter is not part of this release yet; available providers: sama, scale"),
+                )
+                .with_vendor(vendor)
+                .with_operation("from_config"))
+            }
+        };
+        Ok(AnyProvider::new(adapter).with_input_mapping(config.settings(vendor).inputs.clone()))
     }
 }
 
 impl From<SamaProvider> for AnyProvider {
     fn from(p: SamaProvider) -> Self {
-        AnyProvider::Sama(p)
+        AnyProvider::new(p)
     }
 }
 
 impl From<ScaleProvider> for AnyProvider {
     fn from(p: ScaleProvider) -> Self {
-        AnyProvider::Scale(p)
+        AnyProvider::new(p)
     }
 }
 
 /// Forward a call to whichever adapter is inside.
 macro_rules! dispatch {
     ($self:ident, $p:ident => $call:expr) => {
-        match $self {
-            AnyProvider::Sama($p) => $call,
-            AnyProvider::Scale($p) => $call,
+        match &$self.adapter {
+            Adapter::Sama($p) => $call,
+            Adapter::Scale($p) => $call,
         }
     };
 }
@@ -121,6 +165,14 @@ impl Provider for AnyProvider {
         tasks: TaskSpecStream<'_>,
         progress: Progress,
     ) -> Result<BatchReceipt> {
+        let tasks = if self.inputs.is_empty() {
+            tasks
+        } else {
+            let inputs = &self.inputs;
+            tasks
+                .map(move |item| item.and_then(|t| inputs.apply(t).map_err(Error::validation)))
+                .boxed()
+        };
         dispatch!(self, p => p.create_batch(project, spec, tasks, progress).await)
     }
 

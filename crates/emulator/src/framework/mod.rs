@@ -68,6 +68,7 @@ pub(crate) fn build_vendor(
     use labelmux_core::Vendor;
     match vendor {
         Vendor::Sama => Ok(Arc::new(crate::sama::SamaEmulator::new(ctx))),
+        Vendor::Scale => Ok(Arc::new(crate::scale::ScaleEmulator::new(ctx))),
         other => Err(std::io::Error::new(
             std::io::ErrorKind::Unsupported,
             format!("no emulator for vendor {other} yet"),

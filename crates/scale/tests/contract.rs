@@ -1,0 +1,63 @@
+//! The labelmux behaviour contract (crates/contract), run against the Scale emulator.
+
+use labelmux_contract::{EmulatorFixture, InvalidTask};
+use labelmux_core::cursor::FileCursorStore;
+use labelmux_core::transport::{SecretString, TransportConfig};
+use labelmux_core::TaskSpec;
+use labelmux_emulator::{start, EmulatorConfig, RunningEmulator, Vendor};
+use labelmux_scale::{ScaleClient, ScaleProvider};
+use serde_json::json;
+
+const WRONG_KEY: &str = "contract-wrong-key";
+
+fn provider(emu: &RunningEmulator, key: String, cursors: &std::path::Path) -> ScaleProvider {
+    // Enough attempts to ride out the contract's injected faults (10% 503, 429 bursts, drops).
+    let transport = TransportConfig {
+        max_attempts: 12,
+        ..TransportConfig::fast_for_tests()
+    };
+    let client = ScaleClient::new(&emu.base_url(), SecretString::from(key), transport)
+        .expect("Scale client over the emulator");
+    ScaleProvider::new(client, FileCursorStore::new(cursors))
+}
+
+/// An image-annotation task for the emulator's default project.
+fn valid_task(i: usize) -> TaskSpec {
+    TaskSpec::new(
+        json!({
+            "attachment": format!("https://assets.example/contract/{i}.jpg"),
+            "instruction": "Draw a box around each car",
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    )
+}
+
+/// A task without its attachment: Scale refuses it with a 400.
+fn invalid_task() -> InvalidTask {
+    InvalidTask {
+        spec: TaskSpec::new(
+            json!({"instruction": "no attachment"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        message_contains: "Please include an attachment or attachments parameter".to_owned(),
+    }
+}
+
+async fn fixture() -> EmulatorFixture {
+    let emu = start(EmulatorConfig::new(Vendor::Scale))
+        .await
+        .expect("start the Scale emulator");
+    let cursors = tempfile::tempdir().expect("a directory for consumer cursors");
+    let good = provider(&emu, emu.api_key(), cursors.path());
+    let bad = provider(&emu, WRONG_KEY.to_owned(), cursors.path());
+    EmulatorFixture::new(emu, good, bad, valid_task, invalid_task)
+        .with_secret(WRONG_KEY)
+        .with_guard(cursors)
+}
+
+labelmux_contract::contract_tests!(fixture);
+labelmux_contract::contract_self_tests!(fixture);
