@@ -132,7 +132,6 @@ pub fn neutral_inputs(vendor: Vendor) -> labelmux::InputMapping {
     let mut mapping = labelmux::InputMapping::default();
     if vendor == Vendor::Scale {
         mapping.rename.insert("url".into(), "attachment".into());
-        mapping.rename.insert("name".into(), "instruction".into());
         mapping
             .defaults
             .insert("attachment_type".into(), "image".into());

@@ -55,7 +55,7 @@ pub fn classify(status: u16, body: &[u8]) -> VendorError {
         429 => {
             message = join(
                 &message,
-                "rate limited (Sama allows 1 call per second on multi-task status)",
+                "rate limited by Sama; labelmux retries after a backoff (lower `rate_limit_per_second` if this persists)",
             );
         }
         _ => {}
@@ -229,7 +229,7 @@ mod tests {
                 r#"{"errors":[{"type":429,"message":"Rate limit exceeded"}]}"#,
                 ErrorKind::TooManyRequests,
                 Some("429"),
-                "1 call per second",
+                "rate limited by Sama",
             ),
             (429, "", ErrorKind::TooManyRequests, None, "rate limited"),
             (
