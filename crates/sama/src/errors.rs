@@ -32,6 +32,8 @@ pub fn classify(status: u16, body: &[u8]) -> VendorError {
     let (mut kind, code, mut message) = match parsed {
         Some((code, message)) => {
             let kind = code.as_deref().and_then(symbolic_kind);
+            // A numeric `type` only repeats the HTTP status; keep symbolic names alone.
+            let code = code.filter(|c| c.parse::<i64>().is_err());
             (kind, code, message)
         }
         None => (None, None, non_json_message(status, body)),
@@ -172,7 +174,7 @@ mod tests {
                 401,
                 r#"{"errors":[{"type":401,"message":"Not authorized."}]}"#,
                 ErrorKind::Unauthorized,
-                Some("401"),
+                None,
                 "API access is not enabled",
             ),
             (
@@ -207,14 +209,14 @@ mod tests {
                 400,
                 r#"{"errors":[{"type":400,"message":"missing tasks_file_name"},{"type":400,"message":"second"}]}"#,
                 ErrorKind::InvalidRequest,
-                Some("400"),
+                None,
                 "missing tasks_file_name; second",
             ),
             (
                 404,
                 r#"{"errors":[{"type":404,"message":"Task not found"}]}"#,
                 ErrorKind::NotFound,
-                Some("404"),
+                None,
                 "Task not found",
             ),
             (
@@ -228,7 +230,7 @@ mod tests {
                 429,
                 r#"{"errors":[{"type":429,"message":"Rate limit exceeded"}]}"#,
                 ErrorKind::TooManyRequests,
-                Some("429"),
+                None,
                 "rate limited by Sama",
             ),
             (429, "", ErrorKind::TooManyRequests, None, "rate limited"),
