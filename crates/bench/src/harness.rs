@@ -151,6 +151,8 @@ pub(crate) struct Orchestra {
     sdk_script: tempfile::NamedTempFile,
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
+    /// `--read-ahead` passed to the labelmux worker (None: the library default).
+    pub read_ahead: Option<usize>,
 }
 
 impl Orchestra {
@@ -188,6 +190,7 @@ impl Orchestra {
             sdk_script,
             rt,
             http: reqwest::Client::new(),
+            read_ahead: None,
         })
     }
 
@@ -306,6 +309,19 @@ impl Orchestra {
         Ok(())
     }
 
+    /// Make the emulator add `ms` milliseconds to every vendor-API request (0: none).
+    pub fn set_latency(&self, emu: &Emulator, ms: u64) -> AnyResult<()> {
+        self.rt.block_on(async {
+            self.http
+                .put(format!("{}/_emulator/faults", emu.root_url))
+                .json(&json!({ "latency_ms": ms }))
+                .send()
+                .await?
+                .error_for_status()
+        })?;
+        Ok(())
+    }
+
     fn control(&self, emu: &Emulator, op: &str, project: &str) -> AnyResult<u64> {
         let v: Value = self.rt.block_on(async {
             self.http
@@ -337,6 +353,9 @@ impl Orchestra {
             "--arg",
             arg,
         ]);
+        if let Some(pages) = self.read_ahead {
+            cmd.args(["--read-ahead", &pages.to_string()]);
+        }
         self.measure(emu, cmd, bench, client, expected)
     }
 

@@ -14,6 +14,19 @@
 mod harness;
 mod worker;
 
+// Only with `--features mimalloc` (a comparison; the default build measures glibc malloc,
+// which a library user's program gets). Never set in the libraries.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The allocator this binary was built with (printed with the figures).
+pub(crate) const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "glibc malloc"
+};
+
 use clap::{Args, Parser, Subcommand};
 use harness::{Emulator, Measured, Orchestra};
 use std::path::PathBuf;
@@ -74,6 +87,14 @@ struct DeliveriesArgs {
     /// pages, to show what the server and HTTP allow).
     #[arg(long, value_delimiter = ',', default_value = "get,since")]
     modes: Vec<String>,
+    /// Latency the emulator adds to every vendor-API request, in milliseconds; a
+    /// comma-separated list measures each (set after seeding, through `PUT /_emulator/faults`).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    latency_ms: Vec<u64>,
+    /// Pages of the GET pulls labelmux fetches concurrently (`SamaClient::with_read_ahead`;
+    /// default: the library's default).
+    #[arg(long)]
+    read_ahead: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -116,7 +137,14 @@ fn deliveries(args: DeliveriesArgs) -> AnyResult<()> {
             .into());
         }
     }
-    let orchestra = Orchestra::new(&common)?;
+    let mut orchestra = Orchestra::new(&common)?;
+    orchestra.read_ahead = args.read_ahead;
+    eprintln!(
+        "# labelmux side: {} allocator, read-ahead {} pages (GET pulls)",
+        ALLOCATOR,
+        args.read_ahead
+            .unwrap_or(labelmux_sama::DEFAULT_READ_AHEAD_PAGES)
+    );
     let mut rows: Vec<Measured> = Vec::new();
     for &n in &args.count {
         let emu = Emulator::start(&orchestra.emulator_bin, &common.project)?;
@@ -129,35 +157,42 @@ fn deliveries(args: DeliveriesArgs) -> AnyResult<()> {
             seed.finish_secs,
             kib_to_mib(emu.rss_kb().0)
         );
-        for run in 1..=common.runs {
-            for mode in &args.modes {
-                let label = format!("deliveries {mode}");
-                let consumer = |who: &str| format!("bench-{who}-{run}");
-                let arg_for = |who: &str| match mode.as_str() {
-                    "since" => consumer(who),
-                    _ => seed.from.clone(),
-                };
-                if !common.no_labelmux {
-                    let (op, who) = match mode.as_str() {
-                        "get" => ("deliveries-get", "labelmux"),
-                        "since" => ("deliveries-since", "labelmux"),
-                        "get-native" => ("deliveries-get-native", "labelmux"),
-                        "floor-raw" => ("deliveries-floor-raw", "floor"),
-                        _ => ("deliveries-floor-typed", "floor"),
-                    };
-                    let m = orchestra.run_worker(&emu, &label, who, op, &arg_for("lm"), n)?;
-                    print_row(&m);
-                    rows.push(m);
-                }
-                if !common.no_sdk && matches!(mode.as_str(), "get" | "since") {
-                    let op = if mode == "since" {
-                        "deliveries-since"
+        for &latency in &args.latency_ms {
+            orchestra.set_latency(&emu, latency)?;
+            for run in 1..=common.runs {
+                for mode in &args.modes {
+                    let label = if latency > 0 {
+                        format!("deliveries {mode} @{latency}ms")
                     } else {
-                        "deliveries-get"
+                        format!("deliveries {mode}")
                     };
-                    let m = orchestra.run_sdk(&emu, &label, op, &arg_for("sdk"), n)?;
-                    print_row(&m);
-                    rows.push(m);
+                    let consumer = |who: &str| format!("bench-{who}-{latency}ms-{run}");
+                    let arg_for = |who: &str| match mode.as_str() {
+                        "since" => consumer(who),
+                        _ => seed.from.clone(),
+                    };
+                    if !common.no_labelmux {
+                        let (op, who) = match mode.as_str() {
+                            "get" => ("deliveries-get", "labelmux"),
+                            "since" => ("deliveries-since", "labelmux"),
+                            "get-native" => ("deliveries-get-native", "labelmux"),
+                            "floor-raw" => ("deliveries-floor-raw", "floor"),
+                            _ => ("deliveries-floor-typed", "floor"),
+                        };
+                        let m = orchestra.run_worker(&emu, &label, who, op, &arg_for("lm"), n)?;
+                        print_row(&m);
+                        rows.push(m);
+                    }
+                    if !common.no_sdk && matches!(mode.as_str(), "get" | "since") {
+                        let op = if mode == "since" {
+                            "deliveries-since"
+                        } else {
+                            "deliveries-get"
+                        };
+                        let m = orchestra.run_sdk(&emu, &label, op, &arg_for("sdk"), n)?;
+                        print_row(&m);
+                        rows.push(m);
+                    }
                 }
             }
         }

@@ -49,6 +49,9 @@ pub(crate) struct WorkerArgs {
     /// The `from` timestamp, consumer name or JSONL path, depending on the operation.
     #[arg(long)]
     arg: String,
+    /// Delivered-task pages fetched concurrently (default: the library's).
+    #[arg(long)]
+    read_ahead: Option<usize>,
 }
 
 pub(crate) fn run(args: WorkerArgs) -> AnyResult<()> {
@@ -84,7 +87,10 @@ async fn operate(args: &WorkerArgs) -> AnyResult<(u64, Option<String>)> {
         deadline_secs: 3600.0,
         ..TransportConfig::default()
     };
-    let client = SamaClient::new(&args.base_url, key, config)?;
+    let mut client = SamaClient::new(&args.base_url, key, config)?;
+    if let Some(pages) = args.read_ahead {
+        client = client.with_read_ahead(pages);
+    }
     let provider = SamaProvider::new(client.clone());
     let project = ProjectId::new(args.project.clone());
     // Every item is serialised as JSON to a sink, as an exporter writing JSONL would.

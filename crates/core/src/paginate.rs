@@ -5,6 +5,9 @@
 //! [`paginate_sequential`] fetches a page only when the previous one is used up: use it for
 //! endpoints where reading a page has effects (Sama's since-last-call cursor), so that dropping
 //! the stream never consumes a page nobody saw.
+//! [`paginate_numbered`] fetches up to `depth` numbered pages concurrently, for endpoints whose
+//! pages are addressed by number and whose reads have no effect (e.g. Sama's GET of delivered
+//! tasks), so that network latency is paid once per `depth` pages instead of once per page.
 
 use crate::Result;
 use futures::stream::{self, BoxStream, StreamExt};
@@ -82,6 +85,109 @@ where
             };
             if let Some(next) = page.next {
                 st.in_flight = Some(AbortOnDrop(tokio::spawn((st.fetch)(next))));
+            }
+            st.buffer = page.items.into();
+        }
+    })
+    .boxed()
+}
+
+/// Numbered page fetches in flight, in page order.
+struct NumberedState<T, F> {
+    buffer: VecDeque<T>,
+    in_flight: VecDeque<AbortOnDrop<Result<Page<T, u64>>>>,
+    next_page: u64,
+    depth: usize,
+    /// A page said it was the last (or failed): nothing more is started.
+    ended: bool,
+    fetch: F,
+}
+
+impl<T, F, Fut> NumberedState<T, F>
+where
+    T: Send + 'static,
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<Page<T, u64>>> + Send + 'static,
+{
+    /// Start fetches until `depth` pages are in flight.
+    fn top_up(&mut self) {
+        while !self.ended && self.in_flight.len() < self.depth {
+            let fut = (self.fetch)(self.next_page);
+            self.in_flight.push_back(AbortOnDrop(tokio::spawn(fut)));
+            self.next_page = self.next_page.saturating_add(1);
+        }
+    }
+
+    /// Stop: abort (by dropping) every fetch still in flight; their pages are never used.
+    fn end(&mut self) {
+        self.ended = true;
+        self.in_flight.clear();
+    }
+}
+
+/// Stream the items of numbered pages `first`, `first + 1`, … with up to `depth` pages
+/// fetched concurrently (a `depth` of 0 counts as 1), yielding items in page order.
+/// The first page is fetched alone, so a result that fits in one page costs one request;
+/// once it says more follow, `depth` pages are kept in flight.
+///
+/// Use it only for endpoints where reading a page has no effect and page `n + 1` always
+/// follows page `n`. A page whose `next` is `None` (e.g. a short or empty page) is the last
+/// one: its items are yielded, fetches of later pages still in flight are aborted and their
+/// results discarded, and no further page is requested. The value inside `next` is not used.
+/// While a page is consumed, at most `depth` later pages are in flight or waiting, so memory
+/// stays bounded by about `depth + 1` pages. An error ends the stream after it is yielded
+/// (items of the pages before it come first). Dropping the stream aborts every fetch in
+/// flight. Must be polled inside a Tokio runtime.
+pub fn paginate_numbered<T, F, Fut>(
+    first: u64,
+    depth: usize,
+    fetch: F,
+) -> BoxStream<'static, Result<T>>
+where
+    T: Send + 'static,
+    F: FnMut(u64) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Page<T, u64>>> + Send + 'static,
+{
+    let mut state = NumberedState {
+        buffer: VecDeque::new(),
+        in_flight: VecDeque::new(),
+        next_page: first,
+        // Widened to `depth` once the first page says more follow.
+        depth: 1,
+        ended: false,
+        fetch,
+    };
+    state.top_up();
+    let depth = depth.max(1);
+    stream::unfold(state, move |mut st| async move {
+        loop {
+            if let Some(item) = st.buffer.pop_front() {
+                return Some((Ok(item), st));
+            }
+            let mut handle = st.in_flight.pop_front()?;
+            let joined = (&mut handle.0).await;
+            let page = match joined {
+                Ok(Ok(page)) => page,
+                Ok(Err(e)) => {
+                    st.end();
+                    return Some((Err(e), st));
+                }
+                Err(join) => {
+                    st.end();
+                    return Some((
+                        Err(crate::Error::new(
+                            crate::ErrorKind::Internal,
+                            format!("page fetch task failed: {join}"),
+                        )),
+                        st,
+                    ));
+                }
+            };
+            if page.next.is_none() {
+                st.end();
+            } else {
+                st.depth = depth;
+                st.top_up();
             }
             st.buffer = page.items.into();
         }
@@ -203,5 +309,148 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert!(got[0].is_ok());
         assert_eq!(got[1].as_ref().unwrap_err().kind(), ErrorKind::Internal);
+    }
+
+    /// A numbered-page fetcher over `n_items` items, `per_page` a page, where page `p`
+    /// (1-based) takes `delay(p)` ms; counts fetches started and the most in flight at once.
+    #[derive(Clone, Default)]
+    struct Probe {
+        started: Arc<AtomicUsize>,
+        in_flight: Arc<AtomicUsize>,
+        max_in_flight: Arc<AtomicUsize>,
+        finished_or_dropped: Arc<AtomicUsize>,
+    }
+
+    struct InFlightGuard(Probe);
+    impl Drop for InFlightGuard {
+        fn drop(&mut self) {
+            self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.0.finished_or_dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Probe {
+        fn fetcher(
+            &self,
+            n_items: u64,
+            per_page: u64,
+            delay: fn(u64) -> u64,
+        ) -> impl FnMut(u64) -> futures::future::BoxFuture<'static, Result<Page<u64, u64>>>
+               + Send
+               + 'static {
+            let probe = self.clone();
+            move |p| {
+                let probe = probe.clone();
+                probe.started.fetch_add(1, Ordering::SeqCst);
+                let now = probe.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                probe.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                let guard = InFlightGuard(probe);
+                Box::pin(async move {
+                    let _guard = guard;
+                    tokio::time::sleep(std::time::Duration::from_millis(delay(p))).await;
+                    let start = (p - 1) * per_page;
+                    let items: Vec<u64> = (start..(start + per_page).min(n_items)).collect();
+                    let next = (items.len() as u64 == per_page).then_some(p + 1);
+                    Ok(Page { items, next })
+                })
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn numbered_pages_keep_order_when_fetches_finish_out_of_order() {
+        let probe = Probe::default();
+        // Earlier pages are slower, so later ones finish first.
+        let fetch = probe.fetcher(95, 10, |p| 2 + (10 - p.min(10)) * 3);
+        let all: Vec<u64> = paginate_numbered(1, 4, fetch).try_collect().await.unwrap();
+        assert_eq!(all, (0..95).collect::<Vec<_>>());
+        assert!(probe.max_in_flight.load(Ordering::SeqCst) <= 4);
+        assert!(
+            probe.max_in_flight.load(Ordering::SeqCst) >= 2,
+            "ran concurrently"
+        );
+    }
+
+    #[tokio::test]
+    async fn numbered_pages_end_at_a_short_or_empty_page_and_discard_the_rest() {
+        for (n_items, depth) in [(95u64, 3usize), (100, 3), (0, 2), (7, 1), (30, 8)] {
+            let probe = Probe::default();
+            let fetch = probe.fetcher(n_items, 10, |_| 1);
+            let all: Vec<u64> = paginate_numbered(1, depth, fetch)
+                .try_collect()
+                .await
+                .unwrap();
+            assert_eq!(all, (0..n_items).collect::<Vec<_>>(), "{n_items}/{depth}");
+            // The last page is number n_items/10 + 1; at most `depth` pages beyond the one
+            // being read were started.
+            let last_page = n_items / 10 + 1;
+            let started = probe.started.load(Ordering::SeqCst) as u64;
+            assert!(started >= last_page, "{n_items}/{depth}: {started}");
+            assert!(
+                started < last_page + depth as u64,
+                "{n_items}/{depth}: {started}"
+            );
+            if last_page == 1 {
+                assert_eq!(started, 1, "a single page costs a single request");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn numbered_pages_stay_bounded_while_the_consumer_is_slow() {
+        let probe = Probe::default();
+        let fetch = probe.fetcher(u64::MAX, 10, |_| 0);
+        let mut s = paginate_numbered(1, 3, fetch);
+        for _ in 0..10 {
+            s.try_next().await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Page 1 is being read; pages 2, 3, 4 are fetched ahead, nothing more.
+        assert_eq!(probe.started.load(Ordering::SeqCst), 4);
+        assert!(probe.max_in_flight.load(Ordering::SeqCst) <= 3);
+    }
+
+    #[tokio::test]
+    async fn numbered_pages_yield_an_error_after_earlier_items_then_end() {
+        let fetched = Arc::new(AtomicUsize::new(0));
+        let f = fetched.clone();
+        let s = paginate_numbered(1, 4, move |p| {
+            f.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if p == 3 {
+                    Err(Error::new(ErrorKind::TooManyRequests, "slow down"))
+                } else {
+                    Ok(Page {
+                        items: vec![p; 2],
+                        next: Some(p + 1),
+                    })
+                }
+            }
+        });
+        let got: Vec<_> = s.collect().await;
+        let oks: Vec<u64> = got
+            .iter()
+            .filter_map(|r| r.as_ref().ok().copied())
+            .collect();
+        assert_eq!(oks, [1, 1, 2, 2]);
+        assert_eq!(got.len(), 5);
+        assert_eq!(
+            got[4].as_ref().unwrap_err().kind(),
+            ErrorKind::TooManyRequests
+        );
+    }
+
+    #[tokio::test]
+    async fn dropping_the_numbered_stream_aborts_fetches_in_flight() {
+        let probe = Probe::default();
+        // Page 1 is quick; the others take far longer than the test.
+        let fetch = probe.fetcher(u64::MAX, 10, |p| if p == 1 { 0 } else { 60_000 });
+        let mut s = paginate_numbered(1, 3, fetch);
+        s.try_next().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert_eq!(probe.in_flight.load(Ordering::SeqCst), 3);
+        drop(s);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert_eq!(probe.in_flight.load(Ordering::SeqCst), 0, "aborted on drop");
     }
 }

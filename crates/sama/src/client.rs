@@ -14,7 +14,7 @@ use crate::wire::{
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
-use labelmux_core::paginate::{paginate, paginate_sequential, Page};
+use labelmux_core::paginate::{paginate, paginate_numbered, paginate_sequential, Page};
 use labelmux_core::transport::{
     Auth, Method, RequestBuilder, RetryMode, SecretString, Transport, TransportConfig,
 };
@@ -22,7 +22,9 @@ use labelmux_core::{
     report, BatchId, BatchStatus, Error, ErrorKind, Progress, ProgressEvent, ProjectId, Result,
     TaskId, TaskState, Vendor,
 };
+use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,6 +36,9 @@ pub const DEFAULT_BASE_URL: &str = "https://api.sama.com/v2";
 pub const MULTI_TASK_STATUS_MAX_PAGE_SIZE: u32 = 100;
 /// Page size of the delivered-tasks and batch-status reads (the SDK's value).
 pub const PAGE_SIZE: u32 = 1000;
+/// Pages of `GET tasks/delivered.json` fetched concurrently by default (see
+/// [`SamaClient::with_read_ahead`]).
+pub const DEFAULT_READ_AHEAD_PAGES: usize = 4;
 /// `tasks_file_name` sent by labelmux unless told otherwise.
 pub const DEFAULT_TASKS_FILE_NAME: &str = "labelmux";
 
@@ -216,6 +221,7 @@ pub struct CreatedBatch {
 #[derive(Clone, Debug)]
 pub struct SamaClient {
     transport: Transport,
+    read_ahead: usize,
 }
 
 const VENDOR: Vendor = Vendor::Sama;
@@ -229,7 +235,23 @@ impl SamaClient {
         };
         Ok(SamaClient {
             transport: Transport::new(VENDOR, base_url, auth, transport, classify)?,
+            read_ahead: DEFAULT_READ_AHEAD_PAGES,
         })
+    }
+
+    /// Fetch up to `pages` pages of `GET tasks/delivered.json` concurrently (default
+    /// [`DEFAULT_READ_AHEAD_PAGES`]; 0 counts as 1, i.e. one page ahead). Those reads have no
+    /// effect on Sama, so reading ahead only costs memory (about one page of decoded tasks per
+    /// page ahead) and hides network latency. Requests in flight are further capped by
+    /// `TransportConfig::concurrency`. The since-last-call reads are never fetched ahead.
+    pub fn with_read_ahead(mut self, pages: usize) -> Self {
+        self.read_ahead = pages.max(1);
+        self
+    }
+
+    /// How many delivered-task pages are fetched concurrently.
+    pub fn read_ahead(&self) -> usize {
+        self.read_ahead
     }
 
     /// The transport (base URL, settings).
@@ -589,7 +611,7 @@ impl SamaClient {
         }
         let client = self.clone();
         let project = project.clone();
-        paginate(1u32, move |page| {
+        paginate(1u64, move |page| {
             let (client, project, query) = (client.clone(), project.clone(), query.clone());
             async move {
                 let path = format!(
@@ -612,19 +634,34 @@ impl SamaClient {
                     .query_opt("to", query.to.as_ref().map(rfc3339))
                     .query_opt("state", query.state.as_ref().map(TaskState::as_str))
                     .query("omit_answers", query.omit_answers);
-                task_page(rb, OP, page, query.page_size).await
+                task_page::<SamaTask>(rb, OP, page, query.page_size).await
             }
         })
     }
 
-    /// `GET projects/{id}/tasks/delivered.json` with every filter, page by page (prefetching),
-    /// as a stream. Reading never moves a consumer cursor. Sama's delivered tasks may read
-    /// `state: completed` and `delivered_at: null`; nothing is filtered here.
+    /// `GET projects/{id}/tasks/delivered.json` with every filter, page by page, as a stream.
+    /// Up to [`SamaClient::read_ahead`] pages are fetched concurrently (items still come in
+    /// order; the first short page ends the stream). Reading never moves a consumer cursor.
+    /// Sama's delivered tasks may read `state: completed` and `delivered_at: null`; nothing is
+    /// filtered here.
     pub fn get_delivered_tasks(
         &self,
         project: &ProjectId,
         query: DeliveredTasksQuery,
     ) -> BoxStream<'static, Result<SamaTask>> {
+        self.delivered_tasks_raw(project, query)
+            .map(|r| r.and_then(|t| decode_raw_task(&t, "get_delivered_tasks")))
+            .boxed()
+    }
+
+    /// [`SamaClient::get_delivered_tasks`] with every task as its raw JSON. Pages wait as raw
+    /// task JSON (about the size of the response body) and each task is decoded only when the
+    /// consumer takes it, so reading ahead costs little memory.
+    pub(crate) fn delivered_tasks_raw(
+        &self,
+        project: &ProjectId,
+        query: DeliveredTasksQuery,
+    ) -> BoxStream<'static, Result<Box<RawValue>>> {
         const OP: &str = "get_delivered_tasks";
         if query.page_size == 0 {
             return error_stream(op_err(
@@ -634,7 +671,7 @@ impl SamaClient {
         }
         let client = self.clone();
         let project = project.clone();
-        paginate(1u32, move |page| {
+        paginate_numbered(1, self.read_ahead, move |page| {
             let (client, project, query) = (client.clone(), project.clone(), query.clone());
             async move {
                 let path = format!(
@@ -673,13 +710,25 @@ impl SamaClient {
         project: &ProjectId,
         query: SinceLastCallQuery,
     ) -> BoxStream<'static, Result<SamaTask>> {
+        self.delivered_tasks_since_last_call_raw(project, query)
+            .map(|r| r.and_then(|t| decode_raw_task(&t, "get_delivered_tasks_since_last_call")))
+            .boxed()
+    }
+
+    /// [`SamaClient::get_delivered_tasks_since_last_call`] with every task as its raw JSON,
+    /// decoded only when the consumer takes it.
+    pub(crate) fn delivered_tasks_since_last_call_raw(
+        &self,
+        project: &ProjectId,
+        query: SinceLastCallQuery,
+    ) -> BoxStream<'static, Result<Box<RawValue>>> {
         const OP: &str = "get_delivered_tasks_since_last_call";
         if query.limit == 0 {
             return error_stream(op_err(Error::validation("limit must be at least 1"), OP));
         }
         let client = self.clone();
         let project = project.clone();
-        paginate_sequential(1u32, move |page| {
+        paginate_sequential(1u64, move |page| {
             let (client, project, query) = (client.clone(), project.clone(), query.clone());
             async move {
                 let path = format!(
@@ -857,24 +906,28 @@ impl SamaClient {
     }
 }
 
-/// Fetch one page of a task list and say whether another may follow (a full page).
-async fn task_page(
+/// Fetch one page of a task list, decode it straight from the body (each task once, as `T`),
+/// and say whether another page may follow (a full page).
+async fn task_page<T: DeserializeOwned>(
     rb: RequestBuilder,
     op: &'static str,
-    page: u32,
+    page: u64,
     page_size: u32,
-) -> Result<Page<SamaTask, u32>> {
+) -> Result<Page<T, u64>> {
     let resp = rb
         .query("page", page)
         .query("page_size", page_size)
         .send()
         .await?;
-    let items = match resp.json_or_none() {
-        Some(v) => wire::task_list(v).map_err(|e| op_err(e, op))?,
-        None => Vec::new(),
-    };
+    let items: Vec<T> = wire::task_list_from_slice(&resp.body).map_err(|e| op_err(e, op))?;
     let next = (items.len() >= page_size as usize).then_some(page + 1);
     Ok(Page { items, next })
+}
+
+/// Decode one task kept as raw JSON.
+pub(crate) fn decode_raw_task<T: DeserializeOwned>(raw: &RawValue, op: &'static str) -> Result<T> {
+    serde_json::from_str(raw.get())
+        .map_err(|e| op_err(Error::decode(format!("unexpected task from Sama: {e}")), op))
 }
 
 fn error_stream<T: Send + 'static>(e: Error) -> BoxStream<'static, Result<T>> {

@@ -36,7 +36,7 @@ pub mod wire;
 pub use client::{
     CreateBatchOptions, CreatedBatch, DateType, DeliveredTasksQuery, MatchType,
     MultiTaskStatusQuery, SamaClient, SinceLastCallQuery, DEFAULT_BASE_URL,
-    DEFAULT_TASKS_FILE_NAME, MULTI_TASK_STATUS_MAX_PAGE_SIZE, PAGE_SIZE,
+    DEFAULT_READ_AHEAD_PAGES, DEFAULT_TASKS_FILE_NAME, MULTI_TASK_STATUS_MAX_PAGE_SIZE, PAGE_SIZE,
 };
 pub use mapping::{SamaOptions, SamaProvider};
 pub use wire::{

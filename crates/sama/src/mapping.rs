@@ -4,8 +4,8 @@
 //! one and `output_` pre-annotations are Sama's own convention.
 
 use crate::client::{
-    CreateBatchOptions, DeliveredTasksQuery, MultiTaskStatusQuery, SamaClient, SinceLastCallQuery,
-    DEFAULT_TASKS_FILE_NAME, PAGE_SIZE,
+    decode_raw_task, CreateBatchOptions, DeliveredTasksQuery, MultiTaskStatusQuery, SamaClient,
+    SinceLastCallQuery, DEFAULT_TASKS_FILE_NAME, PAGE_SIZE,
 };
 use crate::wire::{BatchJob, SamaTask, TaskRecord};
 use async_trait::async_trait;
@@ -217,6 +217,70 @@ pub fn delivery_from_wire(t: SamaTask, project: &ProjectId, options: &SamaOption
         answers: t.answers.unwrap_or(Value::Null),
         raw: t.raw,
         checkpoint: None,
+    }
+}
+
+/// A delivered task's JSON as a core [`Delivery`], exactly as [`delivery_from_wire`] maps the
+/// [`SamaTask`] decoded from it, but without building the `SamaTask`: the few fields needed are
+/// read by reference and the JSON itself becomes `raw` (moved, not copied). Only `answers` is
+/// copied: `Delivery` holds it beside `raw`, and `raw` keeps the vendor's JSON unchanged.
+pub fn delivery_from_value(
+    raw: Value,
+    project: &ProjectId,
+    options: &SamaOptions,
+) -> Result<Delivery> {
+    let Value::Object(task) = &raw else {
+        return Err(Error::decode(format!(
+            "unexpected delivered task from Sama: a JSON {}",
+            json_kind(&raw)
+        )));
+    };
+    let task_id = match task.get("id") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => labelmux_core::string_or_number(v).map_err(|e| {
+            Error::decode(format!("unexpected delivered task from Sama: `id`: {e}"))
+        })?,
+        None => {
+            return Err(Error::decode(
+                "unexpected delivered task from Sama: missing field `id`",
+            ))
+        }
+    };
+    let lenient = |name: &str| task.get(name).and_then(crate::wire::scalar_string);
+    let external_key = options
+        .external_key_input
+        .as_deref()
+        .and_then(|i| task.get("data")?.as_object()?.get(i))
+        .and_then(scalar_string);
+    let answers = match task.get("answers") {
+        None | Some(Value::Null) => Value::Null,
+        Some(a) => a.clone(),
+    };
+    Ok(Delivery {
+        task_id: TaskId::new(task_id),
+        external_key,
+        project_id: lenient("project_id")
+            .map(ProjectId::new)
+            .unwrap_or_else(|| project.clone()),
+        batch_id: lenient("batch_id").map(BatchId::new),
+        delivered_at: task
+            .get("delivered_at")
+            .and_then(Value::as_str)
+            .and_then(crate::wire::parse_timestamp),
+        answers,
+        raw,
+        checkpoint: None,
+    })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 
@@ -464,7 +528,7 @@ impl Provider for SamaProvider {
                     DeliverySince::Timestamp(ts) => Some(ts),
                     _ => None,
                 };
-                self.client.get_delivered_tasks(
+                self.client.delivered_tasks_raw(
                     project,
                     DeliveredTasksQuery {
                         batch_id,
@@ -486,7 +550,7 @@ impl Provider for SamaProvider {
                     // Filtering client-side would advance the cursor past other deliveries.
                     invalid("Sama's since-last-call endpoint has no task_id filter; use DeliverySince::Beginning with task_id")
                 } else {
-                    self.client.get_delivered_tasks_since_last_call(
+                    self.client.delivered_tasks_since_last_call_raw(
                         project,
                         SinceLastCallQuery {
                             consumer: Some(consumer),
@@ -499,8 +563,16 @@ impl Provider for SamaProvider {
                 }
             }
         };
+        // Pages wait as raw JSON; each task becomes a `Value` (once) when it is taken.
         tasks
-            .map(move |r| r.map(|t| delivery_from_wire(t, project, &self.options)))
+            .map(move |r| {
+                r.and_then(|raw| {
+                    let value = decode_raw_task::<Value>(&raw, "deliveries")?;
+                    drop(raw);
+                    delivery_from_value(value, project, &self.options)
+                        .map_err(|e| op_err(e, "deliveries"))
+                })
+            })
             .boxed()
     }
 
@@ -802,6 +874,53 @@ mod tests {
         );
         assert_eq!(no_answers.answers, Value::Null);
         assert_eq!(no_answers.external_key, None);
+    }
+
+    #[test]
+    fn deliveries_from_json_match_deliveries_from_sama_tasks() {
+        let project = ProjectId::new("p");
+        let cases = [
+            json!({"id": "a", "state": "completed", "delivered_at": null,
+                   "answers": {"x": 1, "y": [{"z": "w"}]}, "data": {"external_id": 5}}),
+            json!({"id": 42, "project_id": 13470, "batch_id": "9",
+                   "delivered_at": "2023-09-02T10:23:36.536Z", "answers": null,
+                   "data": {"external_id": "", "url": "u"}, "extra": {"k": [1]}}),
+            json!({"id": "b", "project_id": null, "batch_id": 1.5, "delivered_at": 17,
+                   "data": [1, 2], "answers": "plain"}),
+            json!({"id": "c", "delivered_at": "20130715T04:45:57", "data": {"my key": 3}}),
+        ];
+        for options in [
+            SamaOptions::default(),
+            SamaOptions {
+                external_key_input: Some("my key".into()),
+                ..SamaOptions::default()
+            },
+            SamaOptions {
+                external_key_input: None,
+                ..SamaOptions::default()
+            },
+        ] {
+            for v in &cases {
+                let via_task = delivery_from_wire(sama_task(v.clone()), &project, &options);
+                let direct = delivery_from_value(v.clone(), &project, &options).unwrap();
+                assert_eq!(direct, via_task, "{v}");
+                assert_eq!(&direct.raw, v, "raw is the JSON unchanged");
+            }
+        }
+        for bad in [
+            json!({"state": "new"}),
+            json!([1]),
+            json!({"id": null}),
+            json!({"id": [1]}),
+        ] {
+            let err =
+                delivery_from_value(bad.clone(), &project, &SamaOptions::default()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode, "{bad}");
+            if bad.is_object() {
+                // (A derived struct would read an array positionally; a task is an object.)
+                assert!(serde_json::from_value::<SamaTask>(bad).is_err());
+            }
+        }
     }
 
     #[test]

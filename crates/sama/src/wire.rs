@@ -121,7 +121,9 @@ fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>
     })
 }
 
-fn scalar_string(v: &Value) -> Option<String> {
+/// A scalar as a string (what the lenient string fields accept); `None` for null, arrays and
+/// objects.
+pub(crate) fn scalar_string(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -306,6 +308,146 @@ pub fn single_task(value: Value) -> labelmux_core::Result<Option<SamaTask>> {
         }
         Value::Array(_) => Ok(task_list(value)?.into_iter().next()),
         _ => Ok(None),
+    }
+}
+
+/// The tasks of a list response body, decoded in one pass from the bytes (no intermediate
+/// `Value` of the page; each task decoded once, as `T`). Same envelopes as [`task_list`]:
+/// `{"tasks": [...]}`, `{"task": {...}}`, a bare array, and "no content" (an empty or
+/// non-JSON body, `null`, `{}`, `{"tasks": null}`) as an empty page. A body that is JSON but
+/// not a task list, or a task that does not decode, is an error.
+pub fn task_list_from_slice<T: DeserializeOwned>(body: &[u8]) -> labelmux_core::Result<Vec<T>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    match serde_json::from_slice::<TaskListBody<T>>(body) {
+        Ok(list) => Ok(list.0),
+        // Not JSON at all: Sama's SDK treats such 2xx bodies as no content.
+        Err(e)
+            if matches!(
+                e.classify(),
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+            ) =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(labelmux_core::Error::decode(format!(
+            "unexpected task list from Sama: {e}"
+        ))),
+    }
+}
+
+/// A task-list body as a list of `T` (see [`task_list_from_slice`]).
+struct TaskListBody<T>(Vec<T>);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for TaskListBody<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TaskListVisitor(std::marker::PhantomData))
+    }
+}
+
+struct TaskListVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for TaskListVisitor<T> {
+    type Value = TaskListBody<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a task list (`{\"tasks\": [...]}`, `{\"task\": {...}}` or an array)")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(TaskListBody(Vec::new()))
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(TaskListBody(Vec::new()))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element::<T>()? {
+            items.push(item);
+        }
+        Ok(TaskListBody(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut tasks: Option<Vec<T>> = None;
+        let mut task: Option<Box<serde_json::value::RawValue>> = None;
+        while let Some(key) = map.next_key::<EnvelopeKey>()? {
+            match key {
+                EnvelopeKey::Tasks => tasks = map.next_value::<TasksMember<T>>()?.0,
+                EnvelopeKey::Task => task = Some(map.next_value()?),
+                EnvelopeKey::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        match (tasks, task) {
+            (Some(items), _) => Ok(TaskListBody(items)),
+            // Kept raw until the end: `tasks`, if present, wins whatever the member order.
+            (None, Some(t)) if t.get().starts_with('{') => serde_json::from_str(t.get())
+                .map(|t| TaskListBody(vec![t]))
+                .map_err(A::Error::custom),
+            (None, _) => Ok(TaskListBody(Vec::new())),
+        }
+    }
+}
+
+/// A member name of the task-list envelope, read without allocating.
+enum EnvelopeKey {
+    Tasks,
+    Task,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for EnvelopeKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = EnvelopeKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<EnvelopeKey, E> {
+                Ok(match v {
+                    "tasks" => EnvelopeKey::Tasks,
+                    "task" => EnvelopeKey::Task,
+                    _ => EnvelopeKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// The `tasks` member: an array of `T`, or `null` (absent); anything else is an error.
+struct TasksMember<T>(Option<Vec<T>>);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for TasksMember<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MemberVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for MemberVisitor<T> {
+            type Value = TasksMember<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`tasks` to be an array")
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(TasksMember(None))
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(TasksMember(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                TaskListVisitor::<T>(std::marker::PhantomData)
+                    .visit_seq(seq)
+                    .map(|l| TasksMember(Some(l.0)))
+            }
+        }
+        d.deserialize_any(MemberVisitor(std::marker::PhantomData))
     }
 }
 
@@ -677,6 +819,58 @@ mod tests {
         assert_eq!(err.kind(), labelmux_core::ErrorKind::Decode);
         assert!(task_list(json!({"tasks": [{"no_id": 1}]})).is_err());
         assert!(task_list(json!(7)).is_err());
+    }
+
+    #[test]
+    fn task_lists_from_bytes_decode_like_task_list_from_values() {
+        let cases = [
+            json!(null),
+            json!({}),
+            json!({"tasks": null}),
+            json!([]),
+            json!({"tasks": [{"id": 1}, {"id": "2", "answers": {"a": [1, {"b": null}]}}], "page": 1}),
+            json!({"page": 1, "task": {"id": "x", "data": {"url": "u"}}}),
+            json!({"task": {"id": "x"}, "tasks": [{"id": "y"}]}),
+            json!({"task": "not an object"}),
+            json!([{"id": "a1", "state": "new", "brand_new": [1, 2]}]),
+        ];
+        for v in cases {
+            let bytes = serde_json::to_vec(&v).unwrap();
+            let from_bytes: Vec<SamaTask> = task_list_from_slice(&bytes).unwrap();
+            assert_eq!(from_bytes, task_list(v.clone()).unwrap(), "{v}");
+            // Tasks as plain JSON: each is the task's JSON, unchanged.
+            let raws: Vec<Value> = task_list_from_slice(&bytes).unwrap();
+            assert_eq!(
+                raws,
+                from_bytes.iter().map(|t| t.raw.clone()).collect::<Vec<_>>()
+            );
+        }
+        for garbage in [
+            json!({"tasks": "oops"}),
+            json!({"tasks": {"id": 1}}),
+            json!({"tasks": [{"no_id": 1}]}),
+            json!(7),
+            json!("text"),
+        ] {
+            let bytes = serde_json::to_vec(&garbage).unwrap();
+            let err = task_list_from_slice::<SamaTask>(&bytes).unwrap_err();
+            assert_eq!(err.kind(), labelmux_core::ErrorKind::Decode, "{garbage}");
+            assert!(task_list(garbage).is_err());
+        }
+    }
+
+    #[test]
+    fn empty_or_non_json_task_list_bodies_are_no_content() {
+        for body in [
+            &b""[..],
+            b"  \n",
+            b"<html>oops</html>",
+            b"{\"tasks\": [",
+            b"OK",
+        ] {
+            let tasks: Vec<SamaTask> = task_list_from_slice(body).unwrap();
+            assert!(tasks.is_empty(), "{:?}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]
