@@ -16,6 +16,7 @@ pub mod paginate;
 mod provider;
 pub mod transport;
 mod vendor;
+pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};
 pub use ids::{opt_string_or_number, string_or_number, BatchId, ProjectId, TaskId};

@@ -6,7 +6,7 @@
 //! decides the kind unless a symbolic type says something more precise.
 
 use labelmux_core::transport::{body_snippet, VendorError};
-use labelmux_core::ErrorKind;
+use labelmux_core::{wire, ErrorKind};
 use serde_json::Value;
 
 /// Symbolic error types (compared case-insensitively) that refine the status code.
@@ -115,9 +115,12 @@ fn parse_errors(v: &Value) -> Option<(Option<String>, String)> {
             Value::String(s) => messages.push(s.clone()),
             Value::Object(e) => {
                 if code.is_none() {
-                    code = e.get("type").or_else(|| e.get("code")).and_then(scalar);
+                    code = e
+                        .get("type")
+                        .or_else(|| e.get("code"))
+                        .and_then(wire::scalar_string);
                 }
-                if let Some(m) = e.get("message").and_then(scalar) {
+                if let Some(m) = e.get("message").and_then(wire::scalar_string) {
                     messages.push(m);
                 }
             }
@@ -125,14 +128,6 @@ fn parse_errors(v: &Value) -> Option<(Option<String>, String)> {
         }
     }
     Some((code, body_snippet(messages.join("; ").as_bytes())))
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 fn non_json_message(status: u16, body: &[u8]) -> String {

@@ -17,6 +17,8 @@ use labelmux_core::{
     ProjectId, ProjectStats, Provider, Result, Task, TaskCreationFailure, TaskFilter, TaskId,
     TaskSpec, TaskSpecStream, TaskState, Vendor, PRE_ANNOTATION_PREFIX,
 };
+// The shared lenient decoding helpers (not this crate's `wire` module of Sama types).
+use labelmux_core::wire;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -150,17 +152,9 @@ pub fn build_record(
 // Wire → model
 // ---------------------------------------------------------------------------------------------
 
-fn scalar_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 fn external_key_of(data: Option<&Value>, options: &SamaOptions) -> Option<String> {
     let input = options.external_key_input.as_deref()?;
-    data?.get(input).and_then(scalar_string)
+    data?.get(input).and_then(wire::key_string)
 }
 
 /// A Sama task as a core [`Task`]. `inputs` are `data` without `output_` keys; the state maps
@@ -170,7 +164,7 @@ pub fn task_from_wire(t: SamaTask, project: &ProjectId, options: &SamaOptions) -
         .external_key_input
         .as_deref()
         .and_then(|i| t.data.get(i))
-        .and_then(scalar_string);
+        .and_then(wire::key_string);
     let inputs: JsonMap = t
         .data
         .into_iter()
@@ -204,7 +198,7 @@ pub fn delivery_from_wire(t: SamaTask, project: &ProjectId, options: &SamaOption
         .external_key_input
         .as_deref()
         .and_then(|i| t.data.get(i))
-        .and_then(scalar_string);
+        .and_then(wire::key_string);
     Delivery {
         task_id: TaskId::new(t.id),
         external_key,
@@ -231,13 +225,13 @@ pub fn delivery_from_value(
 ) -> Result<Delivery> {
     let Value::Object(task) = &raw else {
         return Err(Error::decode(format!(
-            "unexpected delivered task from Sama: a JSON {}",
-            json_kind(&raw)
+            "unexpected delivered task from Sama: got {}",
+            wire::json_kind(&raw)
         )));
     };
     let task_id = match task.get("id") {
         Some(Value::String(s)) => s.clone(),
-        Some(v) => labelmux_core::string_or_number(v).map_err(|e| {
+        Some(v) => wire::string_or_number(v).map_err(|e| {
             Error::decode(format!("unexpected delivered task from Sama: `id`: {e}"))
         })?,
         None => {
@@ -246,12 +240,12 @@ pub fn delivery_from_value(
             ))
         }
     };
-    let lenient = |name: &str| task.get(name).and_then(crate::wire::scalar_string);
+    let lenient = |name: &str| task.get(name).and_then(wire::scalar_string);
     let external_key = options
         .external_key_input
         .as_deref()
         .and_then(|i| task.get("data")?.as_object()?.get(i))
-        .and_then(scalar_string);
+        .and_then(wire::key_string);
     let answers = match task.get("answers") {
         None | Some(Value::Null) => Value::Null,
         Some(a) => a.clone(),
@@ -266,22 +260,11 @@ pub fn delivery_from_value(
         delivered_at: task
             .get("delivered_at")
             .and_then(Value::as_str)
-            .and_then(crate::wire::parse_timestamp),
+            .and_then(wire::timestamp),
         answers,
         raw,
         checkpoint: None,
     })
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// A batch-creation job as a core [`Batch`]: counts of created, failed, pending (`queued`,

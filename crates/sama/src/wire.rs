@@ -1,10 +1,11 @@
-//! Serde types of Sama's JSON, lenient by design: ids may be numbers or strings, explicit `null`
-//! means absent, unknown members are ignored, timestamps that do not parse (e.g. the legacy
-//! `20130715T04:45:57` form is parsed, anything stranger) become `None` rather than an error,
-//! and every decoded response keeps its JSON unchanged in `raw`.
+//! Serde types of Sama's JSON, lenient by design (through [`labelmux_core::wire`]): ids may be
+//! numbers or strings, explicit `null` means absent, unknown members are ignored, timestamps
+//! that do not parse (the legacy `20130715T04:45:57` form does parse; anything stranger does
+//! not) become `None` rather than an error, and every decoded response keeps its JSON unchanged
+//! in `raw`.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use labelmux_core::JsonMap;
+use chrono::{DateTime, Utc};
+use labelmux_core::{wire, JsonMap};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -80,95 +81,8 @@ pub struct SinceLastCallRequest<'a> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Lenient field helpers
+// Sama-specific lenient field helpers (the shared ones are in `labelmux_core::wire`)
 // ---------------------------------------------------------------------------------------------
-
-/// Parse a Sama timestamp leniently: RFC 3339 (any fraction, `Z` or offset), a naive ISO date
-/// time taken as UTC, the legacy compact `20130715T04:45:57`, or a bare date. `None` otherwise.
-pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    const NAIVE: &[&str] = &[
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y%m%dT%H:%M:%S%.f",
-        "%Y%m%dT%H%M%S%.f",
-    ];
-    let trimmed = s.strip_suffix('Z').unwrap_or(s);
-    for fmt in NAIVE {
-        if let Ok(t) = NaiveDateTime::parse_from_str(trimmed, fmt) {
-            return Some(t.and_utc());
-        }
-    }
-    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f %z") {
-        return Some(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-}
-
-fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => parse_timestamp(&s),
-        _ => None,
-    })
-}
-
-/// A scalar as a string (what the lenient string fields accept); `None` for null, arrays and
-/// objects.
-pub(crate) fn scalar_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(scalar_string(&Value::deserialize(d)?))
-}
-
-fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                .map(|f| f as i64)
-        }),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(lenient_i64(d)?.and_then(|n| u64::try_from(n).ok()))
-}
-
-fn lenient_map<'de, D: Deserializer<'de>>(d: D) -> Result<Option<JsonMap>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Object(m) => Some(m),
-        _ => None,
-    })
-}
-
-fn map_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<JsonMap, D::Error> {
-    Ok(lenient_map(d)?.unwrap_or_default())
-}
-
-fn non_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Null => None,
-        v => Some(v),
-    })
-}
 
 /// Messages from a string, an array of strings, or objects with a `message` (and `type`).
 fn message_list(v: &Value) -> Vec<String> {
@@ -176,15 +90,15 @@ fn message_list(v: &Value) -> Vec<String> {
         Value::Null => Vec::new(),
         Value::Array(items) => items.iter().flat_map(message_list).collect(),
         Value::Object(o) => {
-            let msg = o.get("message").and_then(scalar_string);
-            let ty = o.get("type").and_then(scalar_string);
+            let msg = o.get("message").and_then(wire::scalar_string);
+            let ty = o.get("type").and_then(wire::scalar_string);
             vec![match (ty, msg) {
                 (Some(t), Some(m)) => format!("{t}: {m}"),
                 (None, Some(m)) => m,
                 _ => Value::Object(o.clone()).to_string(),
             }]
         }
-        other => scalar_string(other).into_iter().collect(),
+        other => wire::scalar_string(other).into_iter().collect(),
     }
 }
 
@@ -222,43 +136,43 @@ pub(crate) fn decode<T: DeserializeOwned>(value: Value, what: &str) -> labelmux_
 #[serde(remote = "Self")]
 pub struct SamaTask {
     /// Task id (24 hex characters on Sama).
-    #[serde(deserialize_with = "labelmux_core::string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub id: String,
     /// Project id.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub project_id: Option<String>,
     /// Sama batch id.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub batch_id: Option<String>,
     /// The client batch id (value of the input configured as such).
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub client_batch_id: Option<String>,
     /// Task state, as sent (e.g. `in progress`).
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub state: Option<String>,
     /// Creation time (`None` if absent or unparseable; the string stays in `raw`).
-    #[serde(default, deserialize_with = "lenient_time")]
+    #[serde(default, deserialize_with = "wire::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Delivery time; `null` until delivered (and sometimes even in deliveries).
-    #[serde(default, deserialize_with = "lenient_time")]
+    #[serde(default, deserialize_with = "wire::opt_time")]
     pub delivered_at: Option<DateTime<Utc>>,
     /// Completion time, where Sama sends one.
-    #[serde(default, deserialize_with = "lenient_time")]
+    #[serde(default, deserialize_with = "wire::opt_time")]
     pub completed_at: Option<DateTime<Utc>>,
     /// Priority, where sent.
-    #[serde(default, deserialize_with = "lenient_i64")]
+    #[serde(default, deserialize_with = "wire::opt_i64")]
     pub priority: Option<i64>,
     /// Inputs (and `output_` pre-annotations, and image metadata inputs).
-    #[serde(default, deserialize_with = "map_or_empty")]
+    #[serde(default, deserialize_with = "wire::map_or_empty")]
     pub data: JsonMap,
     /// Answers keyed by output name; absent with `omit_answers`.
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "wire::opt_value")]
     pub answers: Option<Value>,
     /// Workflow step name → agent id.
-    #[serde(default, deserialize_with = "lenient_map")]
+    #[serde(default, deserialize_with = "wire::opt_map")]
     pub submitter_ids_by_step: Option<JsonMap>,
     /// Project-specific extras (`_extras`).
-    #[serde(default, rename = "_extras", deserialize_with = "lenient_map")]
+    #[serde(default, rename = "_extras", deserialize_with = "wire::opt_map")]
     pub extras: Option<JsonMap>,
     /// The task's JSON, unchanged.
     #[serde(skip)]
@@ -278,12 +192,12 @@ pub fn task_list(value: Value) -> labelmux_core::Result<Vec<SamaTask>> {
             (Some(Value::Null) | None, _) => Ok(Vec::new()),
             (Some(other), _) => Err(labelmux_core::Error::decode(format!(
                 "unexpected task list from Sama: `tasks` is {}",
-                kind_of(&other)
+                wire::json_kind(&other)
             ))),
         },
         other => Err(labelmux_core::Error::decode(format!(
-            "unexpected task list from Sama: a JSON {}",
-            kind_of(&other)
+            "unexpected task list from Sama: got {}",
+            wire::json_kind(&other)
         ))),
     }
 }
@@ -451,17 +365,6 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for TasksMember<T> {
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Batches
 // ---------------------------------------------------------------------------------------------
@@ -471,7 +374,7 @@ fn kind_of(v: &Value) -> &'static str {
 #[serde(remote = "Self")]
 pub struct WaitingBatch {
     /// The new batch's id.
-    #[serde(deserialize_with = "labelmux_core::string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub batch_id: String,
     /// Pre-signed URL to PUT the task array to (no `access_key`; valid 4 hours).
     pub tasks_put_url: String,
@@ -487,7 +390,7 @@ keep_raw!(WaitingBatch);
 #[serde(remote = "Self")]
 pub struct BatchStarted {
     /// The batch id, if echoed.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub batch_id: Option<String>,
     /// Task ids, if listed (`task_ids`, or `tasks` as ids or objects with an `id`).
     #[serde(default, alias = "tasks", deserialize_with = "lenient_ids")]
@@ -503,8 +406,8 @@ fn lenient_ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
         Value::Array(items) => items
             .iter()
             .filter_map(|v| match v {
-                Value::Object(o) => o.get("id").and_then(scalar_string),
-                other => scalar_string(other),
+                Value::Object(o) => o.get("id").and_then(wire::scalar_string),
+                other => wire::scalar_string(other),
             })
             .collect(),
         _ => Vec::new(),
@@ -516,21 +419,21 @@ fn lenient_ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
 #[serde(remote = "Self")]
 pub struct BatchTaskEntry {
     /// The created task's id (absent for failed entries).
-    #[serde(default, alias = "task_id", deserialize_with = "lenient_string")]
+    #[serde(default, alias = "task_id", deserialize_with = "wire::opt_string")]
     pub id: Option<String>,
     /// `queued`, `preprocessing`, `ready`, `failed`, `created` or `canceled`.
-    #[serde(default, alias = "state", deserialize_with = "lenient_string")]
+    #[serde(default, alias = "state", deserialize_with = "wire::opt_string")]
     pub status: Option<String>,
     /// Position in the uploaded array, where Sama reports it.
     #[serde(
         default,
         alias = "row",
         alias = "position",
-        deserialize_with = "lenient_u64"
+        deserialize_with = "wire::opt_u64"
     )]
     pub index: Option<u64>,
     /// The submitted data (failed entries only, unless `omit_failed_task_data`).
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "wire::opt_value")]
     pub data: Option<Value>,
     /// Error messages (`type: message`), for failed entries.
     #[serde(default, alias = "error", deserialize_with = "lenient_messages")]
@@ -547,19 +450,19 @@ keep_raw!(BatchTaskEntry);
 #[serde(remote = "Self")]
 pub struct BatchJob {
     /// The batch id.
-    #[serde(default, alias = "id", deserialize_with = "lenient_string")]
+    #[serde(default, alias = "id", deserialize_with = "wire::opt_string")]
     pub batch_id: Option<String>,
     /// Job status (`waiting`, `processing`, `completed`, `canceled`, `failed`, …).
-    #[serde(default, alias = "state", deserialize_with = "lenient_string")]
+    #[serde(default, alias = "state", deserialize_with = "wire::opt_string")]
     pub status: Option<String>,
     /// Count of tasks created.
-    #[serde(default, alias = "created_count", deserialize_with = "lenient_u64")]
+    #[serde(default, alias = "created_count", deserialize_with = "wire::opt_u64")]
     pub tasks_created: Option<u64>,
     /// Messages logged during creation.
     #[serde(default, deserialize_with = "lenient_messages")]
     pub messages: Vec<String>,
     /// Task entries.
-    #[serde(default, deserialize_with = "null_as_empty_vec")]
+    #[serde(default, deserialize_with = "wire::null_as_default")]
     pub tasks: Vec<BatchTaskEntry>,
     /// The (first page's) JSON without its `tasks` array.
     #[serde(skip)]
@@ -578,14 +481,6 @@ impl<'de> Deserialize<'de> for BatchJob {
     }
 }
 
-fn null_as_empty_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Projects
 // ---------------------------------------------------------------------------------------------
@@ -595,28 +490,28 @@ where
 #[serde(remote = "Self")]
 pub struct SamaProject {
     /// Project id.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub id: Option<String>,
     /// Name.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub name: Option<String>,
     /// State (e.g. `active`).
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub state: Option<String>,
     /// Type (e.g. `image_annotation`).
-    #[serde(default, rename = "type", deserialize_with = "lenient_string")]
+    #[serde(default, rename = "type", deserialize_with = "wire::opt_string")]
     pub project_type: Option<String>,
     /// Description.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub description: Option<String>,
     /// Country code of asset storage.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub asset_country_code: Option<String>,
     /// Project group.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub project_group: Option<String>,
     /// Client name.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub client: Option<String>,
     /// The response JSON, unchanged (envelope included).
     #[serde(skip)]
@@ -754,32 +649,6 @@ mod tests {
     #[test]
     fn a_task_without_an_id_is_a_decode_error() {
         assert!(serde_json::from_value::<SamaTask>(json!({"state": "new"})).is_err());
-    }
-
-    #[test]
-    fn timestamps_parse_in_every_known_form() {
-        let base = Utc.with_ymd_and_hms(2023, 9, 2, 10, 23, 36).unwrap();
-        let cases = [
-            ("2023-09-02T10:23:36Z", Some(base)),
-            (
-                "2023-09-02T10:23:36.536167366Z",
-                Some(base + chrono::Duration::nanoseconds(536_167_366)),
-            ),
-            ("2023-09-02T12:23:36+02:00", Some(base)),
-            ("2023-09-02T10:23:36", Some(base)),
-            ("2023-09-02 10:23:36", Some(base)),
-            ("20230902T10:23:36", Some(base)),
-            (
-                "2023-09-02",
-                Some(Utc.with_ymd_and_hms(2023, 9, 2, 0, 0, 0).unwrap()),
-            ),
-            ("", None),
-            ("yesterday", None),
-            ("2023-13-45T99:00:00Z", None),
-        ];
-        for (s, want) in cases {
-            assert_eq!(parse_timestamp(s), want, "{s}");
-        }
     }
 
     #[test]

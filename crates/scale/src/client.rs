@@ -414,11 +414,8 @@ impl ScaleClient {
     // -----------------------------------------------------------------------------------------
 
     fn unique_id_of(body: &JsonMap) -> Option<String> {
-        match body.get("unique_id")? {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
+        body.get("unique_id")
+            .and_then(labelmux_core::wire::key_string)
     }
 
     fn create_request(&self, op: &'static str, path: String, body: &JsonMap) -> RequestBuilder {

@@ -1348,7 +1348,7 @@ mod tests {
     }
 
     fn ts(s: &str) -> DateTime<Utc> {
-        crate::wire::parse_timestamp(s).unwrap()
+        labelmux_core::wire::timestamp(s).unwrap()
     }
 
     #[test]

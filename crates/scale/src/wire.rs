@@ -1,117 +1,23 @@
-//! Serde types of Scale's v1 JSON, lenient by design: ids may be numbers or strings, explicit
-//! `null` means absent, a member of an unexpected type becomes absent rather than an error,
-//! unknown members are ignored, timestamps that do not parse become `None`, and every decoded
-//! object keeps its JSON unchanged in `raw`. Only the members the official SDK itself cannot do
+//! Serde types of Scale's v1 JSON, lenient by design (through [`labelmux_core::wire`]): ids
+//! may be numbers or strings, explicit `null` means absent, a member of an unexpected type
+//! becomes absent rather than an error, unknown members are ignored, timestamps that do not
+//! parse become `None`, and every decoded object keeps its JSON unchanged in `raw`. Only the members the official SDK itself cannot do
 //! without (a task's `task_id`, a batch's `name`, ...) are required.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
-use labelmux_core::{string_or_number, Error, JsonMap, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use labelmux_core::{wire, Error, JsonMap, Result};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------------------------
-// Lenient field helpers
+// Scale-specific helpers (the shared lenient ones are in `labelmux_core::wire`)
 // ---------------------------------------------------------------------------------------------
-
-/// Parse a Scale timestamp leniently: RFC 3339 (`2016-06-23T09:09:34.752Z`, any fraction or
-/// offset), a naive ISO date-time taken as UTC (with `T` or a space), or a bare date.
-pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let trimmed = s.strip_suffix('Z').unwrap_or(s);
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(trimmed, fmt) {
-            return Some(t.and_utc());
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-}
 
 /// Format an instant as Scale writes them (`2024-01-02T03:04:05.678Z`, milliseconds, UTC).
 pub fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Any value of the wrong type (or `null`) becomes `T::default()`.
-fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned + Default>(
-    d: D,
-) -> std::result::Result<T, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(serde_json::from_value(v).unwrap_or_default())
-}
-
-fn opt_time<'de, D: Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<DateTime<Utc>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => parse_timestamp(&s),
-        // Epoch milliseconds, should a gateway ever send them.
-        Value::Number(n) => n.as_i64().and_then(DateTime::<Utc>::from_timestamp_millis),
-        _ => None,
-    })
-}
-
-fn scalar_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn opt_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
-    Ok(scalar_string(&Value::deserialize(d)?))
-}
-
-fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
-fn u64_or_zero<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
-    opt_u64(d).map(Option::unwrap_or_default)
-}
-
-fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<bool>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Bool(b) => Some(b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    })
-}
-
-/// A list of strings; scalars inside are stringified, a single string is a one-element list.
-fn string_list<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items.iter().filter_map(scalar_string).collect(),
-        Value::String(s) => vec![s],
-        _ => Vec::new(),
-    })
-}
-
-/// A JSON value where `null` means absent.
-fn opt_value<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Null => None,
-        v => Some(v),
-    })
 }
 
 /// Objects that keep the JSON they were decoded from.
@@ -144,19 +50,8 @@ pub fn decode_list<T: DeserializeOwned + WithRaw>(value: Value, what: &str) -> R
         Value::Array(items) => items.into_iter().map(|v| decode(v, what)).collect(),
         other => Err(Error::decode(format!(
             "expected a list of {what} from Scale, got {}",
-            kind_of(&other)
+            wire::json_kind(&other)
         ))),
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -180,61 +75,61 @@ pub mod task_status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleTask {
     /// The task id (24 hex characters on the real API).
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub task_id: String,
     /// The task type (e.g. `imageannotation`).
-    #[serde(rename = "type", default, deserialize_with = "opt_string")]
+    #[serde(rename = "type", default, deserialize_with = "wire::opt_string")]
     pub task_type: Option<String>,
     /// `pending`, `completed`, `canceled` or `error` (see [`task_status`]).
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub status: Option<String>,
     /// The project name.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub project: Option<String>,
     /// The batch name.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub batch: Option<String>,
     /// Creation time.
-    #[serde(default, deserialize_with = "opt_time")]
+    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "opt_time")]
+    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
     pub updated_at: Option<DateTime<Utc>>,
     /// Completion time (only once completed).
-    #[serde(default, deserialize_with = "opt_time")]
+    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
     pub completed_at: Option<DateTime<Utc>>,
     /// Where Scale POSTs the task when it completes.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub callback_url: Option<String>,
     /// Instructions (markdown).
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub instruction: Option<String>,
     /// Type-specific creation parameters (`attachment`, `geometries`, ...).
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "wire::map_or_empty")]
     pub params: JsonMap,
     /// The result, once completed (for `error` tasks: what went wrong).
-    #[serde(default, deserialize_with = "opt_value")]
+    #[serde(default, deserialize_with = "wire::opt_value")]
     pub response: Option<Value>,
     /// Free-form metadata.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "wire::map_or_empty")]
     pub metadata: JsonMap,
     /// The caller's idempotency key, absent when none.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub unique_id: Option<String>,
     /// Tags (absent when the task never had any).
-    #[serde(default, deserialize_with = "string_list")]
+    #[serde(default, deserialize_with = "wire::string_list")]
     pub tags: Vec<String>,
     /// Audits, vendor JSON.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "wire::or_default")]
     pub audits: Vec<Value>,
     /// Customer audit status: `accepted`, `rejected`, `fixed`, ...
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub customer_review_status: Option<String>,
     /// Comments of customer audits.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "wire::or_default")]
     pub customer_review_comments: Vec<Value>,
     /// Whether a callback delivery attempt got a 2xx.
-    #[serde(default, deserialize_with = "opt_bool")]
+    #[serde(default, deserialize_with = "wire::opt_bool")]
     pub callback_succeeded: Option<bool>,
     /// The JSON as received.
     #[serde(skip)]
@@ -255,19 +150,19 @@ pub struct TaskPage {
     #[serde(default)]
     pub docs: Vec<Value>,
     /// Tasks matching the filters (not the page size).
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "wire::opt_u64")]
     pub total: Option<u64>,
     /// Page size in force.
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "wire::opt_u64")]
     pub limit: Option<u64>,
     /// Offset (kept by Scale for compatibility).
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "wire::opt_u64")]
     pub offset: Option<u64>,
     /// Whether another page follows.
-    #[serde(default, deserialize_with = "opt_bool")]
+    #[serde(default, deserialize_with = "wire::opt_bool")]
     pub has_more: Option<bool>,
     /// Token of the next page.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub next_token: Option<String>,
 }
 
@@ -294,7 +189,7 @@ impl Tasklist {
         if !value.is_object() {
             return Err(Error::decode(format!(
                 "expected a task page object from Scale, got {}",
-                kind_of(&value)
+                wire::json_kind(&value)
             )));
         }
         let page: TaskPage = serde_json::from_value(value)
@@ -319,13 +214,13 @@ impl Tasklist {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QualityTask {
     /// The quality task id.
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub id: String,
     /// The expected response.
-    #[serde(default, deserialize_with = "opt_value")]
+    #[serde(default, deserialize_with = "wire::opt_value")]
     pub expected_response: Option<Value>,
     /// The initial response (review-phase evaluation tasks).
-    #[serde(default, deserialize_with = "opt_value")]
+    #[serde(default, deserialize_with = "wire::opt_value")]
     pub initial_response: Option<Value>,
     /// The JSON as received.
     #[serde(skip)]
@@ -350,22 +245,22 @@ pub mod batch_status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleBatch {
     /// The batch name (unique per account).
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub name: String,
     /// The project name.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub project: Option<String>,
     /// `staging`, `in_progress` or `completed` (see [`batch_status`]).
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub status: Option<String>,
     /// URL or e-mail notified when the batch completes.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub callback: Option<String>,
     /// Creation time.
-    #[serde(default, deserialize_with = "opt_time")]
+    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
     /// Free-form metadata.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "wire::map_or_empty")]
     pub metadata: JsonMap,
     /// The JSON as received.
     #[serde(skip)]
@@ -376,19 +271,19 @@ pub struct ScaleBatch {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleBatchStatus {
     /// The batch status.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub status: Option<String>,
     /// Tasks pending.
-    #[serde(default, deserialize_with = "u64_or_zero")]
+    #[serde(default, deserialize_with = "wire::u64_or_zero")]
     pub pending: u64,
     /// Tasks in error.
-    #[serde(default, deserialize_with = "u64_or_zero")]
+    #[serde(default, deserialize_with = "wire::u64_or_zero")]
     pub error: u64,
     /// Tasks completed.
-    #[serde(default, deserialize_with = "u64_or_zero")]
+    #[serde(default, deserialize_with = "wire::u64_or_zero")]
     pub completed: u64,
     /// Tasks canceled.
-    #[serde(default, deserialize_with = "u64_or_zero")]
+    #[serde(default, deserialize_with = "wire::u64_or_zero")]
     pub canceled: u64,
     /// The JSON as received.
     #[serde(skip)]
@@ -414,15 +309,15 @@ pub struct Batchlist {
 struct BatchPage {
     #[serde(default)]
     docs: Vec<Value>,
-    #[serde(default, rename = "totalDocs", deserialize_with = "opt_u64")]
+    #[serde(default, rename = "totalDocs", deserialize_with = "wire::opt_u64")]
     total_docs: Option<u64>,
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "wire::opt_u64")]
     total: Option<u64>,
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "wire::opt_u64")]
     limit: Option<u64>,
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "wire::opt_u64")]
     offset: Option<u64>,
-    #[serde(default, deserialize_with = "opt_bool")]
+    #[serde(default, deserialize_with = "wire::opt_bool")]
     has_more: Option<bool>,
 }
 
@@ -432,7 +327,7 @@ impl Batchlist {
         if !value.is_object() {
             return Err(Error::decode(format!(
                 "expected a batch page object from Scale, got {}",
-                kind_of(&value)
+                wire::json_kind(&value)
             )));
         }
         let page: BatchPage = serde_json::from_value(value)
@@ -490,19 +385,19 @@ impl CreateBatchRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleProject {
     /// The project name (unique per account; Scale's project key).
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub name: String,
     /// The task type of the project.
-    #[serde(rename = "type", default, deserialize_with = "opt_string")]
+    #[serde(rename = "type", default, deserialize_with = "wire::opt_string")]
     pub task_type: Option<String>,
     /// Every version of the project parameters, oldest first (the last is current).
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "wire::or_default")]
     pub param_history: Vec<JsonMap>,
     /// Creation time.
-    #[serde(default, deserialize_with = "opt_time")]
+    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
     /// Whether the project is archived, where Scale says.
-    #[serde(default, deserialize_with = "opt_bool")]
+    #[serde(default, deserialize_with = "wire::opt_bool")]
     pub archived: Option<bool>,
     /// The JSON as received.
     #[serde(skip)]
@@ -563,25 +458,25 @@ impl CreateProjectRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskTemplate {
     /// Template id.
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub id: String,
     /// Template version.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "wire::opt_i64")]
     pub version: Option<i64>,
     /// Creation time.
-    #[serde(default, deserialize_with = "opt_time")]
+    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "opt_time")]
+    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
     pub updated_at: Option<DateTime<Utc>>,
     /// Variables tasks fill in.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "wire::map_or_empty")]
     pub template_variables: JsonMap,
     /// JSON schema of responses, where enabled for the account.
-    #[serde(default, deserialize_with = "opt_value")]
+    #[serde(default, deserialize_with = "wire::opt_value")]
     pub response_schema: Option<Value>,
     /// Whether the project is auto-onboardable.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "wire::or_default")]
     pub auto_onboard_enabled: bool,
     /// The JSON as received.
     #[serde(skip)]
@@ -596,22 +491,22 @@ pub struct TaskTemplate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleFile {
     /// File id.
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub id: String,
     /// `scaledata://...` URL usable as a task attachment.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub attachment_url: Option<String>,
     /// Creation time.
-    #[serde(default, deserialize_with = "opt_time")]
+    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
     /// MIME type.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub mime_type: Option<String>,
     /// Projects the file is associated with.
-    #[serde(default, deserialize_with = "string_list")]
+    #[serde(default, deserialize_with = "wire::string_list")]
     pub project_names: Vec<String>,
     /// Size in bytes.
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "wire::opt_u64")]
     pub size: Option<u64>,
     /// The JSON as received.
     #[serde(skip)]
@@ -648,25 +543,29 @@ impl TeammateRole {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Teammate {
     /// E-mail.
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub email: String,
     /// Role, as Scale spells it.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub role: Option<String>,
     /// Company.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub company: Option<String>,
     /// First name.
-    #[serde(rename = "firstName", default, deserialize_with = "opt_string")]
+    #[serde(rename = "firstName", default, deserialize_with = "wire::opt_string")]
     pub first_name: Option<String>,
     /// Last name.
-    #[serde(rename = "lastName", default, deserialize_with = "opt_string")]
+    #[serde(rename = "lastName", default, deserialize_with = "wire::opt_string")]
     pub last_name: Option<String>,
     /// Whether the member is a Studio labeler.
-    #[serde(rename = "isStudioLabeler", default, deserialize_with = "opt_bool")]
+    #[serde(
+        rename = "isStudioLabeler",
+        default,
+        deserialize_with = "wire::opt_bool"
+    )]
     pub is_studio_labeler: Option<bool>,
     /// When a pending invitation expires.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub expiry: Option<String>,
     /// The JSON as received.
     #[serde(skip)]
@@ -686,10 +585,10 @@ pub struct TeamRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudioWorker {
     /// Worker id.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub id: Option<String>,
     /// E-mail.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub email: Option<String>,
 }
 
@@ -697,19 +596,19 @@ pub struct StudioWorker {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectGroup {
     /// Group id.
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub id: String,
     /// Group name.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub name: Option<String>,
     /// Number of workers.
-    #[serde(rename = "numWorkers", default, deserialize_with = "opt_u64")]
+    #[serde(rename = "numWorkers", default, deserialize_with = "wire::opt_u64")]
     pub num_workers: Option<u64>,
     /// Whether the group is a singleton.
-    #[serde(rename = "isSingleton", default, deserialize_with = "opt_bool")]
+    #[serde(rename = "isSingleton", default, deserialize_with = "wire::opt_bool")]
     pub is_singleton: Option<bool>,
     /// Workers.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "wire::or_default")]
     pub workers: Vec<StudioWorker>,
     /// The JSON as received.
     #[serde(skip)]
@@ -720,31 +619,31 @@ pub struct ProjectGroup {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudioBatch {
     /// Batch id.
-    #[serde(deserialize_with = "string_or_number")]
+    #[serde(deserialize_with = "wire::string_or_number")]
     pub id: String,
     /// Batch name.
-    #[serde(default, deserialize_with = "opt_string")]
+    #[serde(default, deserialize_with = "wire::opt_string")]
     pub name: Option<String>,
     /// Project id.
-    #[serde(rename = "projectId", default, deserialize_with = "opt_string")]
+    #[serde(rename = "projectId", default, deserialize_with = "wire::opt_string")]
     pub project_id: Option<String>,
     /// Project name.
-    #[serde(rename = "projectName", default, deserialize_with = "opt_string")]
+    #[serde(rename = "projectName", default, deserialize_with = "wire::opt_string")]
     pub project_name: Option<String>,
     /// `Production` or `Calibration`.
-    #[serde(rename = "batchType", default, deserialize_with = "opt_string")]
+    #[serde(rename = "batchType", default, deserialize_with = "wire::opt_string")]
     pub batch_type: Option<String>,
     /// Studio priority.
-    #[serde(rename = "studioPriority", default, deserialize_with = "lenient")]
+    #[serde(rename = "studioPriority", default, deserialize_with = "wire::opt_i64")]
     pub studio_priority: Option<i64>,
     /// Tasks in the batch.
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "wire::opt_u64")]
     pub total: Option<u64>,
     /// Tasks completed.
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "wire::opt_u64")]
     pub completed: Option<u64>,
     /// Groups assigned.
-    #[serde(default, deserialize_with = "string_list")]
+    #[serde(default, deserialize_with = "wire::string_list")]
     pub groups: Vec<String>,
     /// The JSON as received.
     #[serde(skip)]
@@ -761,7 +660,7 @@ pub fn decode_assignments(value: Value) -> Result<StudioAssignments> {
             .into_iter()
             .map(|(email, projects)| {
                 let list = match projects {
-                    Value::Array(items) => items.iter().filter_map(scalar_string).collect(),
+                    Value::Array(items) => items.iter().filter_map(wire::scalar_string).collect(),
                     _ => Vec::new(),
                 };
                 (email, list)
@@ -769,7 +668,7 @@ pub fn decode_assignments(value: Value) -> Result<StudioAssignments> {
             .collect()),
         other => Err(Error::decode(format!(
             "expected an assignment map from Scale, got {}",
-            kind_of(&other)
+            wire::json_kind(&other)
         ))),
     }
 }
@@ -821,7 +720,7 @@ mod tests {
         assert_eq!(t.status_str(), "completed");
         assert_eq!(
             t.completed_at.unwrap().timestamp_millis(),
-            parse_timestamp("2016-06-23T09:10:02.798Z")
+            wire::timestamp("2016-06-23T09:10:02.798Z")
                 .unwrap()
                 .timestamp_millis()
         );
@@ -1019,15 +918,15 @@ mod tests {
             "2024-01-02 03:04:05.678",
         ] {
             assert_eq!(
-                format_timestamp(&parse_timestamp(s).unwrap()),
+                format_timestamp(&wire::timestamp(s).unwrap()),
                 "2024-01-02T03:04:05.678Z",
                 "{s}"
             );
         }
         assert_eq!(
-            format_timestamp(&parse_timestamp("2024-01-02").unwrap()),
+            format_timestamp(&wire::timestamp("2024-01-02").unwrap()),
             "2024-01-02T00:00:00.000Z"
         );
-        assert_eq!(parse_timestamp("soon"), None);
+        assert_eq!(wire::timestamp("soon"), None);
     }
 }
