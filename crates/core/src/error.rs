@@ -309,8 +309,9 @@ impl fmt::Display for Error {
         if let Some(code) = &i.vendor_code {
             write!(f, " [{code}]")?;
         }
-        if i.persistent && i.attempts > 1 {
-            write!(f, " (gave up after {} attempts)", i.attempts)?;
+        if i.persistent {
+            let plural = if i.attempts == 1 { "" } else { "s" };
+            write!(f, " (gave up after {} attempt{plural})", i.attempts)?;
         }
         Ok(())
     }
@@ -432,6 +433,8 @@ mod tests {
             .with_status(503)
             .exhausted(5);
         assert!(e.to_string().ends_with("(gave up after 5 attempts)"));
+        let once = Error::new(ErrorKind::TooManyRequests, "").exhausted(1);
+        assert!(once.to_string().ends_with("(gave up after 1 attempt)"), "{once}");
         assert!(e.is_persistent() && e.is_retryable());
         assert!(Error::new(ErrorKind::Unauthorized, "")
             .with_vendor(Vendor::Scale)

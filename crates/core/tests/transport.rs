@@ -341,3 +341,35 @@ async fn rate_limit_spaces_requests() {
     );
     assert_eq!(s.hits.load(Ordering::SeqCst), 8);
 }
+
+#[tokio::test]
+async fn a_key_the_vendor_echoes_in_its_error_body_is_scrubbed() {
+    const KEY: &str = "ECHOED-KEY-5f1c";
+    let (base, _s) = serve(
+        vec![(
+            400,
+            vec![],
+            r#"{"message":"key ECHOED-KEY-5f1c is not valid for project 7"}"#,
+        )],
+        Duration::ZERO,
+    )
+    .await;
+    for auth in [
+        Auth::QueryParam {
+            name: "access_key",
+            key: SecretString::from(KEY),
+        },
+        Auth::Bearer(SecretString::from(KEY)),
+    ] {
+        let t = Transport::new(Vendor::Sama, &base, auth, quick(), default_classifier).unwrap();
+        let e = t
+            .request(Method::GET, "get_task", "projects/7.json")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains(KEY), "key leaked: {shown}");
+        assert!(shown.contains("is not valid for project 7"), "{shown}");
+    }
+}

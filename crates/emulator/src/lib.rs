@@ -21,7 +21,9 @@
 //!
 //! Outside every vendor path, JSON answers: `POST /_emulator/advance?project=P`,
 //! `POST /_emulator/complete?project=P`, `POST /_emulator/deliver?project=P`,
-//! `POST /_emulator/finish?project=P` (each answers `{"project", "operation", "moved"}`),
+//! `POST /_emulator/finish?project=P`, `POST /_emulator/reject?project=P[&task=T]` (optional
+//! body `{"reasons": [...]}`; without `task`, every answered task not yet delivered goes back
+//! for rework) (each answers `{"project", "operation", "moved"}`),
 //! `POST /_emulator/reset`, `PUT /_emulator/faults` (a [`FaultConfig`] JSON body; `GET` reads it),
 //! `GET /_emulator/state` (request count, faults, task counts per project and state).
 //! Faults never apply to these routes.

@@ -44,6 +44,15 @@ impl Auth {
         }
     }
 
+    /// The key itself, if any (to scrub it from text a vendor echoes back).
+    pub(crate) fn secret(&self) -> Option<&str> {
+        match self {
+            Auth::QueryParam { key, .. } | Auth::Scheme { key, .. } => Some(key.expose_secret()),
+            Auth::BasicUser(k) | Auth::Bearer(k) => Some(k.expose_secret()),
+            Auth::None => None,
+        }
+    }
+
     /// The query parameter, if this scheme uses one.
     pub(crate) fn query_param(&self) -> Option<(&'static str, &str)> {
         match self {

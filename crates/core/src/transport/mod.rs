@@ -65,6 +65,9 @@ impl Default for TransportConfig {
     }
 }
 
+/// Largest number of seconds a duration setting may hold (a year).
+const MAX_CONFIG_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
 impl TransportConfig {
     /// Settings for tests against a local emulator: short timeouts and backoffs.
     pub fn fast_for_tests() -> Self {
@@ -81,11 +84,18 @@ impl TransportConfig {
 
     fn validate(&self) -> Result<()> {
         let bad = |field: &str, why: &str| Err(Error::config(format!("transport.{field} {why}")));
-        if !(self.timeout_secs > 0.0 && self.timeout_secs.is_finite()) {
-            return bad("timeout_secs", "must be a positive number of seconds");
+        // An upper bound keeps `Duration`/`Instant` arithmetic from overflowing (which panics).
+        if !(self.timeout_secs > 0.0 && self.timeout_secs <= MAX_CONFIG_SECS) {
+            return bad(
+                "timeout_secs",
+                "must be a positive number of seconds, at most 31536000 (a year)",
+            );
         }
-        if !(self.deadline_secs > 0.0 && self.deadline_secs.is_finite()) {
-            return bad("deadline_secs", "must be a positive number of seconds");
+        if !(self.deadline_secs > 0.0 && self.deadline_secs <= MAX_CONFIG_SECS) {
+            return bad(
+                "deadline_secs",
+                "must be a positive number of seconds, at most 31536000 (a year)",
+            );
         }
         if self.max_attempts == 0 {
             return bad("max_attempts", "must be at least 1");
@@ -99,10 +109,10 @@ impl TransportConfig {
                 "must be at least 1 (omit it for no limit)",
             );
         }
-        if !(self.max_retry_after_secs >= 0.0 && self.max_retry_after_secs.is_finite()) {
+        if !(self.max_retry_after_secs >= 0.0 && self.max_retry_after_secs <= MAX_CONFIG_SECS) {
             return bad(
                 "max_retry_after_secs",
-                "must be a non-negative number of seconds",
+                "must be a non-negative number of seconds, at most 31536000 (a year)",
             );
         }
         Ok(())
@@ -466,10 +476,14 @@ impl RequestBuilder {
         let shown_url = redact_url(&url);
         let cfg = &inner.config;
         let started = Instant::now();
+        let budget = self
+            .deadline
+            .unwrap_or(Duration::from_secs_f64(cfg.deadline_secs));
+        // A caller's huge deadline must not overflow `Instant` (a panic): a year is forever here.
         let deadline = started
-            + self
-                .deadline
-                .unwrap_or(Duration::from_secs_f64(cfg.deadline_secs));
+            .checked_add(budget)
+            .or_else(|| started.checked_add(Duration::from_secs_f64(MAX_CONFIG_SECS)))
+            .unwrap_or(started);
         let mut backoff = backon::ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(cfg.initial_backoff_ms))
             .with_max_delay(Duration::from_millis(
@@ -643,9 +657,14 @@ impl RequestBuilder {
             .kind
             .or_else(|| ErrorKind::from_status(status))
             .unwrap_or(ErrorKind::InvalidRequest);
-        let mut error = inner_error(inner, kind, op, info.message).with_status(status);
+        // A vendor or proxy may echo the request (and so the key) back in its error text.
+        let scrub = |text: String| match inner.auth.secret().filter(|k| !k.is_empty()) {
+            Some(key) if text.contains(key) => text.replace(key, redact::REDACTED),
+            _ => text,
+        };
+        let mut error = inner_error(inner, kind, op, scrub(info.message)).with_status(status);
         if let Some(code) = info.code {
-            error = error.with_vendor_code(code);
+            error = error.with_vendor_code(scrub(code));
         }
         error = error.with_retry_after(parse_retry_after(&headers));
         // A 429 was refused before any work; anything else may have been acted on.
@@ -704,7 +723,9 @@ pub fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duratio
         .ok()?
         .trim();
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        // A value too large for `Duration` (e.g. `1e30`) means "much later": saturate rather
+        // than panic, so the retry loop gives up as for any over-long wait.
+        return (secs >= 0.0).then(|| Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -770,6 +791,56 @@ mod tests {
         );
         h.insert("retry-after", "soon".parse().unwrap());
         assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn absurd_retry_after_saturates_instead_of_panicking() {
+        let mut h = reqwest::header::HeaderMap::new();
+        for v in ["1e30", "inf", "1e400"] {
+            h.insert("retry-after", v.parse().unwrap());
+            assert_eq!(parse_retry_after(&h), Some(Duration::MAX), "{v}");
+        }
+        h.insert("retry-after", "NaN".parse().unwrap());
+        assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn huge_durations_in_config_are_errors_not_panics() {
+        for (field, cfg) in [
+            (
+                "timeout_secs",
+                TransportConfig {
+                    timeout_secs: 1e300,
+                    ..TransportConfig::default()
+                },
+            ),
+            (
+                "deadline_secs",
+                TransportConfig {
+                    deadline_secs: 1e300,
+                    ..TransportConfig::default()
+                },
+            ),
+            (
+                "max_retry_after_secs",
+                TransportConfig {
+                    max_retry_after_secs: 1e300,
+                    ..TransportConfig::default()
+                },
+            ),
+        ] {
+            let e = Transport::new(
+                Vendor::Sama,
+                "https://api.example/v2",
+                Auth::None,
+                cfg,
+                default_classifier,
+            )
+            .err()
+            .unwrap_or_else(|| panic!("{field}: accepted"));
+            assert_eq!(e.kind(), ErrorKind::Config, "{field}");
+            assert!(e.to_string().contains(field), "{e}");
+        }
     }
 
     #[test]

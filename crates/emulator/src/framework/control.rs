@@ -67,6 +67,18 @@ impl Control {
         self.shared.vendor.finish_all(project)
     }
 
+    /// Send work back for rework as the vendor's reviewers would: `task` alone, or with `None`
+    /// every task that has answers but is not yet delivered. Returns how many moved, or why
+    /// nothing could be (unknown task, a state that cannot be rejected, unsupported vendor).
+    pub fn reject(
+        &self,
+        project: &str,
+        task: Option<&str>,
+        reasons: &[String],
+    ) -> Result<usize, String> {
+        self.shared.vendor.reject(project, task, reasons)
+    }
+
     /// Empty every store, keep the seeded projects.
     pub fn reset(&self) {
         self.shared.vendor.reset();
@@ -147,6 +159,55 @@ async fn deliver(State(c): State<Control>, Query(q): Query<ProjectQuery>) -> Res
 async fn finish(State(c): State<Control>, Query(q): Query<ProjectQuery>) -> Response {
     project_op(&c, q, "finish", |c, p| c.finish_all(p))
 }
+#[derive(Deserialize)]
+struct RejectQuery {
+    project: Option<String>,
+    task: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RejectBody {
+    #[serde(default)]
+    reasons: Vec<String>,
+}
+
+async fn reject(
+    State(c): State<Control>,
+    Query(q): Query<RejectQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let input = if body.iter().all(u8::is_ascii_whitespace) {
+        RejectBody::default()
+    } else {
+        match serde_json::from_slice::<RejectBody>(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                return control_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid body (expected {{\"reasons\": [strings]}}): {e}"),
+                )
+            }
+        }
+    };
+    let task = q.task.filter(|t| !t.is_empty());
+    let mut outcome = Ok(0);
+    let response = project_op(
+        &c,
+        ProjectQuery { project: q.project },
+        "reject",
+        |c, p| match c.reject(p, task.as_deref(), &input.reasons) {
+            Ok(n) => n,
+            Err(e) => {
+                outcome = Err(e);
+                0
+            }
+        },
+    );
+    match outcome {
+        Ok(_) => response,
+        Err(e) => control_error(StatusCode::CONFLICT, e),
+    }
+}
 async fn reset(State(c): State<Control>) -> Response {
     c.reset();
     Json(json!({"reset": true})).into_response()
@@ -185,6 +246,7 @@ pub(crate) fn router(control: Control) -> Router {
         .route("/_emulator/complete", post(complete))
         .route("/_emulator/deliver", post(deliver))
         .route("/_emulator/finish", post(finish))
+        .route("/_emulator/reject", post(reject))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/faults", put(put_faults).get(get_faults))
         .route("/_emulator/state", get(state))

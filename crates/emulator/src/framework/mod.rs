@@ -52,6 +52,18 @@ pub(crate) trait VendorEmulator: Send + Sync + 'static {
         self.complete_all(project);
         self.deliver_all(project)
     }
+    /// The vendor's reviewers send work back for rework: `task` alone, or (`None`) every task
+    /// with answers not yet delivered. Returns how many moved, or why it cannot (an unknown
+    /// task, a state that cannot be rejected, or a vendor emulator without this control).
+    fn reject(
+        &self,
+        project: &str,
+        task: Option<&str>,
+        reasons: &[String],
+    ) -> Result<usize, String> {
+        let _ = (project, task, reasons);
+        Err("this emulator has no reject control".to_owned())
+    }
     /// Empty every store; keep seeded projects.
     fn reset(&self);
     /// Tasks existing (not deleted) in the project.

@@ -142,6 +142,27 @@ impl VendorEmulator for SamaEmulator {
         })
     }
 
+    fn reject(
+        &self,
+        project: &str,
+        task: Option<&str>,
+        reasons: &[String],
+    ) -> Result<usize, String> {
+        let mut st = self.write();
+        let pr = st
+            .project_mut(project)
+            .ok_or_else(|| format!("unknown project {project:?}"))?;
+        match task {
+            Some(t) => {
+                let idx = pr
+                    .live_task(t)
+                    .ok_or_else(|| format!("unknown task {t:?}"))?;
+                pr.reject(idx, reasons.to_vec()).map(|()| 1)
+            }
+            None => Ok(pr.reject_undelivered(reasons)),
+        }
+    }
+
     fn reset(&self) {
         self.write().reset(&self.ctx.projects);
         *self
@@ -1374,6 +1395,34 @@ fn delete_tasks(emu: &SamaEmulator, p: &str, body: &[u8]) -> HResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn control_api_rejects_tasks_for_rework() {
+        let emu = crate::start(crate::EmulatorConfig::new(labelmux_core::Vendor::Sama))
+            .await
+            .unwrap();
+        let http = reqwest::Client::new();
+        let root = emu.root_url();
+        let post = |q: &str| http.post(format!("{root}/_emulator/reject{q}")).send();
+        // Nothing answered yet: the route exists and moves nothing.
+        let r = post("?project=1001").await.unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["operation"], "reject");
+        assert_eq!(v["moved"], 0);
+        // An unknown task is refused with a reason; an unknown project is a 404.
+        let r = post("?project=1001&task=nope").await.unwrap();
+        assert_eq!(r.status(), 409);
+        assert!(r.text().await.unwrap().contains("unknown task"));
+        assert_eq!(post("?project=9").await.unwrap().status(), 404);
+        assert_eq!(
+            emu.control()
+                .reject("1001", None, &["blurry".to_owned()])
+                .unwrap(),
+            0
+        );
+        emu.shutdown().await;
+    }
 
     #[test]
     fn routes_resolve() {

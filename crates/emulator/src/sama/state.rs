@@ -476,6 +476,22 @@ impl Project {
     }
 
     /// Reject a task (§8.5): allowed from completed/approved/delivered/acknowledged.
+    /// Every completed or approved (answered, not yet delivered) task back to `rejected`, as
+    /// Sama's reviewers would send it back; returns how many moved.
+    pub(crate) fn reject_undelivered(&mut self, reasons: &[String]) -> usize {
+        let mut moved = 0;
+        for idx in 0..self.tasks.len() as u32 {
+            let t = &self.tasks[idx as usize];
+            if !t.deleted
+                && matches!(t.state, TaskState::Completed | TaskState::Approved)
+                && self.reject(idx, reasons.to_vec()).is_ok()
+            {
+                moved += 1;
+            }
+        }
+        moved
+    }
+
     pub(crate) fn reject(&mut self, idx: u32, reasons: Vec<String>) -> Result<(), String> {
         let t = &mut self.tasks[idx as usize];
         if !t.state.has_work_answers() {
@@ -651,6 +667,34 @@ mod tests {
         sorted.sort();
         assert_eq!(keys, sorted);
         assert_eq!(p.log_by_batch[&1], vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn reviewers_reject_only_answered_undelivered_tasks() {
+        let mut p = Project::new("1".into(), 1);
+        let ids: Vec<u32> = (0..5).map(|_| new_task(&mut p, 1)).collect();
+        let states = [
+            TaskState::New,
+            TaskState::InProgress,
+            TaskState::Completed,
+            TaskState::Approved,
+            TaskState::Delivered,
+        ];
+        for (&i, s) in ids.iter().zip(states) {
+            p.tasks[i as usize].state = s;
+        }
+        assert_eq!(p.reject_undelivered(&["redo".to_owned()]), 2);
+        let after: Vec<TaskState> = ids.iter().map(|&i| p.tasks[i as usize].state).collect();
+        assert_eq!(
+            after,
+            [
+                TaskState::New,
+                TaskState::InProgress,
+                TaskState::Rejected,
+                TaskState::Rejected,
+                TaskState::Delivered
+            ]
+        );
     }
 
     #[test]
