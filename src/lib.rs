@@ -5,7 +5,7 @@
 use futures::{stream, StreamExt, TryStreamExt};
 use labelmux::{
     AnyProvider, BatchSpec, BatchStatus, Config, DeliveryQuery, Error, ErrorKind, ProjectId,
-    Provider, Result, TaskSpec, Vendor,
+    Provider, Result, TaskSpec, TaskState, Vendor,
 };
 use std::io::BufRead;
 use std::path::Path;
@@ -24,6 +24,8 @@ pub struct PipelineOutcome {
     pub delivered_keys: Vec<String>,
     /// External key of the task that was rejected.
     pub rejected_key: Option<String>,
+    /// State of that task read back after the rejection (`Rejected` when the vendor took it).
+    pub rejected_state: Option<TaskState>,
 }
 
 /// Read a JSONL task file (one flat object per line, `output_` columns are pre-annotations,
@@ -110,11 +112,14 @@ where
     delivered_keys.sort();
 
     let mut rejected_key = None;
+    let mut rejected_state = None;
     if let Some(task) = first {
         provider
             .reject_task(project, &task, &["box too loose".to_owned()])
             .await?;
-        rejected_key = provider.get_task(project, &task).await?.external_key;
+        let after = provider.get_task(project, &task).await?;
+        rejected_key = after.external_key;
+        rejected_state = Some(after.state);
     }
     Ok(PipelineOutcome {
         submitted: receipt.submitted,
@@ -122,6 +127,7 @@ where
         delivered: delivered_keys.len() as u64,
         delivered_keys,
         rejected_key,
+        rejected_state,
     })
 }
 

@@ -65,6 +65,7 @@ async fn the_same_pipeline_runs_on_sama_and_scale_with_the_same_outcome() {
         assert_eq!(outcome.delivered, 40);
         assert_eq!(outcome.delivered_keys, expected_keys);
         assert!(outcome.rejected_key.is_some());
+        assert_eq!(outcome.rejected_state, Some(labelmux::TaskState::Rejected));
     }
     // Which task is delivered first may differ by vendor; everything else must match.
     let comparable = |o: &PipelineOutcome| PipelineOutcome {

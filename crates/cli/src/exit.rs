@@ -205,9 +205,16 @@ impl From<Error> for CliError {
             details.push(s.to_string());
             source = s.source();
         }
-        let advice = e
-            .advice()
-            .unwrap_or_else(|| generic_advice(e.kind()).to_owned());
+        let advice = match (e.kind(), e.vendor()) {
+            // The library's advice points at `capabilities()`; a shell user needs the command.
+            (ErrorKind::Unsupported, Some(v)) => format!(
+                "{v} has no such operation; run `labelmux --provider {} capabilities` to see what it supports",
+                v.name()
+            ),
+            _ => e
+                .advice()
+                .unwrap_or_else(|| generic_advice(e.kind()).to_owned()),
+        };
         CliError(Box::new(Failure {
             code: code_for_kind(e.kind()),
             kind: e.kind().label().to_owned(),
@@ -267,6 +274,23 @@ mod tests {
         assert_eq!(j["error"]["vendor"], "scale");
         assert_eq!(j["error"]["exit_code"], 3);
         assert_eq!(j["error"]["status"], 401);
+    }
+
+    #[test]
+    fn unsupported_operations_point_at_the_capabilities_command() {
+        let e = Error::new(
+            ErrorKind::Unsupported,
+            "scale does not support set_priority",
+        )
+        .with_vendor(Vendor::Scale)
+        .with_operation("set_priority");
+        let c = CliError::from(e);
+        assert_eq!(c.code, code::UNSUPPORTED);
+        let line = c.line();
+        assert!(
+            line.contains("labelmux --provider scale capabilities") && !line.contains("()"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use labelmux::{BatchId, Delivery, ProjectId, TaskId};
 use serde::Serialize;
 use serde_json::Value;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Format of a deliveries file.
@@ -64,6 +64,7 @@ pub struct DeliveryWriter {
     written: u64,
     unsynced: u64,
     dir_synced: bool,
+    dropped: u64,
 }
 
 impl DeliveryWriter {
@@ -75,11 +76,18 @@ impl DeliveryWriter {
         }
         let mut file = OpenOptions::new()
             .create(true)
+            .read(true)
             .write(true)
             .append(append)
             .truncate(!append)
             .open(path)?;
-        let existing = file.seek(SeekFrom::End(0))?;
+        let mut existing = file.seek(SeekFrom::End(0))?;
+        let mut dropped = 0;
+        if append && existing > 0 {
+            let kept = repair_tail(&mut file, existing, format)?;
+            dropped = existing - kept;
+            existing = file.seek(SeekFrom::End(0))?;
+        }
         let inner = match format {
             DeliveryFormat::Jsonl => Inner::Jsonl(BufWriter::with_capacity(256 * 1024, file)),
             DeliveryFormat::Csv => {
@@ -99,7 +107,15 @@ impl DeliveryWriter {
             written: 0,
             unsynced: 0,
             dir_synced: false,
+            dropped,
         })
+    }
+
+    /// Bytes of an incomplete last record (left by a run killed mid-write) that
+    /// [`DeliveryWriter::open`] cut off before appending; 0 when the file ended cleanly. Such a
+    /// record was never covered by a committed consumer cursor, so it is delivered again.
+    pub fn dropped_partial_bytes(&self) -> u64 {
+        self.dropped
     }
 
     /// Write one delivery (buffered; see [`DeliveryWriter::sync`]).
@@ -185,6 +201,74 @@ impl DeliveryWriter {
     }
 }
 
+/// Make a file about to be appended to end with a whole record. Every record this writer
+/// writes ends with a newline, so bytes after the last newline are either a record someone
+/// wrote without one (kept, and terminated) or a record cut short by a crash (removed: no cursor
+/// covers it, so the resumed pull writes it again). Returns the length kept.
+fn repair_tail(file: &mut File, len: u64, format: DeliveryFormat) -> io::Result<u64> {
+    const CHUNK: u64 = 64 * 1024;
+    // Find the last newline, reading backwards; the tail after it is collected on the way.
+    let mut tail: Vec<u8> = Vec::new();
+    let mut end = len;
+    let mut cut = 0;
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let mut buf = vec![0; (end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buf)?;
+        if let Some(pos) = buf.iter().rposition(|&b| b == b'\n') {
+            cut = start + pos as u64 + 1;
+            buf.drain(..=pos);
+            buf.extend_from_slice(&tail);
+            tail = buf;
+            break;
+        }
+        buf.extend_from_slice(&tail);
+        tail = buf;
+        end = start;
+    }
+    if tail.is_empty() {
+        return Ok(len);
+    }
+    if is_whole_record(&tail, format) {
+        file.seek(SeekFrom::End(0))?;
+        file.write_all(b"\n")?;
+        return Ok(len);
+    }
+    file.set_len(cut)?;
+    file.seek(SeekFrom::End(0))?;
+    Ok(cut)
+}
+
+/// Whether `bytes` (no trailing newline) hold one complete record of `format`.
+fn is_whole_record(bytes: &[u8], format: DeliveryFormat) -> bool {
+    match format {
+        DeliveryFormat::Jsonl => serde_json::from_slice::<Value>(bytes).is_ok(),
+        DeliveryFormat::Csv => {
+            // An odd number of quotes means a quoted field was cut short.
+            if bytes.iter().filter(|&&b| b == b'"').count() % 2 != 0 {
+                return false;
+            }
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(bytes);
+            let records: Vec<csv::StringRecord> = match r.records().collect() {
+                Ok(v) => v,
+                Err(_) => return false,
+            };
+            match records.as_slice() {
+                [rec] if rec.len() == CSV_HEADER.len() => {
+                    // The last field is the answers' JSON text (or, for the header, its name).
+                    rec.get(CSV_HEADER.len() - 1)
+                        .is_some_and(|a| a == "answers" || serde_json::from_str::<Value>(a).is_ok())
+                }
+                _ => false,
+            }
+        }
+    }
+}
+
 fn csv_io(e: csv::Error) -> io::Error {
     match e.into_kind() {
         csv::ErrorKind::Io(e) => e,
@@ -236,6 +320,74 @@ mod tests {
         let w = DeliveryWriter::open(&path, DeliveryFormat::Jsonl, false).unwrap();
         drop(w);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    }
+
+    #[test]
+    fn a_record_cut_short_by_a_crash_is_removed_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let mut w = DeliveryWriter::open(&path, DeliveryFormat::Jsonl, true).unwrap();
+        w.write(&delivery(1)).unwrap();
+        w.write(&delivery(2)).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        // A kill -9 in the middle of writing delivery 3.
+        let whole = std::fs::read(&path).unwrap();
+        let line3 = serde_json::to_string(&json!({"task_id": "t3", "answers": {}})).unwrap();
+        let mut broken = whole.clone();
+        broken.extend_from_slice(&line3.as_bytes()[..line3.len() / 2]);
+        std::fs::write(&path, &broken).unwrap();
+
+        let mut w = DeliveryWriter::open(&path, DeliveryFormat::Jsonl, true).unwrap();
+        assert_eq!(w.dropped_partial_bytes(), (line3.len() / 2) as u64);
+        w.write(&delivery(3)).unwrap();
+        w.sync().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["task_id"].to_string())
+            .collect();
+        assert_eq!(ids, ["\"t1\"", "\"t2\"", "\"t3\""]);
+
+        // A whole last record without its newline (written by someone else) is kept.
+        std::fs::write(&path, r#"{"task_id":"x"}"#).unwrap();
+        let mut w = DeliveryWriter::open(&path, DeliveryFormat::Jsonl, true).unwrap();
+        assert_eq!(w.dropped_partial_bytes(), 0);
+        w.write(&delivery(4)).unwrap();
+        w.sync().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.starts_with("{\"task_id\":\"x\"}\n"), "{text}");
+    }
+
+    #[test]
+    fn a_csv_record_cut_inside_its_answers_is_removed_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        let mut w = DeliveryWriter::open(&path, DeliveryFormat::Csv, true).unwrap();
+        w.write(&delivery(1)).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        let mut broken = std::fs::read(&path).unwrap();
+        broken.extend_from_slice(b"t2,k2,1001,7,,\"{\"\"label\"\":\"\"ca");
+        std::fs::write(&path, &broken).unwrap();
+        let mut w = DeliveryWriter::open(&path, DeliveryFormat::Csv, true).unwrap();
+        assert!(w.dropped_partial_bytes() > 0);
+        w.write(&delivery(2)).unwrap();
+        w.sync().unwrap();
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        let ids: Vec<&str> = rows.iter().map(|r| &r[0]).collect();
+        assert_eq!(ids, ["t1", "t2"]);
+
+        // Only a header cut short: the file is rebuilt with a whole header.
+        std::fs::write(&path, b"task_id,exter").unwrap();
+        let mut w = DeliveryWriter::open(&path, DeliveryFormat::Csv, true).unwrap();
+        w.write(&delivery(5)).unwrap();
+        w.sync().unwrap();
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        assert_eq!(r.headers().unwrap(), CSV_HEADER.as_slice());
+        assert_eq!(r.records().count(), 1);
     }
 
     #[test]

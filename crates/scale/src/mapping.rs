@@ -637,6 +637,55 @@ fn recorded_refusals(metadata: &JsonMap) -> (u64, Vec<TaskCreationFailure>) {
     (count, listed)
 }
 
+/// The error of a batch whose tasks were sent but which could not be finalized: it names the
+/// batch (possibly a generated name the caller has never seen), what was created and refused,
+/// and how to finish, so nothing done so far is lost with the receipt.
+fn finalize_failed(
+    e: Error,
+    name: &str,
+    created: usize,
+    failures: &[TaskCreationFailure],
+) -> Error {
+    const SHOWN: usize = 5;
+    let mut refused = String::new();
+    if !failures.is_empty() {
+        let listed: Vec<String> = failures
+            .iter()
+            .take(SHOWN)
+            .map(|f| {
+                let who = match (&f.external_key, f.index) {
+                    (Some(k), _) => format!("key {k:?}"),
+                    (None, Some(i)) => format!("task #{i}"),
+                    (None, None) => "a task".to_owned(),
+                };
+                format!("{who}: {}", f.errors.join("; "))
+            })
+            .collect();
+        let more = failures.len().saturating_sub(SHOWN);
+        refused = format!(
+            "; {} refused ({}{})",
+            failures.len(),
+            listed.join(" | "),
+            if more > 0 {
+                format!(" | {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    let msg = format!(
+        "{created} tasks were created in Scale batch {name:?}{refused}, but finalizing the batch failed, so Scale will not start work on them: {}. Run the same batch again with the batch name {name:?} to finish it (external keys prevent duplicates), or finalize it with ScaleClient::finalize_batch",
+        e.message()
+    );
+    let mut out = Error::new(e.kind(), msg)
+        .with_vendor(VENDOR)
+        .with_operation("create_batch");
+    if let Some(status) = e.status() {
+        out = out.with_status(status);
+    }
+    out.with_source(e)
+}
+
 fn generated_batch_name() -> String {
     format!(
         "labelmux-{}-{:08x}",
@@ -923,10 +972,17 @@ impl Provider for ScaleProvider {
             // run's).
             let mut metadata = batch_metadata;
             metadata.insert(METADATA_KEY.to_owned(), refusal_record(&failures));
-            self.client.set_batch_metadata(&name, &metadata).await?;
+            if let Err(e) = self.client.set_batch_metadata(&name, &metadata).await {
+                // Only a note for later `batch_status` calls: the receipt returned below lists
+                // every refusal, so failing the whole batch here would lose more than it saves.
+                tracing::warn!(batch = %name, error = %e, "could not record the refused tasks on the Scale batch; the receipt lists them");
+            }
         }
         report(&progress, ProgressEvent::Phase("finalizing"));
-        let finalized: ScaleBatch = self.client.finalize_batch(&name).await?;
+        let finalized: ScaleBatch = match self.client.finalize_batch(&name).await {
+            Ok(b) => b,
+            Err(e) => return Err(finalize_failed(e, &name, task_ids.len(), &failures)),
+        };
         Ok(BatchReceipt {
             batch_id: BatchId::new(name),
             project_id: project.clone(),

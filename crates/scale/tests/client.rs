@@ -303,3 +303,123 @@ async fn a_retried_batch_create_that_meets_409_returns_the_batch() {
         .unwrap();
     assert_eq!(b.name, "b1");
 }
+
+/// A provider over the scripted server: tasks whose attachment is "bad" are refused (400);
+/// `finalize` and `setMetadata` answer as told.
+async fn batch_env(
+    finalize_status: u16,
+    metadata_status: u16,
+) -> (labelmux_scale::ScaleProvider, tempfile::TempDir) {
+    let (client, _mock) = serve(move |n, s| {
+        let path = s.uri.as_str();
+        if s.method == Method::GET && path.starts_with("/v1/projects/") {
+            (200, json!({"name": "p", "type": "imageannotation"}))
+        } else if path.ends_with("/finalize") {
+            match finalize_status {
+                200 => (
+                    200,
+                    json!({"name": "b1", "project": "p", "status": "in_progress"}),
+                ),
+                code => (
+                    code,
+                    json!({"status_code": code, "error": "finalize is down"}),
+                ),
+            }
+        } else if path.ends_with("/setMetadata") {
+            match metadata_status {
+                200 => (
+                    200,
+                    json!({"name": "b1", "project": "p", "status": "staging"}),
+                ),
+                code => (
+                    code,
+                    json!({"status_code": code, "error": "metadata is down"}),
+                ),
+            }
+        } else if path == "/v1/batches" {
+            (
+                200,
+                json!({"name": "b1", "project": "p", "status": "staging", "metadata": {}}),
+            )
+        } else if path.starts_with("/v1/task/") {
+            let body: Value = serde_json::from_slice(&s.body).unwrap_or_default();
+            if body["attachment"] == "bad" {
+                (
+                    400,
+                    json!({"status_code": 400, "error": "attachment is not a URL"}),
+                )
+            } else {
+                (
+                    200,
+                    task(&format!("t{n}"), json!({"unique_id": body["unique_id"]})),
+                )
+            }
+        } else {
+            (404, json!({"status_code": 404, "error": "no route"}))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cursors = labelmux_core::cursor::FileCursorStore::new(dir.path());
+    (labelmux_scale::ScaleProvider::new(client, cursors), dir)
+}
+
+fn three_tasks() -> labelmux_core::TaskSpecStream<'static> {
+    use futures::StreamExt;
+    let specs = ["a.jpg", "bad", "c.jpg"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let mut inputs = JsonMap::new();
+            inputs.insert("attachment".into(), json!(a));
+            Ok(labelmux_core::TaskSpec::new(inputs).with_external_key(format!("k{i}")))
+        });
+    futures::stream::iter(specs).boxed()
+}
+
+#[tokio::test]
+async fn a_batch_that_cannot_be_finalized_names_itself_and_what_was_done() {
+    use labelmux_core::Provider;
+    let (provider, _dir) = batch_env(500, 200).await;
+    let spec = labelmux_core::BatchSpec {
+        name: Some("b1".into()),
+        ..labelmux_core::BatchSpec::default()
+    };
+    let err = provider
+        .create_batch(&"p".into(), spec, three_tasks(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert_eq!(err.operation(), Some("create_batch"));
+    let msg = err.to_string();
+    for want in [
+        "2 tasks were created in Scale batch \"b1\"",
+        "1 refused",
+        "key \"k1\": ",
+        "attachment is not a URL",
+        "finalizing the batch failed",
+        "finalize is down",
+        "batch name \"b1\"",
+    ] {
+        assert!(msg.contains(want), "{want:?} missing in {msg}");
+    }
+}
+
+#[tokio::test]
+async fn failing_to_record_refusals_on_the_batch_keeps_the_receipt() {
+    use labelmux_core::Provider;
+    let (provider, _dir) = batch_env(200, 500).await;
+    let receipt = provider
+        .create_batch(
+            &"p".into(),
+            labelmux_core::BatchSpec::default(),
+            three_tasks(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((receipt.submitted, receipt.created), (3, 2));
+    assert_eq!(receipt.failures.len(), 1);
+    assert_eq!(receipt.failures[0].external_key.as_deref(), Some("k1"));
+    assert_eq!(receipt.failures[0].index, Some(1));
+}

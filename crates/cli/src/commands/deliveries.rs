@@ -181,6 +181,13 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
     let append = a.consumer.is_some();
     let mut writer = DeliveryWriter::open(&a.out, format, append)
         .map_err(|e| CliError::io(format!("cannot open {}", a.out.display()), e))?;
+    if writer.dropped_partial_bytes() > 0 {
+        ctx.note(format!(
+            "{} ended in a record cut short by an interrupted run ({} bytes); it was removed and is pulled again.",
+            a.out.display(),
+            writer.dropped_partial_bytes()
+        ));
+    }
     let bar = ctx.bars.items("deliveries", "pulling");
     let started = Instant::now();
     let outcome = pull_into(&provider, &project, query, &mut writer, &bar, ctrl_c()).await;
