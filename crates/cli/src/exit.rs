@@ -72,6 +72,9 @@ pub struct Failure {
     pub advice: Option<String>,
     /// The source chain, outermost first (printed under `-v`).
     pub details: Vec<String>,
+    /// The command already printed its result (e.g. a receipt listing refused rows); only the
+    /// one-line summary goes to stderr, no second JSON document to stdout.
+    pub result_printed: bool,
 }
 
 impl std::ops::Deref for CliError {
@@ -98,7 +101,21 @@ impl CliError {
             message: message.into(),
             advice: advice.map(str::to_owned),
             details: Vec::new(),
+            result_printed: false,
         }))
+    }
+
+    /// The command did its work and printed its result, but some tasks were refused: exit with
+    /// [`code::INPUT`] so scripts notice, without printing the result twice.
+    pub fn partly_refused(message: impl Into<String>) -> Self {
+        let mut e = Self::local(
+            code::INPUT,
+            "tasks refused",
+            message,
+            Some("fix the refused rows listed above and submit them again"),
+        );
+        e.0.result_printed = true;
+        e
     }
 
     /// A bad command line or configuration.
@@ -224,6 +241,7 @@ impl From<Error> for CliError {
             message: e.to_string(),
             advice: Some(advice),
             details,
+            result_printed: false,
         }))
     }
 }

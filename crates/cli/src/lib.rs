@@ -66,7 +66,7 @@ pub fn report(e: &CliError, verbose: u8, output: OutputMode) {
             eprintln!("  caused by: {d}");
         }
     }
-    if output == OutputMode::Json {
+    if output == OutputMode::Json && !e.result_printed {
         output::print_json(&e.to_json());
     }
 }

@@ -96,6 +96,20 @@ async fn create(
     name: &str,
     text: &str,
 ) -> Value {
+    let out = create_output(emu, vendor, project, dir, name, text).await;
+    assert_ok(&out);
+    stdout_json(&out)
+}
+
+/// Run `tasks create --wait --output json` and return the raw output, whatever its exit code.
+async fn create_output(
+    emu: &RunningEmulator,
+    vendor: Vendor,
+    project: &str,
+    dir: &Path,
+    name: &str,
+    text: &str,
+) -> Output {
     let file = write(dir, name, text);
     let mut cmd = against(emu, vendor, dir);
     cmd.args([
@@ -109,9 +123,7 @@ async fn create(
         &file,
         "--wait",
     ]);
-    let out = run(cmd).await;
-    assert_ok(&out);
-    stdout_json(&out)
+    run(cmd).await
 }
 
 fn lines(path: &Path) -> Vec<Value> {
@@ -215,7 +227,7 @@ async fn vendor_rejections_are_reported_with_their_file_line() {
     let dir = tempfile::tempdir().unwrap();
     // Blank lines shift the line numbers; the unknown input `colour` fails on Sama's side.
     let text = "{\"url\":\"https://x/1.jpg\"}\n\n{\"url\":\"https://x/2.jpg\",\"colour\":\"red\"}\n{\"url\":\"https://x/3.jpg\"}\n";
-    let receipt = create(
+    let out = create_output(
         &emu,
         Vendor::Sama,
         SAMA_PROJECT,
@@ -224,6 +236,14 @@ async fn vendor_rejections_are_reported_with_their_file_line() {
         text,
     )
     .await;
+    // The receipt is printed once, and the exit code tells scripts that rows were refused.
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 of 3 tasks were refused"),
+        "{}",
+        stderr(&out)
+    );
+    let receipt = stdout_json(&out);
     assert_eq!(receipt["batch"]["counts"]["created"], 2);
     assert_eq!(receipt["batch"]["counts"]["failed"], 1);
     let failures = receipt["batch"]["failures"].as_array().unwrap();

@@ -496,8 +496,25 @@ pub struct BatchReceipt {
     pub failures: Vec<TaskCreationFailure>,
     /// Ids of tasks created, where the vendor reports them synchronously.
     pub task_ids: Vec<TaskId>,
+    /// Tasks not created because their external key already belongs to a task in another
+    /// batch (vendors with idempotent creation): not duplicated, and not part of this batch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub already_existed: Vec<AlreadyExisted>,
     /// The vendor's final response.
     pub raw: Value,
+}
+
+/// A submitted task whose external key matched a task that already existed elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlreadyExisted {
+    /// Position of the task in the submitted stream (0-based).
+    pub index: u64,
+    /// The external key that matched.
+    pub external_key: Option<String>,
+    /// The existing task.
+    pub task_id: TaskId,
+    /// The batch the existing task belongs to, where known.
+    pub batch_id: Option<BatchId>,
 }
 
 /// Result of deleting tasks: what was deleted and what the vendor refused.

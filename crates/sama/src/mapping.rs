@@ -442,6 +442,7 @@ impl Provider for SamaProvider {
                 .into_iter()
                 .map(TaskId::new)
                 .collect(),
+            already_existed: Vec::new(),
             raw: created.started.raw,
         })
     }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use labelmux_core::cursor::FileCursorStore;
 use labelmux_core::{
-    report, unsupported, Batch, BatchCounts, BatchId, BatchReceipt, BatchSpec, BatchStatus,
+    report, unsupported, AlreadyExisted, Batch, BatchCounts, BatchId, BatchReceipt, BatchSpec, BatchStatus,
     Capabilities, Checkpoint, DeleteReport, Delivery, DeliveryQuery, DeliverySince, Error,
     ErrorKind, JsonMap, Progress, ProgressEvent, Project, ProjectId, ProjectStats, Provider,
     Result, Task, TaskCreationFailure, TaskFilter, TaskId, TaskSpec, TaskSpecStream, TaskState,
@@ -578,6 +578,8 @@ enum Outcome {
         existed: bool,
     },
     Failed(TaskCreationFailure),
+    /// The external key belongs to a task of another batch: not duplicated, not in this one.
+    Elsewhere(AlreadyExisted),
     StreamError(Error),
 }
 
@@ -899,6 +901,13 @@ impl Provider for ScaleProvider {
                                     external_key.as_deref().unwrap_or_default(),
                                     t.task_id
                                 )], body)
+                            } else if t.batch.as_deref().is_some_and(|b| b != name) {
+                                Outcome::Elsewhere(AlreadyExisted {
+                                    index,
+                                    external_key,
+                                    task_id: TaskId::new(t.task_id.clone()),
+                                    batch_id: t.batch.clone().map(BatchId::new),
+                                })
                             } else {
                                 Outcome::Created {
                                     index,
@@ -922,6 +931,7 @@ impl Provider for ScaleProvider {
         let mut failures = Vec::new();
         let mut created: Vec<(u64, String)> = Vec::new();
         let mut existing = 0u64;
+        let mut elsewhere: Vec<AlreadyExisted> = Vec::new();
         let mut stream_error = None;
         while let Some(outcome) = outcomes.next().await {
             match outcome {
@@ -938,6 +948,11 @@ impl Provider for ScaleProvider {
                 Outcome::Failed(f) => {
                     submitted += 1;
                     failures.push(f);
+                    report(&progress, ProgressEvent::TasksSent(1));
+                }
+                Outcome::Elsewhere(e) => {
+                    submitted += 1;
+                    elsewhere.push(e);
                     report(&progress, ProgressEvent::TasksSent(1));
                 }
                 Outcome::StreamError(e) => stream_error = Some(e),
@@ -957,6 +972,7 @@ impl Provider for ScaleProvider {
         }
         created.sort_by_key(|(i, _)| *i);
         failures.sort_by_key(|f| f.index);
+        elsewhere.sort_by_key(|e| e.index);
         let mut seen = HashSet::new();
         let task_ids: Vec<TaskId> = created
             .into_iter()
@@ -990,6 +1006,7 @@ impl Provider for ScaleProvider {
             created: task_ids.len() as u64,
             failures,
             task_ids,
+            already_existed: elsewhere,
             raw: finalized.raw,
         })
     }

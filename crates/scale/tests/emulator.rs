@@ -663,3 +663,39 @@ async fn completion_posts_a_callback_with_the_auth_header() {
     }
     panic!("callback_succeeded never became true");
 }
+
+#[tokio::test]
+async fn keys_already_used_by_another_batch_are_reported_not_counted_as_created() {
+    let e = env().await;
+    let first = create(&e, "week-1", (0..3).map(spec).collect()).await;
+    assert_eq!(first.created, 3);
+    assert!(first.already_existed.is_empty());
+    // The same three keys again, plus one new task, in another batch.
+    let second = create(&e, "week-2", (0..4).map(spec).collect()).await;
+    assert_eq!(second.submitted, 4);
+    assert_eq!(second.created, 1, "only the new key is a task of week-2");
+    assert!(second.failures.is_empty());
+    let existed: Vec<_> = second
+        .already_existed
+        .iter()
+        .map(|x| (x.index, x.external_key.clone().unwrap(), x.batch_id.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        existed,
+        (0..3)
+            .map(|i| (i as u64, format!("key-{i:04}"), "week-1".into()))
+            .collect::<Vec<_>>()
+    );
+    // Nothing was duplicated.
+    let all: Vec<_> = e
+        .scale
+        .list_tasks(&e.project, TaskFilter::default())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4);
+    // Re-running week-2 (a resume) still counts its own task as created.
+    let again = create(&e, "week-2", vec![spec(3)]).await;
+    assert_eq!(again.created, 1);
+    assert!(again.already_existed.is_empty());
+}

@@ -111,6 +111,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             "created": receipt.created,
             "failed": receipt.failures.len(),
             "failures": failures_json(&receipt.failures, &summary),
+            "already_existed": existed_json(&receipt.already_existed, &summary),
             "task_ids": receipt.task_ids,
         });
         if let Some(b) = &batch {
@@ -121,7 +122,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             });
         }
         output::print_json(&doc);
-        return Ok(());
+        return refused_rows(&receipt, batch.as_ref());
     }
     println!(
         "Batch {} in project {} ({}): sent {} rows of {} ({lines}).",
@@ -166,7 +167,8 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
                 }
                 println!("{t}");
             }
-            if receipt.created + (receipt.failures.len() as u64) < receipt.submitted {
+            let accounted = receipt.failures.len() + receipt.already_existed.len();
+            if receipt.created + (accounted as u64) < receipt.submitted {
                 ctx.note(format!(
                     "{} creates tasks asynchronously; follow with: labelmux batches status --project {} --batch {} --wait",
                     provider.vendor(),
@@ -176,7 +178,57 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             }
         }
     }
-    Ok(())
+    if !receipt.already_existed.is_empty() {
+        let mut t = output::table(&["row", "line", "external key", "existing task", "in batch"]);
+        for x in &receipt.already_existed {
+            t.add_row(vec![
+                x.index.to_string(),
+                opt(line_of(x.index)),
+                opt(x.external_key.as_deref()),
+                x.task_id.to_string(),
+                opt(x.batch_id.as_ref().map(|b| b.to_string())),
+            ]);
+        }
+        println!(
+            "{} rows matched existing tasks by external key (not duplicated, not in this batch):\n{t}",
+            receipt.already_existed.len()
+        );
+    }
+    refused_rows(&receipt, batch.as_ref())
+}
+
+/// Exit non-zero (after the receipt is printed) when the vendor refused any row, so scripts
+/// notice without parsing the output.
+fn refused_rows(
+    receipt: &labelmux::BatchReceipt,
+    batch: Option<&labelmux::Batch>,
+) -> Result<(), CliError> {
+    let refused = batch
+        .map(|b| b.counts.failed)
+        .unwrap_or(0)
+        .max(receipt.failures.len() as u64);
+    if refused == 0 {
+        return Ok(());
+    }
+    Err(CliError::partly_refused(format!(
+        "{refused} of {} tasks were refused by the vendor (batch {})",
+        receipt.submitted, receipt.batch_id
+    )))
+}
+
+fn existed_json(existed: &[labelmux::AlreadyExisted], summary: &Summary) -> Vec<Value> {
+    existed
+        .iter()
+        .map(|x| {
+            json!({
+                "line": summary.lines.line_of(x.index),
+                "index": x.index,
+                "external_key": x.external_key,
+                "task_id": x.task_id,
+                "batch_id": x.batch_id,
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
