@@ -434,7 +434,10 @@ mod tests {
             .exhausted(5);
         assert!(e.to_string().ends_with("(gave up after 5 attempts)"));
         let once = Error::new(ErrorKind::TooManyRequests, "").exhausted(1);
-        assert!(once.to_string().ends_with("(gave up after 1 attempt)"), "{once}");
+        assert!(
+            once.to_string().ends_with("(gave up after 1 attempt)"),
+            "{once}"
+        );
         assert!(e.is_persistent() && e.is_retryable());
         assert!(Error::new(ErrorKind::Unauthorized, "")
             .with_vendor(Vendor::Scale)
