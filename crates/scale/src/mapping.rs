@@ -12,9 +12,9 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use labelmux_core::cursor::FileCursorStore;
 use labelmux_core::{
-    report, unsupported, AlreadyExisted, Batch, BatchCounts, BatchId, BatchReceipt, BatchSpec, BatchStatus,
-    Capabilities, Checkpoint, DeleteReport, Delivery, DeliveryQuery, DeliverySince, Error,
-    ErrorKind, JsonMap, Progress, ProgressEvent, Project, ProjectId, ProjectStats, Provider,
+    report, unsupported, AlreadyExisted, Batch, BatchCounts, BatchId, BatchReceipt, BatchSpec,
+    BatchStatus, Capabilities, Checkpoint, DeleteReport, Delivery, DeliveryQuery, DeliverySince,
+    Error, ErrorKind, JsonMap, Progress, ProgressEvent, Project, ProjectId, ProjectStats, Provider,
     Result, Task, TaskCreationFailure, TaskFilter, TaskId, TaskSpec, TaskSpecStream, TaskState,
     Vendor,
 };

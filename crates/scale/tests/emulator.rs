@@ -678,7 +678,13 @@ async fn keys_already_used_by_another_batch_are_reported_not_counted_as_created(
     let existed: Vec<_> = second
         .already_existed
         .iter()
-        .map(|x| (x.index, x.external_key.clone().unwrap(), x.batch_id.clone().unwrap()))
+        .map(|x| {
+            (
+                x.index,
+                x.external_key.clone().unwrap(),
+                x.batch_id.clone().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         existed,
