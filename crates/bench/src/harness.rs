@@ -56,8 +56,13 @@ pub(crate) struct Emulator {
 
 impl Emulator {
     pub fn start(bin: &Path, project: &str) -> AnyResult<Emulator> {
+        Self::start_vendor(bin, "sama", project)
+    }
+
+    /// Start the emulator of `vendor` (`sama`, `scale`) with one seeded project.
+    pub fn start_vendor(bin: &Path, vendor: &str, project: &str) -> AnyResult<Emulator> {
         let mut child = Command::new(bin)
-            .args(["sama", "--addr", "127.0.0.1:0", "--project", project])
+            .args([vendor, "--addr", "127.0.0.1:0", "--project", project])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -79,6 +84,7 @@ impl Emulator {
         };
         let root_url = base_url
             .strip_suffix("/v2")
+            .or_else(|| base_url.strip_suffix("/v1"))
             .unwrap_or(&base_url)
             .trim_end_matches('/')
             .to_owned();
@@ -100,7 +106,7 @@ impl Emulator {
         )
     }
 
-    fn cpu_secs(&self) -> f64 {
+    pub fn cpu_secs(&self) -> f64 {
         proc_cpu_secs(&format!("/proc/{}/stat", self.child.id()))
     }
 }
@@ -374,7 +380,7 @@ impl Orchestra {
         self.measure(emu, cmd, bench, "sdk", expected)
     }
 
-    fn measure(
+    pub fn measure(
         &self,
         emu: &Emulator,
         mut cmd: Command,

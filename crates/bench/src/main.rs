@@ -12,6 +12,7 @@
 //! See docs/benchmarks.md for the commands and the figures measured.
 
 mod harness;
+mod scale;
 mod worker;
 
 // Only with `--features mimalloc` (a comparison; the default build measures glibc malloc,
@@ -45,9 +46,17 @@ enum Cmd {
     Deliveries(DeliveriesArgs),
     /// Create one batch of N tasks from a JSONL file.
     Create(CreateArgs),
+    /// Scale: create N tasks (one request each), labelmux beside the SDK, optionally with
+    /// client-side rate limits checked against the rate the emulator saw.
+    ScaleCreate(scale::CreateArgs),
+    /// Scale: seed N tasks, then list them all across pages, labelmux beside the SDK.
+    ScaleList(scale::ListArgs),
     /// Internal: the labelmux side of one measurement (prints one JSON line).
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
+    /// Internal: the labelmux side of one Scale measurement (prints one JSON line).
+    #[command(hide = true)]
+    ScaleWorker(scale::WorkerArgs),
 }
 
 /// Options shared by the benchmarks.
@@ -115,6 +124,9 @@ fn main() {
         Cmd::Worker(args) => worker::run(args),
         Cmd::Deliveries(args) => deliveries(args),
         Cmd::Create(args) => create(args),
+        Cmd::ScaleCreate(args) => scale::create(args),
+        Cmd::ScaleList(args) => scale::list(args),
+        Cmd::ScaleWorker(args) => scale::run_worker(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -325,21 +325,34 @@ async fn basic_auth_header_and_query_key_are_sent() {
 async fn rate_limit_spaces_requests() {
     let (base, s) = serve(vec![(200, vec![], "{}")], Duration::ZERO).await;
     let cfg = TransportConfig {
-        rate_limit_per_second: Some(5),
+        rate_limit_per_second: Some(10),
         ..quick()
     };
     let t = transport(&base, cfg);
     let started = Instant::now();
-    for _ in 0..8 {
+    let mut sent_at = Vec::new();
+    for _ in 0..12 {
         t.request(Method::GET, "op", "x").send().await.unwrap();
+        sent_at.push(started.elapsed());
     }
-    // governor allows a burst of 5, then one every 200 ms: 3 more take >= ~600 ms.
+    assert_eq!(s.hits.load(Ordering::SeqCst), 12);
+    // Evenly spaced at 100 ms, no initial burst: 12 requests need at least 1.1 s, and no
+    // window of one second holds more than 10 (+1 for the window's edges).
     assert!(
-        started.elapsed() >= Duration::from_millis(550),
+        started.elapsed() >= Duration::from_millis(1050),
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(s.hits.load(Ordering::SeqCst), 8);
+    for (i, t0) in sent_at.iter().enumerate() {
+        let in_window = sent_at[i..]
+            .iter()
+            .filter(|t| **t - *t0 < Duration::from_secs(1))
+            .count();
+        assert!(
+            in_window <= 11,
+            "{in_window} requests within 1 s of request {i}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -252,7 +252,9 @@ impl Transport {
         let limiter = config
             .rate_limit_per_second
             .and_then(NonZeroU32::new)
-            .map(|n| RateLimiter::direct(Quota::per_second(n)));
+            // No burst: requests are spaced 1/n s apart, so no 1-second window ever holds more
+            // than n (+1) requests. governor's default burst of n would allow 2n in the first second.
+            .map(|n| RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN)));
         Ok(Transport {
             inner: Arc::new(Inner {
                 vendor,
