@@ -53,7 +53,10 @@
 //! task's `hypothesis` if it has one); completion POSTs the task to its `callback_url`
 //! (`http://` only) with header `scale-callback-auth: emulator-callback-auth`. An attachment
 //! containing `scale-emulator-error` makes a task fail processing (`status: error`). A `test_…`
-//! key completes tasks on creation. `task_count` counts tasks not canceled.
+//! key completes tasks on creation. `task_count` counts tasks not canceled. The reject control
+//! plays Scale's own reviewers: a completed task gets a rejected audit (source `scale`) and the
+//! next lifecycle step reworks it (for Scale, completed is delivered, so without `task` every
+//! completed task not already sent back is rejected).
 //!
 //! ## Adding a vendor
 //!

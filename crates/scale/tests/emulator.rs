@@ -705,3 +705,35 @@ async fn keys_already_used_by_another_batch_are_reported_not_counted_as_created(
     assert_eq!(again.created, 1);
     assert!(again.already_existed.is_empty());
 }
+
+#[tokio::test]
+async fn emulated_reviewers_send_completed_work_back_for_rework() {
+    let e = env().await;
+    let receipt = create(&e, "review", (0..3).map(spec).collect()).await;
+    let control = e.emu.control();
+    let project = e.project.as_str();
+    let first = receipt.task_ids[0].as_str();
+    // A pending task cannot be sent back.
+    let err = control.reject(project, Some(first), &[]).unwrap_err();
+    assert!(err.contains("pending"), "{err}");
+    assert_eq!(control.finish_all(project), 3);
+    assert_eq!(
+        control.reject(project, Some(first), &["blurry".into()]),
+        Ok(1)
+    );
+    let task = e
+        .scale
+        .get_task(&e.project, &receipt.task_ids[0])
+        .await
+        .unwrap();
+    assert_eq!(task.state, TaskState::Rejected);
+    // Without a task: every other completed task; the rejected one is not counted twice.
+    assert_eq!(control.reject(project, None, &[]), Ok(2));
+    assert_eq!(control.finish_all(project), 3, "all three are reworked");
+    let again = e
+        .scale
+        .get_task(&e.project, &receipt.task_ids[0])
+        .await
+        .unwrap();
+    assert_eq!(again.state, TaskState::Completed);
+}

@@ -163,6 +163,55 @@ impl VendorEmulator for ScaleEmulator {
         ScaleEmulator::complete_all(self, project)
     }
 
+    /// Scale's own reviewers send completed work back: the task is marked audit-rejected (an
+    /// audit from source `scale`) and the next completion reworks it, as after a customer audit.
+    fn reject(
+        &self,
+        project: &str,
+        task: Option<&str>,
+        reasons: &[String],
+    ) -> Result<usize, String> {
+        let mut st = self.write();
+        let targets: Vec<usize> = match task {
+            Some(id) => {
+                let i = st
+                    .task_idx(id)
+                    .filter(|&i| st.tasks[i].project.as_deref() == Some(project))
+                    .ok_or_else(|| format!("no task {id} in project {project}"))?;
+                if st.tasks[i].status != COMPLETED || st.tasks[i].awaiting_rework() {
+                    return Err(format!(
+                        "task {id} is {}; only completed tasks not already sent back can be rejected",
+                        st.tasks[i].status
+                    ));
+                }
+                vec![i]
+            }
+            None => (0..st.tasks.len())
+                .filter(|&i| {
+                    let t = &st.tasks[i];
+                    t.project.as_deref() == Some(project)
+                        && t.status == COMPLETED
+                        && !t.awaiting_rework()
+                })
+                .collect(),
+        };
+        let now = now_ms();
+        for &i in &targets {
+            let t = &mut st.tasks[i];
+            t.audits.push(json!({
+                "audited_by": "reviewer@emulator.invalid",
+                "audited_at": fmt_ts(now),
+                "audit_time_secs": 0,
+                "audit_result": "rejected",
+                "audit_source": "scale",
+            }));
+            t.review_status = Some("rejected".to_owned());
+            t.review_comments.extend(reasons.iter().cloned());
+            t.updated_at = now;
+        }
+        Ok(targets.len())
+    }
+
     fn reset(&self) {
         self.write().reset(&self.ctx.projects);
     }
