@@ -59,7 +59,7 @@ impl Default for TransportConfig {
             max_backoff_ms: 30_000,
             max_retry_after_secs: 120.0,
             rate_limit_per_second: None,
-            concurrency: 16,
+            concurrency: 32,
             allow_insecure_http: false,
         }
     }
