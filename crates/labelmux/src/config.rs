@@ -235,6 +235,10 @@ impl Config {
         if let Some(u) = get("LABELMUX_BASE_URL").filter(|s| !s.trim().is_empty()) {
             self.settings_mut(self.provider).base_url = Some(u);
         }
+        if let Some(d) = get("LABELMUX_STATE_DIR").filter(|s| !s.trim().is_empty()) {
+            self.state_dir = Some(PathBuf::from(d));
+        }
+        self.transport = transport_from_env(&self.transport, &get)?;
         Ok(())
     }
 
@@ -298,6 +302,35 @@ impl Config {
             None => FileCursorStore::default_location(),
         }
     }
+}
+
+/// Every `[transport]` key can also come from `LABELMUX_TRANSPORT_<KEY>` (upper case), e.g.
+/// `LABELMUX_TRANSPORT_MAX_ATTEMPTS=8`. Values are read as JSON scalars (`8`, `2.5`, `true`);
+/// the same validation as in the file applies.
+fn transport_from_env(
+    current: &TransportConfig,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<TransportConfig> {
+    let serde_json::Value::Object(mut fields) = serde_json::to_value(current)
+        .map_err(|e| Error::config(format!("cannot read transport settings: {e}")))?
+    else {
+        return Ok(current.clone());
+    };
+    let mut changed = false;
+    for (key, value) in fields.iter_mut() {
+        let var = format!("LABELMUX_TRANSPORT_{}", key.to_ascii_uppercase());
+        let Some(text) = get(&var).filter(|s| !s.trim().is_empty()) else {
+            continue;
+        };
+        *value = serde_json::from_str(text.trim())
+            .map_err(|_| Error::config(format!("{var}: {text:?} is not a number or true/false")))?;
+        changed = true;
+    }
+    if !changed {
+        return Ok(current.clone());
+    }
+    serde_json::from_value(serde_json::Value::Object(fields))
+        .map_err(|e| Error::config(format!("LABELMUX_TRANSPORT_*: {e}")))
 }
 
 #[cfg(test)]
@@ -405,6 +438,42 @@ mod tests {
             .apply_env(|k| (k == "LABELMUX_PROVIDER").then(|| "nope".into()))
             .unwrap_err();
         assert!(err.to_string().contains("LABELMUX_PROVIDER"), "{err}");
+    }
+
+    #[test]
+    fn transport_settings_come_from_the_environment_too() {
+        let mut cfg =
+            Config::from_toml_str("[transport]\nmax_attempts = 3\ntimeout_secs = 9").unwrap();
+        cfg.apply_env(|k| match k {
+            "LABELMUX_TRANSPORT_MAX_ATTEMPTS" => Some("8".into()),
+            "LABELMUX_TRANSPORT_RATE_LIMIT_PER_SECOND" => Some("20".into()),
+            "LABELMUX_TRANSPORT_CONCURRENCY" => Some(" 4 ".into()),
+            "LABELMUX_TRANSPORT_ALLOW_INSECURE_HTTP" => Some("true".into()),
+            "LABELMUX_STATE_DIR" => Some("/tmp/lm-state".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.transport.max_attempts, 8);
+        assert_eq!(cfg.transport.rate_limit_per_second, Some(20));
+        assert_eq!(cfg.transport.concurrency, 4);
+        assert!(cfg.transport.allow_insecure_http);
+        assert_eq!(
+            cfg.transport.timeout_secs, 9.0,
+            "untouched keys keep the file's value"
+        );
+        assert_eq!(cfg.state_dir, Some(PathBuf::from("/tmp/lm-state")));
+        let err = cfg
+            .apply_env(|k| (k == "LABELMUX_TRANSPORT_TIMEOUT_SECS").then(|| "soon".into()))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(
+            err.to_string().contains("LABELMUX_TRANSPORT_TIMEOUT_SECS"),
+            "{err}"
+        );
+        let err = cfg
+            .apply_env(|k| (k == "LABELMUX_TRANSPORT_MAX_ATTEMPTS").then(|| "-1".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("LABELMUX_TRANSPORT"), "{err}");
     }
 
     #[test]
