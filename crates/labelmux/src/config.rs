@@ -208,7 +208,8 @@ impl Config {
 
     /// The configuration a program should use: the file given, else `$LABELMUX_CONFIG`, else
     /// `./labelmux.toml` if present, else defaults; then environment overrides
-    /// (`LABELMUX_PROVIDER`, `LABELMUX_PROJECT`, `LABELMUX_BASE_URL` for the selected provider).
+    /// (`LABELMUX_PROVIDER`, `LABELMUX_PROJECT`, `LABELMUX_BASE_URL` for the selected provider,
+    /// `LABELMUX_STATE_DIR`, `LABELMUX_TRANSPORT_<KEY>`; see [`Config::apply_env`]).
     pub fn load(path: Option<&Path>) -> Result<Config> {
         let env_path = std::env::var_os("LABELMUX_CONFIG").map(PathBuf::from);
         let mut cfg = match path.map(Path::to_path_buf).or(env_path) {
