@@ -84,6 +84,19 @@ pub fn key_string(v: &Value) -> Option<String> {
     }
 }
 
+/// Put `value` at `key` in a request body being built from task inputs, unless the inputs
+/// already hold a *different* value there (an equal value is fine). Returns the clashing value
+/// on conflict, leaving the map unchanged, so the adapter can say which input clashed.
+pub fn insert_unless_conflict(map: &mut JsonMap, key: &str, value: Value) -> Result<(), Value> {
+    match map.get(key) {
+        Some(existing) if *existing != value => Err(existing.clone()),
+        _ => {
+            map.insert(key.to_owned(), value);
+            Ok(())
+        }
+    }
+}
+
 /// What kind of JSON value `v` is, with an article, for error messages: `null`, `a boolean`,
 /// `a number`, `a string`, `an array` or `an object`.
 pub fn json_kind(v: &Value) -> &'static str {
@@ -491,5 +504,19 @@ mod tests {
             opt_string(IntoDeserializer::<serde::de::value::Error>::into_deserializer(5u8))
                 .unwrap();
         assert_eq!(s.as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn insert_unless_conflict_keeps_the_first_different_value() {
+        let mut m = JsonMap::new();
+        m.insert("a".into(), Value::from(1));
+        assert_eq!(insert_unless_conflict(&mut m, "a", Value::from(1)), Ok(()));
+        assert_eq!(
+            insert_unless_conflict(&mut m, "a", Value::from(2)),
+            Err(Value::from(1))
+        );
+        assert_eq!(m["a"], Value::from(1));
+        assert_eq!(insert_unless_conflict(&mut m, "b", Value::from(3)), Ok(()));
+        assert_eq!(m["b"], Value::from(3));
     }
 }

@@ -117,15 +117,11 @@ pub fn build_record(
     } = spec;
     let mut data = inputs;
     let mut put = |key: String, value: Value, what: &str| -> Result<()> {
-        match data.get(&key) {
-            Some(existing) if *existing != value => Err(invalid(format!(
+        wire::insert_unless_conflict(&mut data, &key, value).map_err(|_| {
+            invalid(format!(
                 "{what} would overwrite input `{key}` which holds a different value"
-            ))),
-            _ => {
-                data.insert(key, value);
-                Ok(())
-            }
-        }
+            ))
+        })
     };
     for (name, value) in pre_annotations {
         put(

@@ -171,15 +171,11 @@ pub fn build_task_body(
     } = spec;
     let mut body = inputs;
     let put = |body: &mut JsonMap, key: &str, value: Value, what: &str| -> Result<()> {
-        match body.get(key) {
-            Some(existing) if *existing != value => Err(invalid(format!(
+        labelmux_core::wire::insert_unless_conflict(body, key, value).map_err(|_| {
+            invalid(format!(
                 "{what} would overwrite input `{key}` which holds a different value"
-            ))),
-            _ => {
-                body.insert(key.to_owned(), value);
-                Ok(())
-            }
-        }
+            ))
+        })
     };
     put(
         &mut body,
