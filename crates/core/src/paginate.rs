@@ -128,7 +128,7 @@ where
 /// Stream the items of numbered pages `first`, `first + 1`, … with up to `depth` pages
 /// fetched concurrently (a `depth` of 0 counts as 1), yielding items in page order.
 /// The first page is fetched alone, so a result that fits in one page costs one request;
-/// once it says more follow, `depth` pages are kept in flight.
+/// after that the pages in flight double with each full page, up to `depth`.
 ///
 /// Use it only for endpoints where reading a page has no effect and page `n + 1` always
 /// follows page `n`. A page whose `next` is `None` (e.g. a short or empty page) is the last
@@ -152,7 +152,7 @@ where
         buffer: VecDeque::new(),
         in_flight: VecDeque::new(),
         next_page: first,
-        // Widened to `depth` once the first page says more follow.
+        // Doubled with each full page, up to `depth`.
         depth: 1,
         ended: false,
         fetch,
@@ -186,7 +186,9 @@ where
             if page.next.is_none() {
                 st.end();
             } else {
-                st.depth = depth;
+                // Slow start: double the pages in flight with each full page, so a short
+                // result requests at most about as many pages past its end as it used.
+                st.depth = st.depth.saturating_mul(2).min(depth);
                 st.top_up();
             }
             st.buffer = page.items.into();
@@ -405,8 +407,14 @@ mod tests {
             s.try_next().await.unwrap();
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        // Page 1 is being read; pages 2, 3, 4 are fetched ahead, nothing more.
-        assert_eq!(probe.started.load(Ordering::SeqCst), 4);
+        // Page 1 is being read; the ramp allows 2 ahead (pages 2, 3), nothing more.
+        assert_eq!(probe.started.load(Ordering::SeqCst), 3);
+        for _ in 0..10 {
+            s.try_next().await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Page 2 is being read; now the full depth of 3 is ahead (pages 3, 4, 5), no more.
+        assert_eq!(probe.started.load(Ordering::SeqCst), 5);
         assert!(probe.max_in_flight.load(Ordering::SeqCst) <= 3);
     }
 
@@ -448,9 +456,42 @@ mod tests {
         let mut s = paginate_numbered(1, 3, fetch);
         s.try_next().await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        assert_eq!(probe.in_flight.load(Ordering::SeqCst), 3);
+        // After the first full page the ramp has two pages in flight.
+        assert_eq!(probe.in_flight.load(Ordering::SeqCst), 2);
         drop(s);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert_eq!(probe.in_flight.load(Ordering::SeqCst), 0, "aborted on drop");
+    }
+
+    #[tokio::test]
+    async fn numbered_pages_ramp_up_so_short_results_waste_few_requests() {
+        let requested = Arc::new(AtomicUsize::new(0));
+        let r = requested.clone();
+        // Two pages of data (the second short), read with a large depth.
+        let items: Vec<u64> = paginate_numbered(1, 12, move |p| {
+            r.fetch_add(1, Ordering::SeqCst);
+            async move {
+                Ok(match p {
+                    1 => Page {
+                        items: vec![1; 10],
+                        next: Some(2),
+                    },
+                    2 => Page {
+                        items: vec![2; 3],
+                        next: None,
+                    },
+                    _ => Page {
+                        items: vec![],
+                        next: None,
+                    },
+                })
+            }
+        })
+        .try_collect()
+        .await
+        .unwrap();
+        assert_eq!(items.len(), 13);
+        // Page 1 alone, then pages 2 and 3: never the 13 a full-depth jump would request.
+        assert!(requested.load(Ordering::SeqCst) <= 3, "{requested:?}");
     }
 }
