@@ -345,6 +345,19 @@ fn json_body(body: &[u8]) -> Result<Option<Value>, Response> {
         .map_err(|e| bad_request(format!("Request body is not valid JSON: {e}")))
 }
 
+/// A required, non-empty string parameter of a request body; Scale's 400 message otherwise.
+fn required_str(b: &Obj, key: &str) -> Result<String, Response> {
+    b.get(key)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            bad_request(format!(
+                "Parameter is invalid, reason: \"{key}\" is required"
+            ))
+        })
+}
+
 fn object_body(body: &[u8]) -> Result<Obj, Response> {
     match json_body(body)? {
         Some(Value::Object(o)) => Ok(o),
@@ -716,12 +729,7 @@ fn audit_task(emu: &ScaleEmulator, id: &str, body: &[u8]) -> HResult {
 
 fn set_unique_id(emu: &ScaleEmulator, id: &str, body: &[u8]) -> HResult {
     let b = object_body(body)?;
-    let uid = b
-        .get("unique_id")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| bad_request("Parameter is invalid, reason: \"unique_id\" is required"))?
-        .to_owned();
+    let uid = required_str(&b, "unique_id")?;
     with_task(emu, id, |st, i| {
         if let Some(&other) = st.unique_ids.get(&uid) {
             if other != i {
@@ -988,18 +996,8 @@ fn batch_not_found(name: &str) -> Response {
 
 fn create_batch(emu: &ScaleEmulator, body: &[u8]) -> HResult {
     let b = object_body(body)?;
-    let name = b
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| bad_request("Parameter is invalid, reason: \"name\" is required"))?
-        .to_owned();
-    let project = b
-        .get("project")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| bad_request("Parameter is invalid, reason: \"project\" is required"))?
-        .to_owned();
+    let name = required_str(&b, "name")?;
+    let project = required_str(&b, "project")?;
     let metadata = match b.get("metadata") {
         None | Some(Value::Null) => Obj::new(),
         Some(Value::Object(m)) => m.clone(),
@@ -1148,12 +1146,7 @@ fn project_not_found(name: &str) -> Response {
 
 fn create_project(emu: &ScaleEmulator, body: &[u8]) -> HResult {
     let b = object_body(body)?;
-    let name = b
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| bad_request("Parameter is invalid, reason: \"name\" is required"))?
-        .to_owned();
+    let name = required_str(&b, "name")?;
     let ty = b.get("type").and_then(Value::as_str).unwrap_or("");
     if !TASK_TYPES.contains(&ty) {
         return Err(bad_request(format!(
@@ -1325,12 +1318,7 @@ fn upload_file(emu: &ScaleEmulator, content_type: &str, body: &[u8]) -> HResult 
 
 fn import_file(emu: &ScaleEmulator, body: &[u8]) -> HResult {
     let b = object_body(body)?;
-    let url = b
-        .get("file_url")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| bad_request("Parameter is invalid, reason: \"file_url\" is required"))?
-        .to_owned();
+    let url = required_str(&b, "file_url")?;
     let name = url.rsplit('/').next().unwrap_or("file").to_owned();
     let v = file_record(&mut emu.write(), &name, 0, &b)?;
     Ok(ok(&v))
@@ -1432,12 +1420,7 @@ fn check_assigned(st: &Store, project: &str, emails: &[String]) -> Result<(), Re
 fn create_group(emu: &ScaleEmulator, project: &str, body: &[u8]) -> HResult {
     let b = object_body(body)?;
     let emails = string_list(b.get("emails"), "emails")?;
-    let name = b
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| bad_request("Parameter is invalid, reason: \"name\" is required"))?
-        .to_owned();
+    let name = required_str(&b, "name")?;
     let mut st = emu.write();
     st.project(project)
         .ok_or_else(|| project_not_found(project))?;
