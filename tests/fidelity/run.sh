@@ -12,7 +12,8 @@
 # For each vendor: build the emulator, start `labelmux-emulator <vendor>` on an ephemeral
 # loopback port, parse its `base_url=... api_key=...` line, run tests/fidelity/<vendor>_sdk.py
 # with LABELMUX_EMULATOR_URL/KEY/PROJECT set, stop the emulator, propagate the exit code.
-# Adding a vendor: write <vendor>_sdk.py and add its default project to project_of().
+# Adding a vendor: write <vendor>_sdk.py (with the shared fidelity_runner.py) and add its default
+# project to project_of().
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -14,7 +14,6 @@ Prints `sama-sdk fidelity: N passed, M failed` last; exits non-zero on any failu
 import os
 import sys
 import time
-import traceback
 import types
 
 import requests
@@ -22,6 +21,8 @@ import requests
 import sama
 import sama.client
 from sama.constants.tasks import TaskStates
+
+from fidelity_runner import check, finish
 
 SDK_BASE = "https://api.sama.com/v2"
 
@@ -62,24 +63,6 @@ client = sama.Client(api_key=KEY)
 
 # --- tiny test runner -------------------------------------------------------------------------
 
-RESULTS = {"passed": 0, "failed": 0}
-
-
-def check(name):
-    def run(fn):
-        started = time.time()
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - report every failure and keep going
-            RESULTS["failed"] += 1
-            print(f"FAIL {name}")
-            traceback.print_exc()
-        else:
-            RESULTS["passed"] += 1
-            print(f"ok   {name} ({time.time() - started:.2f}s)")
-        return fn
-
-    return run
 
 
 def control(op):
@@ -347,5 +330,4 @@ def _():
             assert headers.get("Content-Type") == "application/json", (method, url)
 
 
-print(f"sama-sdk fidelity: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
-sys.exit(1 if RESULTS["failed"] else 0)
+finish("sama-sdk")

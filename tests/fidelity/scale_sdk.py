@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import time
-import traceback
 import urllib.request
 
 import scaleapi
@@ -29,6 +28,8 @@ from scaleapi.exceptions import (
 )
 from scaleapi.tasks import TaskReviewStatus, TaskStatus, TaskType
 from scaleapi.teams import TeammateRole
+
+from fidelity_runner import check, finish
 
 BASE = (sys.argv[1] if len(sys.argv) > 1 else os.environ.get("LABELMUX_EMULATOR_URL", "")).rstrip("/")
 KEY = sys.argv[2] if len(sys.argv) > 2 else os.environ.get("LABELMUX_EMULATOR_KEY", "emulator-key")
@@ -42,26 +43,7 @@ RUN = str(int(time.time() * 1000))
 PROJECT = f"fidelity project/{RUN}"  # a slash and a space: names travel percent-encoded
 BATCH = f"fidelity batch {RUN}"
 N = 500
-
-RESULTS = {"passed": 0, "failed": 0}
-STATE = {}
-
-
-def check(name):
-    def run(fn):
-        started = time.time()
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - report every failure and keep going
-            RESULTS["failed"] += 1
-            print(f"FAIL {name}")
-            traceback.print_exc()
-        else:
-            RESULTS["passed"] += 1
-            print(f"ok   {name} ({time.time() - started:.2f}s)")
-        return fn
-
-    return run
+STATE = {}  # ids shared between checks
 
 
 def control(op):
@@ -395,5 +377,4 @@ def _():
         assert e.code == 401
 
 
-print(f"scale-sdk fidelity: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
-sys.exit(1 if RESULTS["failed"] else 0)
+finish("scale-sdk")
