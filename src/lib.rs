@@ -7,7 +7,7 @@ use labelmux::{
     AnyProvider, BatchSpec, BatchStatus, Config, DeliveryQuery, Error, ErrorKind, ProjectId,
     Provider, Result, TaskSpec, TaskState, Vendor,
 };
-use std::io::BufRead;
+use labelmux_cli::taskfile::TaskFile;
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,26 +28,19 @@ pub struct PipelineOutcome {
     pub rejected_state: Option<TaskState>,
 }
 
-/// Read a JSONL task file (one flat object per line, `output_` columns are pre-annotations,
-/// `external_id` is the external key). A bad line is an error naming it; nothing is returned
-/// until the whole file parses.
+/// Read a task file (JSONL or CSV, by extension) with the CLI's parser: `output_` columns are
+/// pre-annotations, `external_id` is the external key. A bad row is an error naming its line
+/// (and column); nothing is returned until the whole file parses.
 pub fn read_task_file(path: &Path) -> Result<Vec<TaskSpec>> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::validation(format!("cannot open {}: {e}", path.display())))?;
-    let mut specs = Vec::new();
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line
-            .map_err(|e| Error::validation(format!("{}: line {}: {e}", path.display(), n + 1)))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line)
-            .map_err(|e| Error::validation(format!("{}: line {}: {e}", path.display(), n + 1)))?;
-        let spec = TaskSpec::from_record(record)
-            .map_err(|e| Error::validation(format!("{}: line {}: {e}", path.display(), n + 1)))?;
-        specs.push(spec);
-    }
-    Ok(specs)
+    let file = TaskFile::open(path, None).map_err(|e| Error::validation(e.message.clone()))?;
+    let rows = file
+        .rows()
+        .map_err(|e| Error::validation(e.message.clone()))?;
+    rows.map(|row| {
+        row.map(|r| r.spec)
+            .map_err(|e| Error::validation(format!("{}: {e}", path.display())))
+    })
+    .collect()
 }
 
 /// The pipeline: create a batch from `tasks`, wait until its creation completes, let `advance`

@@ -6,7 +6,10 @@ use labelmux_suite::{emulated_config, read_task_file, run_pipeline, PipelineOutc
 use std::io::Write;
 
 fn task_file() -> tempfile::NamedTempFile {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
+    let mut f = tempfile::Builder::new()
+        .suffix(".jsonl")
+        .tempfile()
+        .unwrap();
     for i in 0..40 {
         writeln!(
             f,
@@ -77,7 +80,10 @@ async fn the_same_pipeline_runs_on_sama_and_scale_with_the_same_outcome() {
 
 #[test]
 fn a_bad_task_file_line_is_reported_by_number() {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
+    let mut f = tempfile::Builder::new()
+        .suffix(".jsonl")
+        .tempfile()
+        .unwrap();
     writeln!(f, r#"{{"url": "a"}}"#).unwrap();
     writeln!(f, r#"{{"url": "b", "output_label": "{{not json"}}"#).unwrap();
     let err = read_task_file(f.path()).unwrap_err();
