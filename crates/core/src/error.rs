@@ -43,6 +43,8 @@ pub enum ErrorKind {
     Unsupported,
     /// The configuration is missing or invalid.
     Config,
+    /// A local file-system operation failed (a full disk, a permission): never retried.
+    Io,
 }
 
 impl ErrorKind {
@@ -64,6 +66,7 @@ impl ErrorKind {
             ErrorKind::Validation => "validation",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Config => "config",
+            ErrorKind::Io => "local I/O",
         }
     }
 
@@ -124,6 +127,7 @@ impl ErrorKind {
             ErrorKind::Validation | ErrorKind::InvalidRequest => "fix the input as the message says".into(),
             ErrorKind::Unsupported => format!("{vendor} has no such operation; see `capabilities()`"),
             ErrorKind::Config => "fix the configuration as the message says".into(),
+            ErrorKind::Io => "check the path, its permissions and free disk space".into(),
         }
     }
 }
