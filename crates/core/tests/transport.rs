@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::any;
 use axum::Router;
 use labelmux_core::transport::{
-    default_classifier, Auth, Method, RetryMode, SecretString, Transport, TransportConfig,
+    default_classifier, path, Auth, Method, RetryMode, SecretString, Transport, TransportConfig,
     VendorError,
 };
 use labelmux_core::{ErrorKind, Vendor};
@@ -576,4 +576,37 @@ async fn without_a_success_check_a_2xx_body_is_not_inspected() {
         .await
         .unwrap();
     assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn path_segments_arrive_encoded_and_bad_paths_are_refused_unsent() {
+    let (base, s) = serve(vec![(200, vec![], "{}")], Duration::ZERO).await;
+    let t = transport(&base, quick());
+    let p = format!(
+        "{}/",
+        path(&["datasets", "jane", "my flowers/2", "samples"])
+    );
+    t.request(Method::GET, "list_samples", &p)
+        .send()
+        .await
+        .unwrap();
+    let seen = s.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen[0],
+        "/v2/datasets/jane/my%20flowers%2F2/samples/?access_key=k auth="
+    );
+    for bad in [
+        path(&["datasets", "", "x"]),
+        path(&["datasets", "..", "x"]),
+        "datasets/%2e%2E/x".to_owned(),
+    ] {
+        let err = t
+            .request(Method::GET, "get_dataset", &bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation, "{bad}: {err}");
+        assert_eq!(err.operation(), Some("get_dataset"));
+    }
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1, "nothing bad was sent");
 }

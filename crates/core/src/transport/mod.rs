@@ -3,9 +3,11 @@
 //! Adapters never retry on their own.
 
 mod auth;
+mod path;
 pub mod redact;
 
 pub use auth::{Auth, ExposeSecret, SecretString};
+pub use path::path;
 pub use reqwest::Method;
 
 use crate::{Error, ErrorKind, Result, Vendor};
@@ -308,13 +310,19 @@ impl Transport {
         &self.inner.config
     }
 
-    /// Start a request to `path`, relative to the base URL (a leading `/` is ignored).
+    /// Start a request to `path`, relative to the base URL (a leading `/` is ignored). Build
+    /// paths from ids with [`path`]; a path with an empty interior segment or a `.`/`..` segment
+    /// is refused (a validation error when sent).
     pub fn request(&self, method: Method, operation: &'static str, path: &str) -> RequestBuilder {
-        let url = self
-            .inner
-            .base_url
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| Error::validation(format!("bad path {path:?}: {e}")));
+        let relative = path.trim_start_matches('/');
+        let url = match path::path_problem(relative) {
+            Some(why) => Err(Error::validation(format!("bad path {path:?}: {why}"))),
+            None => self
+                .inner
+                .base_url
+                .join(relative)
+                .map_err(|e| Error::validation(format!("bad path {path:?}: {e}"))),
+        };
         RequestBuilder::new(self.clone(), method, operation, url, true)
     }
 
