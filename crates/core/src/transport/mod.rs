@@ -4,6 +4,7 @@
 
 mod auth;
 mod body;
+pub mod graphql;
 mod path;
 pub mod redact;
 mod stream;
