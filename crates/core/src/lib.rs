@@ -13,6 +13,7 @@ mod error;
 mod ids;
 pub mod model;
 pub mod paginate;
+pub mod poll;
 mod provider;
 pub mod transport;
 mod vendor;
