@@ -71,6 +71,7 @@
 #![deny(missing_docs)]
 
 mod framework;
+mod labelbox;
 mod sama;
 mod scale;
 
