@@ -433,18 +433,26 @@ async fn read_multipart(req: Request) -> Result<(Value, Option<Vec<u8>>), Respon
     let operations =
         operations.ok_or_else(|| bad("Missing multipart field `operations`".to_owned()))?;
     let map = map.ok_or_else(|| bad("Missing multipart field `map`".to_owned()))?;
+    let mut operations = operations;
     let mut upload = None;
     if let Some(m) = map.as_object() {
         for (part, targets) in m {
-            let refs_file = targets
-                .as_array()
-                .is_some_and(|t| t.iter().any(|x| x.as_str() == Some("variables.file")));
-            if refs_file {
+            for target in targets.as_array().into_iter().flatten() {
+                let Some(var) = target.as_str().and_then(|t| t.strip_prefix("variables.")) else {
+                    continue;
+                };
                 upload = Some(
                     parts
                         .remove(part)
                         .ok_or_else(|| bad(format!("Missing multipart file part {part}")))?,
                 );
+                // The `Upload!` variable now stands for the part (it was sent as null).
+                if let Some(vars) = operations
+                    .get_mut("variables")
+                    .and_then(Value::as_object_mut)
+                {
+                    vars.insert(var.to_owned(), json!(format!("multipart part {part}")));
+                }
             }
         }
     }
