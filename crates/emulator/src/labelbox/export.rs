@@ -221,14 +221,15 @@ fn line(st: &Store, row: usize, projects: &[(usize, &MemberRec)], params: &Param
     v
 }
 
-/// Build the RESULT stream of an export: one `\n`-terminated JSON line per data row. `project`
-/// is the exported project (project export) or `None` (catalog export).
+/// Build the RESULT stream of an export: one `\n`-terminated JSON line per data row, and the
+/// byte index of every line's `\n`. `project` is the exported project (project export) or
+/// `None` (catalog export).
 pub(crate) fn build(
     st: &Store,
     project: Option<usize>,
     filters: &Value,
     params: &Value,
-) -> Result<(Vec<u8>, usize), String> {
+) -> Result<(Vec<u8>, Vec<usize>), String> {
     let items: Vec<Value> = filters
         .pointer("/searchQuery/query")
         .and_then(Value::as_array)
@@ -236,12 +237,12 @@ pub(crate) fn build(
         .unwrap_or_default();
     let params = Params::from(params);
     let mut out = Vec::new();
-    let mut lines = 0;
+    let mut line_ends = Vec::new();
     let mut push = |v: &Value, out: &mut Vec<u8>| {
         if let Ok(bytes) = serde_json::to_vec(v) {
             out.extend_from_slice(&bytes);
+            line_ends.push(out.len());
             out.push(b'\n');
-            lines += 1;
         }
     };
     match project {
@@ -276,12 +277,16 @@ pub(crate) fn build(
             }
         }
     }
-    Ok((out, lines))
+    Ok((out, line_ends))
 }
 
 /// The chunk starting at byte `offset`: inclusive byte range and line range, cut after a
 /// `\n` so that every chunk holds whole lines. `None` when `offset` is past the end.
-pub(crate) fn chunk(data: &[u8], offset: usize) -> Option<((usize, usize), (usize, usize))> {
+pub(crate) fn chunk(
+    data: &[u8],
+    line_ends: &[usize],
+    offset: usize,
+) -> Option<((usize, usize), (usize, usize))> {
     if offset >= data.len() {
         return None;
     }
@@ -295,9 +300,11 @@ pub(crate) fn chunk(data: &[u8], offset: usize) -> Option<((usize, usize), (usiz
             .position(|&b| b == b'\n')
             .map_or(data.len() - 1, |i| offset + i),
     };
-    let first_line = data[..offset].iter().filter(|&&b| b == b'\n').count();
-    let newlines = data[offset..=end].iter().filter(|&&b| b == b'\n').count();
-    let last_line = first_line + newlines.max(1) - 1;
+    let first_line = line_ends.partition_point(|&e| e < offset);
+    let last_line = line_ends
+        .partition_point(|&e| e <= end)
+        .saturating_sub(1)
+        .max(first_line);
     Some(((offset, end), (first_line, last_line)))
 }
 
@@ -308,15 +315,18 @@ mod tests {
     #[test]
     fn chunks_cover_whole_lines_and_the_whole_stream() {
         let mut data = Vec::new();
+        let mut ends = Vec::new();
         for i in 0..50_000 {
             data.extend_from_slice(
-                format!("{{\"line\": {i}, \"pad\": \"xxxxxxxxxxxxxxxxxxxxxxxx\"}}\n").as_bytes(),
+                format!("{{\"line\": {i}, \"pad\": \"xxxxxxxxxxxxxxxxxxxxxxxx\"}}").as_bytes(),
             );
+            ends.push(data.len());
+            data.push(b'\n');
         }
         let mut offset = 0;
         let mut lines = 0;
         let mut pieces = 0;
-        while let Some(((s, e), (ls, le))) = chunk(&data, offset) {
+        while let Some(((s, e), (ls, le))) = chunk(&data, &ends, offset) {
             assert_eq!(s, offset);
             assert_eq!(data[e], b'\n');
             assert_eq!(ls, lines);
@@ -327,7 +337,7 @@ mod tests {
         assert_eq!(offset, data.len());
         assert_eq!(lines, 50_000);
         assert!(pieces > 1);
-        assert!(chunk(&data, data.len()).is_none());
+        assert!(chunk(&data, &ends, data.len()).is_none());
     }
 
     #[test]

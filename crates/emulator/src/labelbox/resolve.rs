@@ -588,14 +588,14 @@ impl Exec<'_> {
                 };
                 let params = input.get("params").cloned().unwrap_or(Value::Null);
                 let name = s(&input, "taskName").unwrap_or("Export v2").to_owned();
-                let (result, lines) =
+                let (result, line_ends) =
                     export::build(self.st, project, &filters, &params).map_err(bad_request)?;
                 let t = self.st.new_task(
                     &name,
                     "export-data-rows",
                     "COMPLETE",
                     None,
-                    TaskOutput::Export { result, lines },
+                    TaskOutput::Export { result, line_ends },
                 );
                 Ok(json!({"taskId": self.st.tasks[t].id, "isStreamable": true}))
             }
@@ -1176,20 +1176,16 @@ impl Exec<'_> {
             .get("streamType")
             .and_then(Value::as_str)
             .unwrap_or("RESULT");
-        let data: &[u8] = match (&task.output, stream) {
-            (TaskOutput::Export { result, .. }, "RESULT") => result,
-            _ => &[],
-        };
-        let lines = match &task.output {
-            TaskOutput::Export { lines, .. } if stream == "RESULT" => *lines,
-            _ => 0,
+        let (data, line_ends): (&[u8], &[usize]) = match (&task.output, stream) {
+            (TaskOutput::Export { result, line_ends }, "RESULT") => (result, line_ends),
+            _ => (&[], &[]),
         };
         match field {
             // An empty stream (and the ERRORS stream of a good export) has no header (§12.4).
             "exportMetadataHeader" => Ok(if data.is_empty() {
                 Value::Null
             } else {
-                json!({"totalSize": data.len(), "totalLines": lines})
+                json!({"totalSize": data.len(), "totalLines": line_ends.len()})
             }),
             _ => {
                 let offset = match args.get("offset") {
@@ -1198,7 +1194,7 @@ impl Exec<'_> {
                     _ => None,
                 }
                 .ok_or_else(|| bad_request("offset must be a non-negative integer"))?;
-                let Some(((start, end), (ls, le))) = export::chunk(data, offset) else {
+                let Some(((start, end), (ls, le))) = export::chunk(data, line_ends, offset) else {
                     return Err(bad_request(format!(
                         "offset {offset} is out of range, the stream has {} bytes",
                         data.len()
@@ -1219,10 +1215,11 @@ fn remove_members(st: &mut Store, p: usize, members: &[usize]) {
     if members.is_empty() {
         return;
     }
+    let drop: std::collections::HashSet<usize> = members.iter().copied().collect();
     let proj = &mut st.projects[p];
     let mut keep = Vec::with_capacity(proj.members.len());
     for (i, m) in std::mem::take(&mut proj.members).into_iter().enumerate() {
-        if !members.contains(&i) {
+        if !drop.contains(&i) {
             keep.push(m);
         }
     }

@@ -309,7 +309,8 @@ pub(crate) enum TaskOutput {
     },
     Export {
         result: Vec<u8>,
-        lines: usize,
+        /// Byte index of each line's `\n`.
+        line_ends: Vec<usize>,
     },
 }
 
