@@ -380,6 +380,9 @@ struct Ctx<'a> {
     schema: &'static Schema,
     fragments: HashMap<&'a str, &'a graphql_parser::query::FragmentDefinition<'a, &'a str>>,
     vars: Obj,
+    /// Validating the document before the variables are coerced: arguments that use
+    /// variables are checked at execution.
+    static_pass: bool,
 }
 
 /// A literal or variable argument value as JSON (variables substituted).
@@ -662,6 +665,7 @@ impl<'a> Ctx<'a> {
         for (name, ty) in &def.args {
             let given = f.arguments.iter().find(|(k, _)| *k == name.as_str());
             let value = match given {
+                Some((_, v)) if self.static_pass && uses_variables(v) => continue,
                 Some((_, GValue::Variable(v))) if !self.vars.contains_key(*v) => None,
                 Some((_, v)) => Some(to_json(v, &self.vars)),
                 None => None,
@@ -932,6 +936,15 @@ impl<'a> Ctx<'a> {
     }
 }
 
+fn uses_variables(v: &GVal<'_>) -> bool {
+    match v {
+        GValue::Variable(_) => true,
+        GValue::List(l) => l.iter().any(uses_variables),
+        GValue::Object(o) => o.values().any(uses_variables),
+        _ => false,
+    }
+}
+
 fn check_vars_defined(v: &GVal<'_>, defined: &HashSet<&str>, pos: Pos, errors: &mut Vec<GqlError>) {
     match v {
         GValue::Variable(n) if !defined.contains(n) => {
@@ -977,14 +990,13 @@ pub(crate) fn execute(
             Definition::Operation(_) => None,
         })
         .collect();
-    let vars = match coerce_variables(schema, op.vars, variables) {
-        Ok(v) => v,
-        Err(e) => return Outcome::errors(400, vec![e]),
-    };
-    let ctx = Ctx {
+    // As graphql-js: validate the document first (variables as sent, for the cost estimate),
+    // then coerce the variables, then execute.
+    let mut ctx = Ctx {
         schema,
         fragments,
-        vars,
+        vars: variables.clone(),
+        static_pass: true,
     };
     let root_ty = match op.kind {
         OpKind::Query => "Query",
@@ -1005,6 +1017,11 @@ pub(crate) fn execute(
     if !errors.is_empty() {
         return Outcome::errors(400, errors);
     }
+    ctx.vars = match coerce_variables(schema, op.vars, variables) {
+        Ok(v) => v,
+        Err(e) => return Outcome::errors(400, vec![e]),
+    };
+    ctx.static_pass = false;
     let mut walk = Walk::default();
     let data = ctx.execute_set(
         resolver,
@@ -1153,6 +1170,26 @@ mod tests {
             .as_str()
             .unwrap_or("")
             .contains("priority"));
+    }
+
+    #[test]
+    fn documents_are_validated_before_variables() {
+        let o = run(
+            "query Q($id: ID!) { project(where: {id: $id}) { nope } }",
+            json!({}),
+        );
+        assert_eq!(
+            o.body["errors"][0]["message"],
+            "Cannot query field \"nope\" on type \"Project\"."
+        );
+        let o = run(
+            "query Q($id: ID!) { project(where: {id: $id}) { id } }",
+            json!({}),
+        );
+        assert_eq!(
+            o.body["errors"][0]["message"],
+            "Variable \"$id\" of required type \"ID!\" was not provided."
+        );
     }
 
     #[test]
