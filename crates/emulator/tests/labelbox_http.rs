@@ -484,9 +484,14 @@ async fn data_rows_upload_duplicates_paging_and_lookups() {
         .data("mutation UpsertDataRowsPyApi($manifestUri: String!) { upsertDataRows(data: { manifestUri: $manifestUri }) { id } }", json!({"manifestUri": "https://nowhere.invalid/m.json"}))
         .await;
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(
-        lb.task(t["upsertDataRows"]["id"].as_str().unwrap()).await["status"],
-        "FAILED"
+    let failed = lb.task(t["upsertDataRows"]["id"].as_str().unwrap()).await;
+    assert_eq!(failed["status"], "FAILED");
+    // The client downloads `result` and reads `error` (Task.errors of an upsert).
+    let url = failed["result"].as_str().unwrap();
+    let error: Value = lb.http.get(url).send().await.unwrap().json().await.unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("manifest"),
+        "{error}"
     );
 }
 

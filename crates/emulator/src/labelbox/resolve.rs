@@ -735,13 +735,20 @@ impl Exec<'_> {
                     TaskOutput::Upsert { created, failed },
                 )
             }
-            Err(e) => self.st.new_task(
-                "Upsert data rows",
-                "adv-upsert-data-rows",
-                "FAILED",
-                Some(json!({"error": e}).to_string()),
-                TaskOutput::None,
-            ),
+            Err(e) => {
+                // An upsert Task's `result` is a URL; the client reads `error` from that file.
+                let token = self.st.new_id();
+                let body = json!({"error": e}).to_string().into_bytes();
+                self.st.files.insert(token.clone(), body);
+                let url = self.file_url(&token);
+                self.st.new_task(
+                    "Upsert data rows",
+                    "adv-upsert-data-rows",
+                    "FAILED",
+                    Some(url),
+                    TaskOutput::None,
+                )
+            }
         };
         Ok(self.task_json(t))
     }
