@@ -21,7 +21,7 @@ import requests
 
 import labelbox
 from lbox import exceptions as lberr
-from labelbox import Client, MediaType, OntologyBuilder, Tool, Classification, Option
+from labelbox import Client, MediaType, OntologyBuilder, Tool, Classification, Option, Webhook
 from labelbox.schema.identifiables import GlobalKeys
 
 from fidelity_runner import check, finish
@@ -238,6 +238,35 @@ def _consensus():
     lines = export_rows(project, {"global_keys": ["consensus-1"]})
     assert len(lines) == 1
     assert len(lines[0]["projects"][project.uid]["labels"]) == 3
+
+
+@check("webhooks (literal enums), catalog export, batch-scoped overview, archive and delete")
+def _misc():
+    project, ds = STATE["project"], STATE["dataset"]
+    hook = Webhook.create(client, topics=[Webhook.LABEL_CREATED, Webhook.WORKFLOW_ACTION],
+                          url="http://127.0.0.1:9/hook", secret="s3cr3t", project=project)
+    assert hook.status == "ACTIVE" and set(hook.topics) == {"LABEL_CREATED", "WORKFLOW_ACTION"}
+    hook.update(topics=[Webhook.LABEL_UPDATED])
+    assert [w.uid for w in project.webhooks()] == [hook.uid]
+    hook.delete()
+    assert next(iter(project.webhooks())).status == "INACTIVE"
+    task = ds.export(params={"data_row_details": True}, filters={"global_keys": STATE["keys"][:5]})
+    task.wait_till_done()
+    lines = []
+    task.get_buffered_stream().start(stream_handler=lambda out: lines.append(out.json))
+    assert sorted(l["data_row"]["global_key"] for l in lines) == STATE["keys"][:5]
+    small = next(b for b in project.batches() if b.name == "small")
+    overview = project.get_overview(batch_ids=[small.uid])
+    assert overview.total_data_rows == SMALL and overview.issues is None, overview
+    # A fresh, unlabeled batch: archiving empties it, deleting removes it.
+    task = ds.create_data_rows([{"row_data": "https://example.com/z.jpg", "global_key": "archive-1"}])
+    task.wait_till_done()
+    batch = project.create_batch("to-archive", global_keys=["archive-1"])
+    before = project.get_overview().to_label
+    batch.remove_queued_data_rows()
+    assert project.get_overview().to_label == before - 1
+    batch.delete()
+    assert "to-archive" not in [b.name for b in project.batches()]
 
 
 @check("the SDK's own exceptions: bad key, unknown project, syntax and field errors")
