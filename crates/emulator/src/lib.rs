@@ -73,7 +73,8 @@
 //! `TO_LABEL`, `IN_REVIEW`, `IN_REWORK`, `DONE`. `advance` labels rows to label or in rework
 //! (one label per row, or several with consensus; after rework the labels are updated, new
 //! `updatedAt`) and approves rows in review; `complete_all` labels, `deliver_all` approves,
-//! `reject` (task = data row id or global key) sends labeled rows to rework. Labels answer every
+//! `reject` sends a row to rework (task = data row id or global key, a row in review or done;
+//! without it, every row in review). Labels answer every
 //! tool (rectangle, polygon, point, line) and classification (radio, checklist, text) of the
 //! project's ontology; webhooks fire (`LABEL_CREATED`, `LABEL_UPDATED`, `WORKFLOW_ACTION`, HMAC
 //! signatures, `http://` receivers only). Injected 429s carry `{"message": "You have exceeded

@@ -176,8 +176,8 @@ impl VendorEmulator for LabelboxEmulator {
             .unwrap_or(0)
     }
 
-    /// Reviewers reject: `task` is a data row id or global key; without it every labeled row
-    /// (in review or done) goes to the rework queue.
+    /// Reviewers reject: `task` is a data row id or global key (a row in review or done);
+    /// without it every row in review (labeled, not yet done) goes to the rework queue.
     fn reject(
         &self,
         project: &str,

@@ -1237,8 +1237,8 @@ impl Store {
         order.len()
     }
 
-    /// The reviewer rejects: `row` (id or global key) alone, or every labeled row not in
-    /// rework (in review or done). Returns how many moved.
+    /// The reviewer rejects: `row` (id or global key, in review or done) alone, or every row in
+    /// review (labeled, not yet done). Returns how many moved.
     pub(crate) fn reject(&mut self, p: usize, row: Option<&str>) -> Result<usize, String> {
         let now = now_ms();
         let targets: Vec<usize> = match row {
@@ -1260,12 +1260,7 @@ impl Store {
                 vec![m]
             }
             None => (0..self.projects[p].members.len())
-                .filter(|&m| {
-                    matches!(
-                        self.projects[p].members[m].state,
-                        WorkState::InReview | WorkState::Done
-                    )
-                })
+                .filter(|&m| self.projects[p].members[m].state == WorkState::InReview)
                 .collect(),
         };
         for &m in &targets {
@@ -1397,8 +1392,16 @@ mod tests {
             1,
             "rework updates the label"
         );
+        st.deliver_all(p);
+        assert_eq!(
+            st.reject(p, None),
+            Ok(0),
+            "done rows are delivered: only in-review rows"
+        );
+        st.reject(p, Some("k")).ok();
+        st.complete_all(p);
         st.projects[p].consensus_labels = Some(3);
-        st.reject(p, None).ok();
+        assert_eq!(st.reject(p, None), Ok(1));
         st.complete_all(p);
         assert_eq!(st.projects[p].members[0].labels.len(), 3);
     }
