@@ -517,11 +517,10 @@ impl Exec<'_> {
             }
             "updateProject" => {
                 let p = self.project_idx(where_id(args))?;
-                let fe = s(&data, "labelingFrontend").map(str::to_owned).or_else(|| {
-                    data.pointer("/labelingFrontend/connect/id")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                });
+                let fe = data
+                    .pointer("/labelingFrontend/connect/id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 let now = now_ms();
                 let rec = &mut self.st.projects[p];
                 if let Some(n) = s(&data, "name") {
