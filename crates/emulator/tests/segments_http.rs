@@ -1060,3 +1060,44 @@ async fn throttling_as_429_with_retry_after_and_as_a_2xx_notice() {
     let (s, v) = seg.get("/user").await;
     assert_eq!((s, v["username"].clone()), (200, json!("labelmux")));
 }
+
+#[tokio::test]
+async fn enforced_rate_limit_answers_drf_429_with_retry_after() {
+    let mut config = EmulatorConfig::new(Vendor::Segments);
+    config.enforce_rate_limits = true;
+    let emu = start(config).await.unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let get = || {
+        http.get(format!("{}/user", emu.base_url()))
+            .header("Authorization", format!("APIKey {}", emu.api_key()))
+            .send()
+    };
+    // Concurrent, so that all of them fall into one window even on a slow machine.
+    let answers = futures::future::join_all((0..30).map(|_| get())).await;
+    let mut ok = 0;
+    let mut throttled = None;
+    for r in answers {
+        let r = r.unwrap();
+        match r.status().as_u16() {
+            200 => ok += 1,
+            429 => {
+                let retry: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                throttled = Some((retry, r.json::<Value>().await.unwrap()));
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(ok >= 20 && ok < 30, "{ok} requests passed");
+    let (retry, body) = throttled.unwrap();
+    assert_eq!(retry, 1);
+    assert_eq!(
+        body,
+        json!({"detail": "Request was throttled. Expected available in 1 second."})
+    );
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    assert_eq!(get().await.unwrap().status().as_u16(), 200);
+}

@@ -15,7 +15,8 @@
 //! ground-truth labelset (or `labelset` when sent), `UNLABELED` matching samples without a
 //! label; a release file is built when the release is requested and served once it is ready
 //! ([`state::RELEASE_BUILD_TIME`] later, or at the next lifecycle step); `/api_status/` answers
-//! 426 to a numeric `lib_version` below 1.0.
+//! 426 to a numeric `lib_version` below 1.0; with `enforce_rate_limits`, more than
+//! [`RATE_LIMIT`] API requests per second answer DRF's 429 with `Retry-After`.
 
 // Handlers return `Result<Response, Response>`: the error side is the ready-made HTTP error
 // answer (a cold path), so its size does not matter.
@@ -43,9 +44,9 @@ use state::{
     Store, StoredFile, CALLER, CATEGORIES, GROUND_TRUTH, LABEL_STATUSES, RELEASE_BUILD_TIME, ROLES,
     TASK_TYPES,
 };
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Instant;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 use wire::{
     credentials, fmt_ts, gunzip, is_uuid, mime_of, parse_multipart, parse_time, path_segments,
     Credentials, Query,
@@ -60,16 +61,55 @@ const DEFAULT_PER_PAGE: usize = 1000;
 /// Most UUIDs one bulk sample deletion takes.
 const MAX_BULK_DELETE: usize = 1000;
 
+/// API requests allowed per [`RATE_WINDOW`] when rate limits are enforced (Segments publishes
+/// none: an emulator choice, low enough for tests to reach).
+pub(crate) const RATE_LIMIT: usize = 20;
+/// The sliding window of [`RATE_LIMIT`].
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// DRF's `SimpleRateThrottle`: a sliding window of request times; over the limit, the wait
+/// until the oldest request leaves the window.
+struct RateLimiter {
+    history: Mutex<VecDeque<Instant>>,
+}
+
+impl RateLimiter {
+    /// `None` when the request may pass (and is recorded), else the seconds to wait.
+    fn check(&self) -> Option<f64> {
+        let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        while h
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= RATE_WINDOW)
+        {
+            h.pop_front();
+        }
+        if h.len() >= RATE_LIMIT {
+            let oldest = h.front().copied().unwrap_or(now);
+            return Some((RATE_WINDOW - now.duration_since(oldest)).as_secs_f64());
+        }
+        h.push_back(now);
+        None
+    }
+}
+
 /// The Segments.ai vendor emulator.
 pub(crate) struct SegmentsEmulator {
     ctx: VendorContext,
     store: RwLock<Store>,
+    limiter: RateLimiter,
 }
 
 impl SegmentsEmulator {
     pub(crate) fn new(ctx: VendorContext) -> Self {
         let store = RwLock::new(Store::new(&ctx.projects, &ctx.root_url));
-        SegmentsEmulator { ctx, store }
+        SegmentsEmulator {
+            ctx,
+            store,
+            limiter: RateLimiter {
+                history: Mutex::new(VecDeque::new()),
+            },
+        }
     }
 
     // A panic elsewhere must not take the emulator down: poisoned locks are used anyway.
@@ -283,6 +323,17 @@ async fn dispatch(State(emu): State<Arc<SegmentsEmulator>>, req: Request) -> Res
         Credentials::Missing => return no_credentials(),
         Credentials::Key(k) if k != emu.ctx.api_key => return invalid_token(),
         Credentials::Key(_) => {}
+    }
+    // DRF throttles after authentication and permissions.
+    if emu.ctx.enforce_rate_limits {
+        if let Some(wait) = emu.limiter.check() {
+            let secs = wait.ceil().max(1.0);
+            let mut r = errors::throttled(429, secs);
+            if let Ok(v) = HeaderValue::from_str(&format!("{}", secs as u64)) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
     }
     let body = if method == "GET" {
         Bytes::new()
