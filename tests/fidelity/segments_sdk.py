@@ -275,6 +275,32 @@ def _():
         assert len(meta) == N // 2
 
 
+@check("resource API: Dataset / Sample / Label / Issue objects")
+def _():
+    ds = client.get_dataset(DS)
+    [s] = ds.get_samples(name="flower-0010", labelset="ground-truth", include_full_label=True)
+    assert s.label.label_status == "REVIEWED" and s.label.attributes.annotations, s.label
+    assert s.dataset.full_name == DS
+    moved = s.update(priority=3, assigned_reviewer="other-user")
+    assert moved.priority == 3 and moved.assigned_reviewer == "other-user", moved
+    label = s.get_label()
+    relabeled = label.update(label_status="REJECTED")
+    assert relabeled.label_status == "REJECTED", relabeled
+    pred = s.add_label("predictions", {"format_version": "0.1", "annotations": []}, score=0.1)
+    assert pred.labelset == "predictions" and pred.label_status == "PRELABELED", pred
+    pred.delete()
+    raises(NotFoundError, s.get_label, "predictions")
+    issue = s.add_issue("Check the stem.")
+    assert [i.uuid for i in ds.get_issues()] == [issue.uuid]
+    issue.delete()
+    assert [r.name for r in ds.get_releases()] == ["v1.0"]
+    assert ds.get_labelset("predictions").name == "predictions"
+    assert ds.get_workunits(per_page=5)
+    control("advance", project=DS)
+    control("advance", project=DS)
+    assert s.get_label().label_status == "REVIEWED"
+
+
 @check("delete_samples (bulk) and delete_sample")
 def _():
     res = client.delete_samples(DS, STATE["uuids"][:100] + ["602a3eec-a61c-4a77-9fcc-3037ce5e9606"])
