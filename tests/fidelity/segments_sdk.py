@@ -23,6 +23,7 @@ import requests
 from PIL import Image
 
 from segments import SegmentsClient, SegmentsDataset
+from segments.utils import load_release
 from segments.exceptions import (
     AlreadyExistsError,
     APILimitError,
@@ -273,6 +274,42 @@ def _():
         assert len(preds) == 1 and preds[0]["uuid"] == STATE["uuids"][1], len(preds)
         meta = SegmentsDataset(rel, filter_by_metadata={"field": "north"}, segments_dir=None, load_images=False)
         assert len(meta) == N // 2
+
+
+@check("load_release: the raw release file holds every labelset key of every sample")
+def _():
+    rel = client.get_release(DS, "v1.0")
+    data = load_release(rel)
+    assert data["name"] == "v1.0" and data["dataset"]["owner"] == ME and data["dataset"]["name"] == NAME
+    assert [l["name"] for l in data["dataset"]["labelsets"]] == ["ground-truth", "predictions"]
+    samples = data["dataset"]["samples"]
+    assert len(samples) == N + 1
+    assert all(set(s["labels"]) == {"ground-truth", "predictions"} for s in samples)
+    assert sum(s["labels"]["predictions"] is not None for s in samples) == 1
+
+
+@check("segmentation-bitmap dataset: lifecycle labels carry a bitmap the SDK decodes")
+def _():
+    name = NAME + "-seg"
+    client.add_dataset(name, task_type="segmentation-bitmap",
+                       task_attributes={"format_version": "0.1", "categories": CATEGORIES})
+    full = f"{ME}/{name}"
+    client.add_samples(full, [{"name": f"s{i}.png", "attributes": {"image": {"url": STATE["image_url"]}}}
+                              for i in range(3)])
+    control("advance", project=full)
+    rel = client.add_release(full, "v1")
+    while rel.status != "SUCCEEDED":
+        time.sleep(0.1)
+        rel = client.get_release(full, "v1")
+    # No cache directory: the SDK's bitmap cache writes a uint32 PNG, which Pillow >= 10 refuses.
+    dataset = SegmentsDataset(rel, filter_by="LABELED", segments_dir=None)
+    assert len(dataset) == 3
+    item = dataset[0]
+    assert item["annotations"] == [{"id": 1, "category_id": 1}], item["annotations"]
+    assert item["image"].size == (64, 48)
+    bitmap = item["segmentation_bitmap"]
+    assert bitmap.shape == (2, 2) and int(bitmap.min()) == int(bitmap.max()) == 1, bitmap
+    client.delete_dataset(full)
 
 
 @check("resource API: Dataset / Sample / Label / Issue objects")
