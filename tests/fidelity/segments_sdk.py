@@ -312,6 +312,43 @@ def _():
     client.delete_dataset(full)
 
 
+@check("every task type: lifecycle labels validate against the SDK's label models")
+def _():
+    img = {"image": {"url": STATE["image_url"]}}
+    pcd = {"pcd": {"url": "https://example.com/cloud.pcd", "type": "pcd"}}
+    shapes = {
+        "bboxes": img,
+        "keypoints": img,
+        "segmentation-bitmap-highres": img,
+        "image-vector-sequence": {"frames": [img, img]},
+        "image-segmentation-sequence": {"frames": [img, img]},
+        "pointcloud-cuboid": pcd,
+        "pointcloud-vector": pcd,
+        "pointcloud-segmentation": pcd,
+        "pointcloud-cuboid-sequence": {"frames": [pcd, pcd]},
+        "pointcloud-vector-sequence": {"frames": [pcd, pcd]},
+        "pointcloud-segmentation-sequence": {"frames": [pcd, pcd]},
+        "multisensor-sequence": {"sensors": [
+            {"name": "Lidar", "task_type": "pointcloud-cuboid-sequence", "attributes": {"frames": [pcd, pcd]}},
+            {"name": "Camera", "task_type": "image-vector-sequence", "attributes": {"frames": [img, img]}},
+        ]},
+    }
+    for task_type, attributes in shapes.items():
+        name = f"{NAME}-{task_type}"
+        client.add_dataset(name, task_type=task_type,
+                           task_attributes={"format_version": "0.1", "categories": CATEGORIES})
+        full = f"{ME}/{name}"
+        [sample] = client.add_samples(full, [{"name": "one", "attributes": attributes}])
+        control("advance", project=full)
+        label = client.get_label(sample.uuid, "ground-truth")  # strict model validation
+        assert label.label_type == task_type and label.label_status == "LABELED", (task_type, label)
+        assert label.attributes is not None, task_type
+        frames = getattr(label.attributes, "frames", None)
+        if frames is not None:
+            assert len(frames) == 2, (task_type, frames)
+        client.delete_dataset(full)
+
+
 @check("resource API: Dataset / Sample / Label / Issue objects")
 def _():
     ds = client.get_dataset(DS)

@@ -2071,6 +2071,17 @@ mod tests {
     }
 
     #[test]
+    fn generated_labels_pass_the_label_check_of_their_task_type() {
+        let cats = vec![(1, "car".to_owned())];
+        let sample = json!({"frames": [{}, {}], "sensors": [
+            {"name": "L", "task_type": "pointcloud-cuboid-sequence", "attributes": {"frames": [{}]}}]});
+        for t in TASK_TYPES {
+            let label = state::generate_label(t, &cats, &sample, 1, "http://e/x.png");
+            assert!(check_label_attributes(t, &label).is_ok(), "{t}: {label}");
+        }
+    }
+
+    #[test]
     fn pages_are_one_based_and_past_the_end_is_invalid() {
         let q = |s: &str| Query::parse(Some(s));
         assert_eq!(
