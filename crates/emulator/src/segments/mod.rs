@@ -29,6 +29,7 @@ mod releases;
 mod samples;
 mod state;
 mod wire;
+mod workforce;
 
 use crate::framework::{VendorContext, VendorEmulator};
 use axum::body::Body;
@@ -577,7 +578,7 @@ mod tests {
         let sample = json!({"frames": [{}, {}], "sensors": [
             {"name": "L", "task_type": "pointcloud-cuboid-sequence", "attributes": {"frames": [{}]}}]});
         for t in TASK_TYPES {
-            let label = state::generate_label(t, &cats, &sample, 1, "http://e/x.png");
+            let label = workforce::generate_label(t, &cats, &sample, 1, "http://e/x.png");
             assert!(
                 labels::check_label_attributes(t, &label).is_ok(),
                 "{t}: {label}"
