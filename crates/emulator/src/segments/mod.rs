@@ -13,8 +13,9 @@
 //! 201 when it creates and 200 when it replaces; `samples_bulk` returns existing names
 //! unchanged, in input order; sample lists filter `label_status` with OR against the
 //! ground-truth labelset (or `labelset` when sent), `UNLABELED` matching samples without a
-//! label; a release file is built when the release is requested and served once it is ready
-//! ([`state::RELEASE_BUILD_TIME`] later, or at the next lifecycle step); `/api_status/` answers
+//! label; a release file is built from the state when the release is requested, and the
+//! release shows its URL once "built" ([`state::RELEASE_BUILD_TIME`] later, or at the next
+//! lifecycle step); `/api_status/` answers
 //! 426 to a numeric `lib_version` below 1.0; with `enforce_rate_limits`, more than
 //! [`RATE_LIMIT`] API requests per second answer DRF's 429 with `Retry-After`.
 
