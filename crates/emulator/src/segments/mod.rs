@@ -8,7 +8,7 @@
 //! before DRF authenticates. The storage routes under `/storage/` (presigned asset upload,
 //! assets, release files) need no key, like S3.
 //!
-//! Emulator choices where Segments is undocumented (each marked [INF]/[EMU] in the spec):
+//! Emulator choices where Segments is undocumented (each marked \[INF\]/\[EMU\] in the spec):
 //! duplicates are 400 field errors (`{"name": ["… already exists."]}`); a label PUT answers
 //! 201 when it creates and 200 when it replaces; `samples_bulk` returns existing names
 //! unchanged, in input order; sample lists filter `label_status` with OR against the
