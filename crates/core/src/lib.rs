@@ -19,7 +19,7 @@ pub mod transport;
 mod vendor;
 pub mod wire;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, Retryability};
 pub use ids::{opt_string_or_number, string_or_number, BatchId, ProjectId, TaskId};
 pub use model::*;
 pub use provider::{
