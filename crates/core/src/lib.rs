@@ -15,6 +15,7 @@ pub mod model;
 pub mod paginate;
 pub mod poll;
 mod provider;
+pub mod spool;
 pub mod transport;
 mod vendor;
 pub mod wire;
