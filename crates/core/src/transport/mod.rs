@@ -11,13 +11,14 @@ mod stream;
 
 pub use auth::{Auth, ExposeSecret, SecretString};
 pub use body::Multipart;
+/// The byte buffer of bodies and streams, re-exported so adapters need not depend on `bytes`.
+pub use bytes::Bytes;
 pub use path::path;
 pub use reqwest::Method;
 pub use stream::{ndjson_lines, resumable_download, StreamingResponse};
 
 use crate::{Error, ErrorKind, Result, Vendor};
 use backon::BackoffBuilder;
-use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use redact::redact_url;
 use serde::de::DeserializeOwned;
