@@ -797,6 +797,8 @@ enum Answer {
     Whole,
     /// Ignore `Range`: 200 with the whole file.
     IgnoreRange,
+    /// Honour `Range`, but for a new version of the file (another ETag).
+    Changed,
 }
 
 /// A hand-written HTTP/1.1 file server (so a body can be cut off mid-way), answering request n
@@ -843,8 +845,13 @@ async fn serve_file(file: Arc<Vec<u8>>, plan: Vec<Answer>) -> (String, Arc<Mutex
                 } else {
                     "200 OK".to_owned()
                 };
+                let etag = if matches!(answer, Answer::Changed) {
+                    "v2"
+                } else {
+                    "v1"
+                };
                 let head = format!(
-                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\netag: \"v1\"\r\nconnection: close\r\n\r\n",
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\netag: \"{etag}\"\r\nconnection: close\r\n\r\n",
                     total - start
                 );
                 sock.write_all(head.as_bytes()).await.unwrap();
@@ -1162,4 +1169,54 @@ async fn a_response_over_max_response_bytes_is_a_clear_error_not_retried() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
     assert!(err.message().contains("max_response_bytes"), "{err}");
+}
+
+/// Adapters run these inside `Send` futures (`async_trait` providers, spawned tasks).
+#[allow(dead_code)]
+fn futures_and_streams_are_send(t: Transport) {
+    fn send<T: Send>(_: T) {}
+    let form = Multipart::new().file("1", "f.json", "application/json", "f.json".into());
+    send(t.request(Method::POST, "op", "x").multipart(form).send());
+    send(
+        t.request(Method::POST, "op", "x")
+            .json(&1)
+            .gzip()
+            .send_json::<serde_json::Value>(),
+    );
+    send(t.request(Method::GET, "op", "x").send_streaming());
+    send(labelmux_core::transport::resumable_download(
+        &t,
+        "op",
+        "https://x/y",
+    ));
+    send(labelmux_core::transport::graphql::execute_raw(
+        &t,
+        "graphql",
+        "op",
+        "{x}",
+        serde_json::Value::Null,
+        RetryMode::Idempotent,
+    ));
+    send(labelmux_core::poll::poll_until(
+        Vendor::Labelbox,
+        "op",
+        Default::default(),
+        || async { Ok(labelmux_core::poll::PollStatus::Done(1)) },
+    ));
+}
+
+#[tokio::test]
+async fn a_file_that_changed_between_requests_is_not_spliced() {
+    let file = test_file(100_000);
+    let (url, ranges) = serve_file(
+        file.clone(),
+        vec![Answer::CutAfter(40_000), Answer::Changed],
+    )
+    .await;
+    let err = download_all(&transport(&url, quick()), &url)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert!(err.message().contains("changed"), "{err}");
+    assert_eq!(ranges.lock().unwrap().len(), 2);
 }

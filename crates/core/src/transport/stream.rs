@@ -313,6 +313,13 @@ impl Download {
                     self.offset
                 )));
             }
+            if let (Some(before), Some(now)) = (self.total, total) {
+                if before != now {
+                    return Err(self.decode_error(format!(
+                        "the file changed while it was downloaded ({before} bytes became {now})"
+                    )));
+                }
+            }
             self.skip = self.offset - start;
             self.total = self.total.or(total);
         } else {
