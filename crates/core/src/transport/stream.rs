@@ -154,7 +154,7 @@ struct Download {
 }
 
 /// GET an absolute URL (no credentials) as a byte stream; a failure mid-body re-requests with
-/// `Range: bytes=<offset>-` (a 200 answer instead of 206: the first <offset> bytes are skipped),
+/// `Range: bytes=<offset>-` (a 200 answer instead of 206: the first `<offset>` bytes are skipped),
 /// each resume counting as one attempt of the transport's retry budget. Never buffers the body.
 ///
 /// The bytes out equal the file exactly: a resumed answer that starts elsewhere than asked, or
