@@ -7,7 +7,8 @@ use axum::response::IntoResponse;
 use axum::routing::any;
 use axum::Router;
 use labelmux_core::transport::{
-    default_classifier, Auth, Method, RetryMode, SecretString, Transport, TransportConfig,
+    default_classifier, path, Auth, Method, RetryMode, SecretString, Transport, TransportConfig,
+    VendorError,
 };
 use labelmux_core::{ErrorKind, Vendor};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -385,4 +386,227 @@ async fn a_key_the_vendor_echoes_in_its_error_body_is_scrubbed() {
         assert!(!shown.contains(KEY), "key leaked: {shown}");
         assert!(shown.contains("is not valid for project 7"), "{shown}");
     }
+}
+
+/// A success check in the shape of Labelbox's (GraphQL `errors[]` in a 200) and Segments' (a
+/// "throttled" detail in a 2xx, with the wait in the body).
+fn body_check(_status: u16, body: &[u8]) -> Option<VendorError> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if let Some(detail) = v.get("detail").and_then(|d| d.as_str()) {
+        return detail.contains("throttled").then(|| VendorError {
+            kind: Some(ErrorKind::TooManyRequests),
+            message: detail.to_owned(),
+            code: None,
+            retry_after: Some(Duration::from_millis(400)),
+        });
+    }
+    let first = v.get("errors")?.as_array()?.first()?;
+    let code = first["extensions"]["code"].as_str().unwrap_or("");
+    Some(VendorError {
+        kind: Some(match code {
+            "INTERNAL_SERVER_ERROR" => ErrorKind::Internal,
+            _ => ErrorKind::InvalidRequest,
+        }),
+        message: first["message"].as_str().unwrap_or("").to_owned(),
+        code: Some(code.to_owned()),
+        retry_after: None,
+    })
+}
+
+#[tokio::test]
+async fn errors_inside_a_200_body_fail_the_request_without_a_resend() {
+    let (base, s) = serve(
+        vec![
+            (
+                200,
+                vec![],
+                r#"{"data":null,"errors":[{"message":"Cannot query field \"bbb\"","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}"#,
+            ),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let t = transport(&base, quick()).with_success_check(body_check);
+    let err = t
+        .request(Method::POST, "get_project", "graphql")
+        .json(&serde_json::json!({"query": "{bbb}"}))
+        .retry(RetryMode::Idempotent)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        s.hits.load(Ordering::SeqCst),
+        1,
+        "a permanent failure is not resent"
+    );
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(err.status(), Some(200));
+    assert_eq!(err.operation(), Some("get_project"));
+    assert_eq!(err.vendor_code(), Some("GRAPHQL_VALIDATION_FAILED"));
+    assert!(err.message().contains("Cannot query field"), "{err}");
+    // send_json runs the check too.
+    let err = t
+        .request(Method::GET, "get_project", "graphql")
+        .send_json::<serde_json::Value>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_temporary_error_inside_a_200_is_retried_when_safe() {
+    let (base, s) = serve(
+        vec![
+            (
+                200,
+                vec![],
+                r#"{"errors":[{"message":"boom","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#,
+            ),
+            (200, vec![], r#"{"data":{"ok":true}}"#),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let t = transport(&base, quick()).with_success_check(body_check);
+    let v: serde_json::Value = t
+        .request(Method::POST, "list_projects", "graphql")
+        .json(&1)
+        .retry(RetryMode::Idempotent)
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"]["ok"], true);
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    // The same failure of a mutation that may have run is not resent.
+    let (base, s) = serve(
+        vec![
+            (
+                200,
+                vec![],
+                r#"{"errors":[{"message":"boom","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#,
+            ),
+            (200, vec![], r#"{"data":{"ok":true}}"#),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let err = transport(&base, quick())
+        .with_success_check(body_check)
+        .request(Method::POST, "create_project", "graphql")
+        .json(&1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn throttling_inside_a_2xx_is_not_processed_and_its_wait_is_honoured() {
+    let (base, s) = serve(
+        vec![
+            (
+                200,
+                vec![],
+                r#"{"detail":"Request was throttled. Expected available in 1 second."}"#,
+            ),
+            (201, vec![], r#"{"uuid":"u1"}"#),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let t = transport(&base, quick()).with_success_check(body_check);
+    let started = Instant::now();
+    // A POST (OnlyIfNotProcessed by default) is resent: throttling means nothing was done.
+    let v: serde_json::Value = t
+        .request(Method::POST, "add_sample", "datasets/a/b/samples/")
+        .json(&1)
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(v["uuid"], "u1");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    // The backoff alone is 10-20 ms; the body asked for 400 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(390),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_wait_in_the_body_overrides_the_retry_after_header_and_is_kept_on_the_error() {
+    let (base, s) = serve(
+        vec![(
+            200,
+            vec![("retry-after", "60".into())],
+            r#"{"detail":"Request was throttled."}"#,
+        )],
+        Duration::ZERO,
+    )
+    .await;
+    let cfg = TransportConfig {
+        max_attempts: 2,
+        ..quick()
+    };
+    let err = transport(&base, cfg)
+        .with_success_check(body_check)
+        .request(Method::GET, "get_dataset", "datasets/a/b/")
+        .send()
+        .await
+        .unwrap_err();
+    // 60 s would exceed max_retry_after_secs (5 s) and end at once; 400 ms allows the resend.
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    assert_eq!(err.kind(), ErrorKind::TooManyRequests);
+    assert_eq!(err.retry_after(), Some(Duration::from_millis(400)));
+    assert!(err.is_persistent());
+}
+
+#[tokio::test]
+async fn without_a_success_check_a_2xx_body_is_not_inspected() {
+    let (base, _s) = serve(
+        vec![(200, vec![], r#"{"errors":[{"message":"x"}]}"#)],
+        Duration::ZERO,
+    )
+    .await;
+    let r = transport(&base, quick())
+        .request(Method::GET, "op", "x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn path_segments_arrive_encoded_and_bad_paths_are_refused_unsent() {
+    let (base, s) = serve(vec![(200, vec![], "{}")], Duration::ZERO).await;
+    let t = transport(&base, quick());
+    let p = format!(
+        "{}/",
+        path(&["datasets", "jane", "my flowers/2", "samples"])
+    );
+    t.request(Method::GET, "list_samples", &p)
+        .send()
+        .await
+        .unwrap();
+    let seen = s.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen[0],
+        "/v2/datasets/jane/my%20flowers%2F2/samples/?access_key=k auth="
+    );
+    for bad in [
+        path(&["datasets", "", "x"]),
+        path(&["datasets", "..", "x"]),
+        "datasets/%2e%2E/x".to_owned(),
+    ] {
+        let err = t
+            .request(Method::GET, "get_dataset", &bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation, "{bad}: {err}");
+        assert_eq!(err.operation(), Some("get_dataset"));
+    }
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1, "nothing bad was sent");
 }

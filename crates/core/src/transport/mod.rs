@@ -3,9 +3,11 @@
 //! Adapters never retry on their own.
 
 mod auth;
+mod path;
 pub mod redact;
 
 pub use auth::{Auth, ExposeSecret, SecretString};
+pub use path::path;
 pub use reqwest::Method;
 
 use crate::{Error, ErrorKind, Result, Vendor};
@@ -128,11 +130,23 @@ pub struct VendorError {
     pub message: String,
     /// The vendor's error code or type.
     pub code: Option<String>,
+    /// How long the vendor asked us to wait, when it says so in the body (e.g. Segments'
+    /// "Expected available in 3 seconds"). Honoured like a `Retry-After` header, which it
+    /// overrides.
+    pub retry_after: Option<Duration>,
 }
 
 /// Turns an error response (status, body) into a [`VendorError`]. Each adapter has one and
 /// table-tests it.
 pub type ErrorClassifier = fn(u16, &[u8]) -> VendorError;
+
+/// Inspects a 2xx response (status, body) for a failure the vendor signals inside it (GraphQL
+/// `errors[]` in a 200, Segments' "throttled" detail). `Some` makes the attempt fail exactly as
+/// an error status would: the kind comes from [`VendorError::kind`] (else
+/// [`ErrorKind::InvalidRequest`]); [`ErrorKind::TooManyRequests`] counts as "not processed"
+/// (resent even under [`RetryMode::OnlyIfNotProcessed`]) and its `retry_after` is honoured.
+/// Runs for [`RequestBuilder::send`] and [`RequestBuilder::send_json`], not for streamed bodies.
+pub type SuccessCheck = fn(status: u16, body: &[u8]) -> Option<VendorError>;
 
 /// The fallback classifier: the status code decides, the body (trimmed) is the message.
 pub fn default_classifier(_status: u16, body: &[u8]) -> VendorError {
@@ -140,6 +154,7 @@ pub fn default_classifier(_status: u16, body: &[u8]) -> VendorError {
         kind: None,
         message: body_snippet(body),
         code: None,
+        retry_after: None,
     }
 }
 
@@ -181,6 +196,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct Transport {
     inner: Arc<Inner>,
+    /// Per handle, so that one vendor's transports may check bodies differently (cheap: a `fn`).
+    success_check: Option<SuccessCheck>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -190,6 +207,7 @@ impl std::fmt::Debug for Transport {
             .field("base_url", &redact_url(&self.inner.base_url))
             .field("auth", &self.inner.auth)
             .field("config", &self.inner.config)
+            .field("success_check", &self.success_check.is_some())
             .finish()
     }
 }
@@ -266,7 +284,15 @@ impl Transport {
                 classifier,
                 limiter,
             }),
+            success_check: None,
         })
+    }
+
+    /// This transport (sharing its connections and limits) with `check` run on every
+    /// successful, fully read response; see [`SuccessCheck`].
+    pub fn with_success_check(mut self, check: SuccessCheck) -> Transport {
+        self.success_check = Some(check);
+        self
     }
 
     /// The vendor this transport talks to.
@@ -284,13 +310,19 @@ impl Transport {
         &self.inner.config
     }
 
-    /// Start a request to `path`, relative to the base URL (a leading `/` is ignored).
+    /// Start a request to `path`, relative to the base URL (a leading `/` is ignored). Build
+    /// paths from ids with [`path`]; a path with an empty interior segment or a `.`/`..` segment
+    /// is refused (a validation error when sent).
     pub fn request(&self, method: Method, operation: &'static str, path: &str) -> RequestBuilder {
-        let url = self
-            .inner
-            .base_url
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| Error::validation(format!("bad path {path:?}: {e}")));
+        let relative = path.trim_start_matches('/');
+        let url = match path::path_problem(relative) {
+            Some(why) => Err(Error::validation(format!("bad path {path:?}: {why}"))),
+            None => self
+                .inner
+                .base_url
+                .join(relative)
+                .map_err(|e| Error::validation(format!("bad path {path:?}: {e}"))),
+        };
         RequestBuilder::new(self.clone(), method, operation, url, true)
     }
 
@@ -648,6 +680,9 @@ impl RequestBuilder {
             }
         };
         if (200..300).contains(&status) {
+            if let Some(info) = self.transport.success_check.and_then(|c| c(status, &body)) {
+                return Err(vendor_failure(inner, op, status, &headers, info));
+            }
             return Ok(Response {
                 status,
                 headers,
@@ -655,24 +690,36 @@ impl RequestBuilder {
             });
         }
         let info = (inner.classifier)(status, &body);
-        let kind = info
-            .kind
-            .or_else(|| ErrorKind::from_status(status))
-            .unwrap_or(ErrorKind::InvalidRequest);
-        // A vendor or proxy may echo the request (and so the key) back in its error text.
-        let scrub = |text: String| match inner.auth.secret().filter(|k| !k.is_empty()) {
-            Some(key) if text.contains(key) => text.replace(key, redact::REDACTED),
-            _ => text,
-        };
-        let mut error = inner_error(inner, kind, op, scrub(info.message)).with_status(status);
-        if let Some(code) = info.code {
-            error = error.with_vendor_code(scrub(code));
-        }
-        error = error.with_retry_after(parse_retry_after(&headers));
-        // A 429 was refused before any work; anything else may have been acted on.
-        let processed = status != 429;
-        Err(AttemptError { error, processed })
+        Err(vendor_failure(inner, op, status, &headers, info))
     }
+}
+
+/// The error of a response the vendor marked as failed, by its status or inside its body.
+fn vendor_failure(
+    inner: &Inner,
+    op: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    info: VendorError,
+) -> AttemptError {
+    let kind = info
+        .kind
+        .or_else(|| ErrorKind::from_status(status))
+        .unwrap_or(ErrorKind::InvalidRequest);
+    // A vendor or proxy may echo the request (and so the key) back in its error text.
+    let scrub = |text: String| match inner.auth.secret().filter(|k| !k.is_empty()) {
+        Some(key) if text.contains(key) => text.replace(key, redact::REDACTED),
+        _ => text,
+    };
+    let mut error = inner_error(inner, kind, op, scrub(info.message)).with_status(status);
+    if let Some(code) = info.code {
+        error = error.with_vendor_code(scrub(code));
+    }
+    error = error.with_retry_after(info.retry_after.or_else(|| parse_retry_after(headers)));
+    // A rate-limit refusal (429, or a vendor's own throttling signal) came before any work;
+    // anything else may have been acted on.
+    let processed = !(status == 429 || kind == ErrorKind::TooManyRequests);
+    AttemptError { error, processed }
 }
 
 fn inner_error(inner: &Inner, kind: ErrorKind, op: &str, message: String) -> Error {
