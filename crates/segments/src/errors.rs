@@ -178,10 +178,15 @@ pub fn classify(status: u16, body: &[u8]) -> VendorError {
         (426, _) => format!("{message} (Segments.ai asks for a newer client version)"),
         _ => message,
     };
+    // DRF also sets `Retry-After`; the body's number serves when a proxy dropped the header.
+    let retry_after = (code == API_LIMIT)
+        .then(|| throttle_wait(&message))
+        .flatten();
     VendorError {
         kind,
         message,
         code: Some(code.to_owned()),
+        retry_after,
     }
 }
 
@@ -204,8 +209,20 @@ fn default_message(status: u16) -> &'static str {
     }
 }
 
-/// The throttling a 2xx body may report (`{"detail": "Request was throttled. ..."}`, which the
-/// SDK raises as `APILimitError`). Plugged into the transport as its `SuccessCheck`.
+/// The transport's `SuccessCheck`: a 2xx body reporting throttling (`{"detail": "Request was
+/// throttled. ..."}`, which the SDK raises as `APILimitError`) fails the attempt as a 429 would,
+/// waiting as long as the message says before a resend.
+pub fn success_check(_status: u16, body: &[u8]) -> Option<VendorError> {
+    let (message, retry_after) = throttled_in_success(body)?;
+    Some(VendorError {
+        kind: Some(ErrorKind::TooManyRequests),
+        message,
+        code: Some(API_LIMIT.to_owned()),
+        retry_after,
+    })
+}
+
+/// The throttling message and wait a 2xx body reports, if it reports throttling.
 pub fn throttled_in_success(body: &[u8]) -> Option<(String, Option<Duration>)> {
     // Only objects can carry it; skip parsing large answers that cannot be one.
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;

@@ -61,6 +61,17 @@ fn statuses_and_drf_bodies_map_to_kinds_codes_and_messages() {
 }
 
 #[test]
+fn a_429_carries_the_wait_its_body_names() {
+    let v = classify(
+        429,
+        br#"{"detail":"Request was throttled. Expected available in 3 seconds."}"#,
+    );
+    assert_eq!(v.retry_after, Some(Duration::from_secs(3)));
+    assert_eq!(classify(429, b"").retry_after, None);
+    assert_eq!(classify(404, br#"{"detail":"Not found."}"#).retry_after, None);
+}
+
+#[test]
 fn the_wait_of_a_throttle_message_is_read() {
     let table = [
         (
@@ -91,6 +102,12 @@ fn throttling_in_a_2xx_body_is_recognised_and_nothing_else_is() {
     .unwrap();
     assert!(msg.contains("throttled"));
     assert_eq!(wait, Some(Duration::from_secs(7)));
+    let v = success_check(200, br#"{"detail":"Request was throttled. Expected available in 2 seconds."}"#)
+        .unwrap();
+    assert_eq!(v.kind, Some(ErrorKind::TooManyRequests));
+    assert_eq!(v.code.as_deref(), Some(API_LIMIT));
+    assert_eq!(v.retry_after, Some(Duration::from_secs(2)));
+    assert!(success_check(200, br#"{"name": "flowers"}"#).is_none());
     for ok in [
         &b""[..],
         b"[]",
