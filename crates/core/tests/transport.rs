@@ -7,8 +7,8 @@ use axum::response::IntoResponse;
 use axum::routing::any;
 use axum::Router;
 use labelmux_core::transport::{
-    default_classifier, path, Auth, Method, RetryMode, SecretString, Transport, TransportConfig,
-    VendorError,
+    default_classifier, path, Auth, Method, Multipart, RetryMode, SecretString, Transport,
+    TransportConfig, VendorError,
 };
 use labelmux_core::{ErrorKind, Vendor};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -609,4 +609,179 @@ async fn path_segments_arrive_encoded_and_bad_paths_are_refused_unsent() {
         assert_eq!(err.operation(), Some("get_dataset"));
     }
     assert_eq!(s.hits.load(Ordering::SeqCst), 1, "nothing bad was sent");
+}
+
+/// A server that records every request's headers and body, answering `statuses[n]` to the
+/// n-th request (later ones get the last).
+#[derive(Clone)]
+struct Recorder {
+    statuses: Arc<Vec<u16>>,
+    requests: Arc<Mutex<Vec<(HeaderMap, bytes::Bytes)>>>,
+}
+
+async fn record(
+    State(r): State<Recorder>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> impl IntoResponse {
+    let mut requests = r.requests.lock().unwrap();
+    let n = requests.len();
+    requests.push((headers, body));
+    let status = r.statuses[n.min(r.statuses.len() - 1)];
+    (StatusCode::from_u16(status).unwrap(), "{}")
+}
+
+async fn serve_recording(statuses: Vec<u16>) -> (String, Recorder) {
+    let r = Recorder {
+        statuses: Arc::new(statuses),
+        requests: Arc::new(Mutex::new(Vec::new())),
+    };
+    let app = Router::new().fallback(any(record)).with_state(r.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/"), r)
+}
+
+/// The parts of a recorded multipart body, parsed by a real parser: (name, file name, content
+/// type, data).
+async fn parse_multipart(
+    headers: &HeaderMap,
+    body: bytes::Bytes,
+) -> Vec<(String, Option<String>, Option<String>, Vec<u8>)> {
+    use axum::extract::FromRequest;
+    let req = axum::http::Request::builder()
+        .header("content-type", headers.get("content-type").unwrap())
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let mut form = axum::extract::Multipart::from_request(req, &())
+        .await
+        .unwrap();
+    let mut parts = Vec::new();
+    while let Some(field) = form.next_field().await.unwrap() {
+        let name = field.name().unwrap_or("").to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(str::to_owned);
+        let data = field.bytes().await.unwrap().to_vec();
+        parts.push((name, file_name, content_type, data));
+    }
+    parts
+}
+
+#[tokio::test]
+async fn a_multipart_form_is_rebuilt_for_every_attempt_with_its_file_reread() {
+    let (base, r) = serve_recording(vec![503, 200]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rows.json");
+    let rows = br#"[{"row_data":"https://x/1.jpg","global_key":"k\"1"}]"#.repeat(2000);
+    std::fs::write(&file, &rows).unwrap();
+    let form = Multipart::new()
+        .text(
+            "operations",
+            r#"{"variables":{"file":null},"query":"mutation"}"#,
+        )
+        .text("map", r#"{"1":["variables.file"]}"#)
+        .file("1", "rows.json", "application/json", file.clone())
+        .bytes(
+            "2",
+            "manifest \"m\".json",
+            "application/json",
+            bytes::Bytes::from_static(b"{}"),
+        );
+    transport(&base, quick())
+        .request(Method::POST, "upload_file", "graphql")
+        .multipart(form)
+        .retry(RetryMode::Idempotent)
+        .send()
+        .await
+        .unwrap();
+    let requests = r.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "one retry after the 503");
+    for (headers, body) in requests {
+        let ct = headers["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("multipart/form-data; boundary="), "{ct}");
+        assert_eq!(
+            headers["content-length"].to_str().unwrap(),
+            body.len().to_string()
+        );
+        let parts = parse_multipart(&headers, body).await;
+        let json = Some("application/json".to_owned());
+        assert_eq!(parts.len(), 4);
+        assert_eq!(parts[0].0, "operations");
+        assert_eq!(
+            parts[0].3,
+            br#"{"variables":{"file":null},"query":"mutation"}"#
+        );
+        assert_eq!((parts[1].0.as_str(), parts[1].1.as_deref()), ("map", None));
+        assert_eq!(
+            (&parts[2].0, parts[2].1.as_deref(), &parts[2].2),
+            (&"1".to_owned(), Some("rows.json"), &json)
+        );
+        assert_eq!(parts[2].3, rows, "the file arrives whole on every attempt");
+        assert_eq!(parts[3].1.as_deref(), Some("manifest \"m\".json"));
+        assert_eq!(parts[3].3, b"{}");
+    }
+}
+
+#[tokio::test]
+async fn a_gzipped_json_body_is_compressed_once_and_resent_identically() {
+    let (base, r) = serve_recording(vec![429, 201]).await;
+    let value = serde_json::json!({"name": "s1", "attributes": {"image": {"url": "https://x/1.jpg"}}, "pad": "x".repeat(5000)});
+    let t = transport(&base, quick());
+    // Either order of json() and gzip().
+    t.request(Method::POST, "add_sample", "datasets/a/b/samples/")
+        .gzip()
+        .json(&value)
+        .send()
+        .await
+        .unwrap();
+    t.request(Method::PUT, "add_label", "labels/u/ground-truth/")
+        .json(&value)
+        .gzip()
+        .send()
+        .await
+        .unwrap();
+    let requests = r.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3);
+    for (headers, body) in &requests {
+        assert_eq!(headers["content-encoding"], "gzip");
+        assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(
+            headers["content-length"].to_str().unwrap(),
+            body.len().to_string()
+        );
+        assert!(body.len() < 1000, "compressed: {} bytes", body.len());
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut text)
+            .unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(got, value);
+    }
+    assert_eq!(
+        requests[0].1, requests[1].1,
+        "the resend carries the same bytes"
+    );
+}
+
+#[tokio::test]
+async fn bodies_that_cannot_be_sent_are_refused_before_anything_is_sent() {
+    let (base, r) = serve_recording(vec![200]).await;
+    let t = transport(&base, quick());
+    let bad_form = Multipart::new().bytes("1", "f", "no such type", bytes::Bytes::new());
+    let file_gzipped = t
+        .request(Method::POST, "upload", "x")
+        .file("/etc/hostname", "application/json")
+        .gzip();
+    for builder in [
+        t.request(Method::POST, "upload", "x").multipart(bad_form),
+        file_gzipped,
+        t.request(Method::POST, "upload", "x")
+            .multipart(Multipart::new().text("a", "b"))
+            .gzip(),
+    ] {
+        let err = builder.send().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation, "{err}");
+        assert_eq!(err.operation(), Some("upload"));
+    }
+    assert!(r.requests.lock().unwrap().is_empty());
 }

@@ -3,10 +3,12 @@
 //! Adapters never retry on their own.
 
 mod auth;
+mod body;
 mod path;
 pub mod redact;
 
 pub use auth::{Auth, ExposeSecret, SecretString};
+pub use body::Multipart;
 pub use path::path;
 pub use reqwest::Method;
 
@@ -354,6 +356,8 @@ enum Body {
         path: PathBuf,
         content_type: &'static str,
     },
+    /// Rebuilt on every attempt (files re-opened).
+    Multipart(Multipart),
 }
 
 /// A request being built; [`RequestBuilder::send`] runs it with retries.
@@ -366,6 +370,7 @@ pub struct RequestBuilder {
     query: Vec<(String, String)>,
     headers: Vec<(&'static str, String)>,
     body: Result<Body>,
+    gzip: bool,
     retry: RetryMode,
     timeout: Option<Duration>,
     deadline: Option<Duration>,
@@ -393,6 +398,7 @@ impl RequestBuilder {
             query: Vec::new(),
             headers: Vec::new(),
             body: Ok(Body::Empty),
+            gzip: false,
             retry,
             timeout: None,
             deadline: None,
@@ -457,6 +463,26 @@ impl RequestBuilder {
         self
     }
 
+    /// Send a `multipart/form-data` form, rebuilt on every attempt (a file part is re-read).
+    pub fn multipart(mut self, form: Multipart) -> Self {
+        self.body = match form.invalid_content_type() {
+            Some(ct) => Err(Error::validation(format!(
+                "{ct:?} is not a valid content type for a multipart part"
+            ))),
+            None => Ok(Body::Multipart(form)),
+        };
+        self
+    }
+
+    /// Compress the body (JSON or bytes) with gzip, once, and send it with
+    /// `Content-Encoding: gzip` (Segments' sample and label writes). Order with
+    /// [`json`](Self::json)/[`bytes`](Self::bytes) does not matter; a file or multipart body
+    /// cannot be compressed (a validation error when sent).
+    pub fn gzip(mut self) -> Self {
+        self.gzip = true;
+        self
+    }
+
     /// Choose when this request may be resent.
     pub fn retry(mut self, mode: RetryMode) -> Self {
         self.retry = mode;
@@ -491,8 +517,13 @@ impl RequestBuilder {
         let op = self.operation;
         let mut url = std::mem::replace(&mut self.url, Err(Error::validation("taken")))
             .map_err(|e| e.with_vendor(inner.vendor).with_operation(op))?;
-        let body = std::mem::replace(&mut self.body, Ok(Body::Empty))
+        let mut body = std::mem::replace(&mut self.body, Ok(Body::Empty))
             .map_err(|e| e.with_vendor(inner.vendor).with_operation(op))?;
+        if self.gzip {
+            body = self
+                .compress(body)
+                .map_err(|e| e.with_vendor(inner.vendor).with_operation(op))?;
+        }
         {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in &self.query {
@@ -595,6 +626,26 @@ impl RequestBuilder {
         }
     }
 
+    /// The body gzipped (once for all attempts), with its `Content-Encoding` header.
+    fn compress(&mut self, body: Body) -> Result<Body> {
+        match body {
+            Body::Empty => Ok(Body::Empty),
+            Body::Bytes {
+                bytes,
+                content_type,
+            } => {
+                self.headers.push(("content-encoding", "gzip".into()));
+                Ok(Body::Bytes {
+                    bytes: body::gzip(&bytes)?,
+                    content_type,
+                })
+            }
+            Body::File { .. } | Body::Multipart(_) => Err(Error::validation(
+                "gzip applies to JSON or bytes bodies, not to files or multipart forms",
+            )),
+        }
+    }
+
     async fn attempt(
         &self,
         inner: &Inner,
@@ -636,21 +687,19 @@ impl RequestBuilder {
                 .header(reqwest::header::CONTENT_TYPE, *content_type)
                 .body(bytes.clone()),
             Body::File { path, content_type } => {
-                let file = tokio::fs::File::open(path).await.map_err(|e| {
-                    AttemptError::not_processed(mk(
-                        ErrorKind::Transport,
-                        format!("cannot open upload file: {e}"),
-                    ))
-                })?;
-                let len = file.metadata().await.map(|m| m.len()).ok();
-                let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
-                let mut r = req
-                    .header(reqwest::header::CONTENT_TYPE, *content_type)
-                    .body(reqwest::Body::wrap_stream(stream));
-                if let Some(len) = len {
-                    r = r.header(reqwest::header::CONTENT_LENGTH, len);
-                }
-                r
+                let (stream, len) = body::open_file_body(path)
+                    .await
+                    .map_err(|e| AttemptError::not_processed(file_error(inner, op, e)))?;
+                req.header(reqwest::header::CONTENT_TYPE, *content_type)
+                    .header(reqwest::header::CONTENT_LENGTH, len)
+                    .body(stream)
+            }
+            Body::Multipart(form) => {
+                let form = form
+                    .to_form()
+                    .await
+                    .map_err(|e| AttemptError::not_processed(file_error(inner, op, e)))?;
+                req.multipart(form)
             }
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -720,6 +769,17 @@ fn vendor_failure(
     // anything else may have been acted on.
     let processed = !(status == 429 || kind == ErrorKind::TooManyRequests);
     AttemptError { error, processed }
+}
+
+/// A local upload file that could not be read.
+fn file_error(inner: &Inner, op: &str, e: body::FileError) -> Error {
+    inner_error(
+        inner,
+        ErrorKind::Transport,
+        op,
+        format!("cannot open upload file {}: {}", e.path.display(), e.error),
+    )
+    .with_source(e.error)
 }
 
 fn inner_error(inner: &Inner, kind: ErrorKind, op: &str, message: String) -> Error {
