@@ -73,6 +73,7 @@
 mod framework;
 mod sama;
 mod scale;
+mod segments;
 
 pub use framework::control::Control;
 pub use framework::faults::FaultConfig;

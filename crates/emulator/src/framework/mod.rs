@@ -37,6 +37,13 @@ pub(crate) trait VendorEmulator: Send + Sync + 'static {
     fn router(self: Arc<Self>) -> Router;
     /// A vendor-shaped error response, used for injected faults.
     fn error_response(&self, status: u16, message: &str) -> Response;
+    /// The vendor's answer to an injected throttle: `status` 429, or a 2xx for a
+    /// `soft_throttle_rate` fault (a success status whose body reports throttling, e.g.
+    /// Segments' DRF `detail`); the framework adds `Retry-After`. Default: `error_response`.
+    fn throttle_response(&self, status: u16, retry_after_secs: f64) -> Response {
+        let _ = retry_after_secs;
+        self.error_response(status, "Too many requests (injected fault)")
+    }
     /// Whether the project exists.
     fn has_project(&self, project: &str) -> bool;
     /// Existing project ids, seeded ones first.
@@ -81,6 +88,7 @@ pub(crate) fn build_vendor(
     match vendor {
         Vendor::Sama => Ok(Arc::new(crate::sama::SamaEmulator::new(ctx))),
         Vendor::Scale => Ok(Arc::new(crate::scale::ScaleEmulator::new(ctx))),
+        Vendor::Segments => Ok(Arc::new(crate::segments::SegmentsEmulator::new(ctx))),
         other => Err(std::io::Error::new(
             std::io::ErrorKind::Unsupported,
             format!("no emulator for vendor {other} yet"),
@@ -94,6 +102,7 @@ pub(crate) fn default_projects(vendor: labelmux_core::Vendor) -> Vec<String> {
     match vendor {
         Vendor::Sama => vec!["1001".to_owned()],
         Vendor::Scale => vec!["demo".to_owned()],
-        Vendor::Labelbox | Vendor::Segments => vec!["demo".to_owned()],
+        Vendor::Segments => vec!["labelmux/demo".to_owned()],
+        Vendor::Labelbox => vec!["demo".to_owned()],
     }
 }
