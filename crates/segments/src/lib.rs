@@ -36,9 +36,9 @@ pub use client::{
 };
 pub use release::{ReleaseHeader, ReleaseLabel, ReleaseReader, ReleaseSample};
 pub use wire::{
-    Annotation, Asset, CloneDatasetRequest, Collaborator, CreateDatasetRequest,
-    CreateIssueRequest, CreateSampleRequest, Dataset, DeleteSamplesResponse, Issue, IssueStatus,
-    Label, LabelAttributes, LabelStats, LabelStatus, Labelset, PutLabelRequest, Release,
-    ReleaseStatus, Role, Sample, SampleAttributes, SampleLabel, TaskType, UpdateDatasetRequest,
+    Annotation, Asset, CloneDatasetRequest, Collaborator, CreateDatasetRequest, CreateIssueRequest,
+    CreateSampleRequest, Dataset, DeleteSamplesResponse, Issue, IssueStatus, Label,
+    LabelAttributes, LabelStats, LabelStatus, Labelset, PutLabelRequest, Release, ReleaseStatus,
+    Role, Sample, SampleAttributes, SampleLabel, TaskType, UpdateDatasetRequest,
     UpdateIssueRequest, UpdateLabelRequest, UpdateSampleRequest, User, Workunit,
 };

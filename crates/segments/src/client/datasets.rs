@@ -82,7 +82,11 @@ impl SegmentsClient {
         let p = match organization {
             Some(org) => format!(
                 "{}/",
-                path(&["organizations", nonempty(org, "organization", OP)?, "datasets"])
+                path(&[
+                    "organizations",
+                    nonempty(org, "organization", OP)?,
+                    "datasets"
+                ])
             ),
             None => "user/datasets/".to_owned(),
         };

@@ -1,14 +1,12 @@
 //! Releases (and their files), workunits and assets.
 
-use super::{dataset_path, nonempty, op_err, SegmentsClient, DEFAULT_PAGE_SIZE, VENDOR};
-use crate::release::ReleaseReader;
-use crate::wire::{Asset, Release, ReleaseStatus, Workunit};
+use super::{dataset_path, nonempty, op_err, SegmentsClient, DEFAULT_PAGE_SIZE};
+use crate::wire::{Asset, Release, Workunit};
 use bytes::Bytes;
 use chrono::NaiveDateTime;
 use futures::stream::BoxStream;
 use labelmux_core::paginate::{paginate, Page};
-use labelmux_core::poll::{poll_until, PollOptions, PollStatus};
-use labelmux_core::transport::{resumable_download, Method, Multipart, RetryMode};
+use labelmux_core::transport::{Method, Multipart, RetryMode};
 use labelmux_core::{Error, ErrorKind, Result};
 use serde_json::json;
 use std::path::Path;
@@ -63,14 +61,23 @@ impl SegmentsClient {
     /// `GET /datasets/{owner}/{name}/releases/{release}/`.
     pub async fn get_release(&self, dataset: &str, name: &str) -> Result<Release> {
         const OP: &str = "get_release";
-        let p = dataset_path(dataset, &["releases", nonempty(name, "release name", OP)?], OP)?;
+        let p = dataset_path(
+            dataset,
+            &["releases", nonempty(name, "release name", OP)?],
+            OP,
+        )?;
         Self::send_as(self.request(Method::GET, OP, &p), OP, "release").await
     }
 
     /// `POST /datasets/{owner}/{name}/releases/` `{"name", "description"}`: the release, status
     /// `PENDING` (see [`Self::wait_for_release`]). Names are unique per dataset: "already
     /// exists" after a retry is resolved by reading the release back.
-    pub async fn add_release(&self, dataset: &str, name: &str, description: &str) -> Result<Release> {
+    pub async fn add_release(
+        &self,
+        dataset: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<Release> {
         const OP: &str = "add_release";
         nonempty(name, "release name", OP)?;
         let p = dataset_path(dataset, &["releases"], OP)?;
@@ -89,60 +96,12 @@ impl SegmentsClient {
     /// `DELETE /datasets/{owner}/{name}/releases/{release}/`.
     pub async fn delete_release(&self, dataset: &str, name: &str) -> Result<()> {
         const OP: &str = "delete_release";
-        let p = dataset_path(dataset, &["releases", nonempty(name, "release name", OP)?], OP)?;
+        let p = dataset_path(
+            dataset,
+            &["releases", nonempty(name, "release name", OP)?],
+            OP,
+        )?;
         Self::send_delete(self.request(Method::DELETE, OP, &p), OP).await
-    }
-
-    /// Poll `GET …/releases/{release}/` until the release file is built. `FAILED` is an
-    /// [`ErrorKind::Internal`] error; running out of `options.timeout` is a `Timeout` error.
-    pub async fn wait_for_release(
-        &self,
-        dataset: &str,
-        name: &str,
-        options: PollOptions,
-    ) -> Result<Release> {
-        const OP: &str = "wait_for_release";
-        poll_until(VENDOR, OP, options, || async {
-            let r = self.get_release(dataset, name).await?;
-            match &r.status {
-                Some(ReleaseStatus::Succeeded) if r.file_url().is_some() => Ok(PollStatus::Done(r)),
-                Some(ReleaseStatus::Failed) => Err(op_err(
-                    Error::new(
-                        ErrorKind::Internal,
-                        format!("Segments.ai failed to build release {name:?} of {dataset}"),
-                    ),
-                    OP,
-                )),
-                other => Ok(PollStatus::Pending(Some(format!(
-                    "release {name:?} is {}",
-                    other.as_ref().map(|s| s.as_str()).unwrap_or("without status")
-                )))),
-            }
-        })
-        .await
-    }
-
-    /// The release file's bytes: an unauthenticated GET of its URL (pre-signed storage),
-    /// resumed with `Range` where the connection drops.
-    pub fn release_file_bytes(&self, release: &Release) -> Result<BoxStream<'static, Result<Bytes>>> {
-        const OP: &str = "read_release_file";
-        let url = release.file_url().ok_or_else(|| {
-            op_err(
-                Error::validation(format!(
-                    "release {:?} has no file yet (status {}); wait for it to succeed",
-                    release.name,
-                    release.status.as_ref().map(|s| s.as_str()).unwrap_or("unknown")
-                )),
-                OP,
-            )
-        })?;
-        Ok(resumable_download(self.transport(), OP, url))
-    }
-
-    /// The release file as a [`ReleaseReader`]: samples one at a time, never the whole file in
-    /// memory.
-    pub fn release_file(&self, release: &Release) -> Result<ReleaseReader> {
-        Ok(ReleaseReader::new(self.release_file_bytes(release)?))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -150,14 +109,26 @@ impl SegmentsClient {
     // -----------------------------------------------------------------------------------------
 
     /// `GET /datasets/{owner}/{name}/workunits/`: the page `query.page`.
-    pub async fn get_workunits_page(&self, dataset: &str, query: &WorkunitsQuery) -> Result<Vec<Workunit>> {
+    pub async fn get_workunits_page(
+        &self,
+        dataset: &str,
+        query: &WorkunitsQuery,
+    ) -> Result<Vec<Workunit>> {
         self.workunits_page(dataset, query, query.page).await
     }
 
-    async fn workunits_page(&self, dataset: &str, query: &WorkunitsQuery, page: u32) -> Result<Vec<Workunit>> {
+    async fn workunits_page(
+        &self,
+        dataset: &str,
+        query: &WorkunitsQuery,
+        page: u32,
+    ) -> Result<Vec<Workunit>> {
         const OP: &str = "get_workunits";
         if query.per_page == 0 || page == 0 {
-            return Err(op_err(Error::validation("per_page and page must be at least 1"), OP));
+            return Err(op_err(
+                Error::validation("per_page and page must be at least 1"),
+                OP,
+            ));
         }
         let p = dataset_path(dataset, &["workunits"], OP)?;
         let dir = if query.descending { "-" } else { "" };
@@ -175,7 +146,11 @@ impl SegmentsClient {
     }
 
     /// Every workunit matching `query`, page after page (ends like [`Self::get_samples`]).
-    pub fn get_workunits(&self, dataset: &str, query: WorkunitsQuery) -> BoxStream<'static, Result<Workunit>> {
+    pub fn get_workunits(
+        &self,
+        dataset: &str,
+        query: WorkunitsQuery,
+    ) -> BoxStream<'static, Result<Workunit>> {
         let client = self.clone();
         let dataset = dataset.to_owned();
         paginate(query.page, move |page| {
@@ -203,12 +178,8 @@ impl SegmentsClient {
     /// attributes.
     pub async fn upload_asset(&self, filename: &str, data: Bytes) -> Result<Asset> {
         let asset = self.create_asset(filename).await?;
-        let form = Self::presigned_form(&asset).bytes(
-            "file",
-            filename,
-            "application/octet-stream",
-            data,
-        );
+        let form =
+            Self::presigned_form(&asset).bytes("file", filename, "application/octet-stream", data);
         self.post_to_storage(&asset, form).await?;
         Ok(asset)
     }
@@ -254,7 +225,9 @@ impl SegmentsClient {
             .presigned_post
             .fields
             .iter()
-            .fold(Multipart::new(), |form, (k, v)| form.text(k.as_str(), v.as_str()))
+            .fold(Multipart::new(), |form, (k, v)| {
+                form.text(k.as_str(), v.as_str())
+            })
     }
 
     async fn post_to_storage(&self, asset: &Asset, form: Multipart) -> Result<()> {

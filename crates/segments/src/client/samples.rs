@@ -110,7 +110,10 @@ impl SamplesQuery {
         }
         for s in &self.label_status {
             if s.as_str().is_empty() || s.as_str().contains(',') {
-                return bad(format!("label status {:?} cannot be filtered on", s.as_str()));
+                return bad(format!(
+                    "label status {:?} cannot be filtered on",
+                    s.as_str()
+                ));
             }
         }
         Ok(())
@@ -147,7 +150,11 @@ impl SegmentsClient {
     /// `GET /datasets/{owner}/{name}/samples/`: the page `query.page` (the SDK's
     /// `get_samples`). A page past the end is a `NotFound` error with vendor code
     /// `InvalidPage`.
-    pub async fn get_samples_page(&self, dataset: &str, query: &SamplesQuery) -> Result<Vec<Sample>> {
+    pub async fn get_samples_page(
+        &self,
+        dataset: &str,
+        query: &SamplesQuery,
+    ) -> Result<Vec<Sample>> {
         const OP: &str = "get_samples";
         query.validate(OP)?;
         self.samples_page(dataset, query, query.page, OP).await
@@ -168,7 +175,11 @@ impl SegmentsClient {
     /// Every sample matching `query`, from page `query.page` on, fetching the next page while
     /// this one is consumed. The stream ends at a short or empty page, or at Segments'
     /// "Invalid page." answer.
-    pub fn get_samples(&self, dataset: &str, query: SamplesQuery) -> BoxStream<'static, Result<Sample>> {
+    pub fn get_samples(
+        &self,
+        dataset: &str,
+        query: SamplesQuery,
+    ) -> BoxStream<'static, Result<Sample>> {
         const OP: &str = "get_samples";
         if let Err(e) = query.validate(OP) {
             return Self::failed_stream(e);
@@ -213,7 +224,10 @@ impl SegmentsClient {
         include_signed_urls: bool,
     ) -> Result<Sample> {
         const OP: &str = "get_sample";
-        let p = format!("{}/", path(&["samples", nonempty(uuid, "sample uuid", OP)?]));
+        let p = format!(
+            "{}/",
+            path(&["samples", nonempty(uuid, "sample uuid", OP)?])
+        );
         let mut rb = self
             .request(Method::GET, OP, &p)
             .query_opt("labelset", labelset);
@@ -279,11 +293,15 @@ impl SegmentsClient {
                     "bulk create refused existing names; creating one by one"
                 );
                 let concurrency = self.transport().config().concurrency.max(1);
-                stream::iter(samples.iter().map(|s| self.add_sample_idempotent(dataset, s)))
-                    .buffered(concurrency)
-                    .map_ok(|(sample, _)| sample)
-                    .try_collect()
-                    .await
+                stream::iter(
+                    samples
+                        .iter()
+                        .map(|s| self.add_sample_idempotent(dataset, s)),
+                )
+                .buffered(concurrency)
+                .map_ok(|(sample, _)| sample)
+                .try_collect()
+                .await
             }
             other => other,
         }
@@ -311,7 +329,10 @@ impl SegmentsClient {
     /// `PATCH /samples/{uuid}/` (gzip-compressed): only the members set are sent.
     pub async fn update_sample(&self, uuid: &str, update: &UpdateSampleRequest) -> Result<Sample> {
         const OP: &str = "update_sample";
-        let p = format!("{}/", path(&["samples", nonempty(uuid, "sample uuid", OP)?]));
+        let p = format!(
+            "{}/",
+            path(&["samples", nonempty(uuid, "sample uuid", OP)?])
+        );
         // Setting fields to given values twice gives the same sample.
         let rb = self
             .request(Method::PATCH, OP, &p)
@@ -324,7 +345,10 @@ impl SegmentsClient {
     /// `DELETE /samples/{uuid}/`.
     pub async fn delete_sample(&self, uuid: &str) -> Result<()> {
         const OP: &str = "delete_sample";
-        let p = format!("{}/", path(&["samples", nonempty(uuid, "sample uuid", OP)?]));
+        let p = format!(
+            "{}/",
+            path(&["samples", nonempty(uuid, "sample uuid", OP)?])
+        );
         Self::send_delete(self.request(Method::DELETE, OP, &p), OP).await
     }
 
@@ -439,7 +463,10 @@ mod tests {
 
     #[test]
     fn sort_keys_are_the_sdks() {
-        assert_eq!(SampleSort::GtLabelUpdatedAt.as_str(), "gt_label__updated_at");
+        assert_eq!(
+            SampleSort::GtLabelUpdatedAt.as_str(),
+            "gt_label__updated_at"
+        );
         assert_eq!(SampleSort::default().as_str(), "name");
         assert_eq!(SampleSort::Other("created".into()).as_str(), "created");
     }

@@ -68,7 +68,10 @@ fn a_429_carries_the_wait_its_body_names() {
     );
     assert_eq!(v.retry_after, Some(Duration::from_secs(3)));
     assert_eq!(classify(429, b"").retry_after, None);
-    assert_eq!(classify(404, br#"{"detail":"Not found."}"#).retry_after, None);
+    assert_eq!(
+        classify(404, br#"{"detail":"Not found."}"#).retry_after,
+        None
+    );
 }
 
 #[test]
@@ -102,8 +105,11 @@ fn throttling_in_a_2xx_body_is_recognised_and_nothing_else_is() {
     .unwrap();
     assert!(msg.contains("throttled"));
     assert_eq!(wait, Some(Duration::from_secs(7)));
-    let v = success_check(200, br#"{"detail":"Request was throttled. Expected available in 2 seconds."}"#)
-        .unwrap();
+    let v = success_check(
+        200,
+        br#"{"detail":"Request was throttled. Expected available in 2 seconds."}"#,
+    )
+    .unwrap();
     assert_eq!(v.kind, Some(ErrorKind::TooManyRequests));
     assert_eq!(v.code.as_deref(), Some(API_LIMIT));
     assert_eq!(v.retry_after, Some(Duration::from_secs(2)));
