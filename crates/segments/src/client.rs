@@ -18,6 +18,7 @@
 
 mod datasets;
 mod labels;
+mod release_file;
 mod releases;
 mod samples;
 
