@@ -692,3 +692,68 @@ async fn dropped_connections_never_duplicate_creations() {
     assert_eq!(unique, all);
     assert!(all.len() >= ok, "{all:?}");
 }
+
+#[tokio::test]
+async fn releases_are_built_listed_read_as_a_stream_and_deleted() {
+    let (_emu, client) = env().await;
+    let id = new_dataset(&client, "released").await;
+    client.add_labelset(&id, "predictions", "").await.unwrap();
+    let batch: Vec<_> = (0..5).map(|i| image(&format!("r{i}.jpg"))).collect();
+    let created = client.add_samples(&id, &batch).await.unwrap();
+    client
+        .add_label(
+            &created[0].uuid,
+            "ground-truth",
+            &bbox_label(LabelStatus::Reviewed),
+        )
+        .await
+        .unwrap();
+    let r = client.add_release(&id, "v1", "first").await.unwrap();
+    assert_eq!(r.name, "v1");
+    let e = client.add_release(&id, "v1", "").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Duplicate);
+    let e = client.release_file(&r).map(|_| ()).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::Validation,
+        "a pending release has no file yet"
+    );
+
+    let mut ready = None;
+    for _ in 0..100 {
+        let r = client.get_release(&id, "v1").await.unwrap();
+        if r.status == Some(labelmux_segments::ReleaseStatus::Succeeded) {
+            ready = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let ready = ready.expect("release never succeeded");
+    assert_eq!(ready.samples_count, Some(5));
+    assert_eq!(client.get_releases(&id).await.unwrap().len(), 1);
+
+    let mut reader = client.release_file(&ready).unwrap();
+    let mut names = Vec::new();
+    while let Some(s) = reader.next_sample().await.unwrap() {
+        assert!(s.labels.contains_key("ground-truth") && s.labels.contains_key("predictions"));
+        if s.uuid == created[0].uuid {
+            let gt = s.label("ground-truth").unwrap();
+            assert_eq!(gt.label_status, Some(LabelStatus::Reviewed));
+            assert_eq!(gt.attributes.as_ref().unwrap().annotations().len(), 1);
+        } else {
+            assert!(s.label("ground-truth").is_none());
+        }
+        names.push(s.name);
+    }
+    names.sort();
+    assert_eq!(names, ["r0.jpg", "r1.jpg", "r2.jpg", "r3.jpg", "r4.jpg"]);
+    assert_eq!(reader.header().name(), Some("v1"));
+    assert_eq!(reader.header().task_type(), Some(TaskType::Bboxes));
+    assert_eq!(reader.header().labelsets(), ["ground-truth", "predictions"]);
+
+    client.delete_release(&id, "v1").await.unwrap();
+    assert_eq!(
+        client.get_release(&id, "v1").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
