@@ -179,3 +179,95 @@ async fn a_large_release_file_streams_in_order_in_flat_memory() {
         );
     }
 }
+
+#[derive(Clone)]
+struct Flaky {
+    text: Arc<String>,
+    calls: Arc<AtomicUsize>,
+}
+
+/// Serves the file with `Range` support; the first answer breaks off after 40% of the bytes.
+async fn flaky_file(State(s): State<Flaky>, headers: HeaderMap) -> Response {
+    let call = s.calls.fetch_add(1, Ordering::SeqCst);
+    let from: usize = headers
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.trim_end_matches('-').parse().ok())
+        .unwrap_or(0);
+    let bytes = Bytes::copy_from_slice(&s.text.as_bytes()[from..]);
+    let status = if from > 0 {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let body = if call == 0 {
+        let cut = bytes.len() * 2 / 5;
+        let head = bytes.slice(..cut);
+        Body::from_stream(stream::iter(vec![
+            Ok(head),
+            Err(std::io::Error::other("connection reset by the test")),
+        ]))
+    } else {
+        Body::from(bytes)
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("accept-ranges", "bytes")
+        .body(body)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_download_cut_midway_resumes_and_yields_every_sample_once() {
+    let n = 3000;
+    let mut text = head();
+    for i in 0..n {
+        if i > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&sample_json(i));
+    }
+    text.push_str("]}}");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route("/releases/flaky.json", get(flaky_file))
+        .with_state(Flaky {
+            text: Arc::new(text),
+            calls: calls.clone(),
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = SegmentsClient::new(
+        &format!("http://{addr}/"),
+        SecretString::from("k"),
+        TransportConfig::fast_for_tests(),
+    )
+    .unwrap();
+    let release: Release = decode(
+        json!({"name": "v1", "status": "SUCCEEDED",
+               "attributes": {"url": format!("http://{addr}/releases/flaky.json")}}),
+        "release",
+    )
+    .unwrap();
+    let names: Vec<String> = client
+        .release_file(&release)
+        .unwrap()
+        .into_stream()
+        .map(|s| s.map(|s| s.name))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<labelmux_core::Result<_>>()
+        .unwrap();
+    assert_eq!(names.len(), n);
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(name, &format!("frame-{i:07}.jpg"));
+    }
+    assert!(
+        calls.load(Ordering::SeqCst) >= 2,
+        "the cut was not exercised"
+    );
+}
