@@ -968,3 +968,31 @@ async fn send_streaming_retries_until_the_head_and_classifies_error_statuses() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(err.message().contains("no such export"), "{err}");
 }
+
+#[tokio::test]
+async fn a_missing_upload_file_is_an_io_error_never_retried_nor_sent() {
+    let (base, r) = serve_recording(vec![200]).await;
+    let t = transport(&base, quick());
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("gone.json");
+    for builder in [
+        t.request(Method::PUT, "upload_tasks", "x")
+            .file(missing.clone(), "application/json"),
+        t.request(Method::POST, "upload_file", "graphql")
+            .multipart(Multipart::new().text("map", "{}").file(
+                "1",
+                "gone.json",
+                "application/json",
+                missing.clone(),
+            ))
+            .retry(RetryMode::Idempotent),
+    ] {
+        let err = builder.send().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert_eq!(err.retryability(), labelmux_core::Retryability::Permanent);
+        assert!(!err.is_persistent(), "tried once: {err:?}");
+        assert!(err.message().contains("gone.json"), "{err}");
+        assert!(err.operation().is_some());
+    }
+    assert!(r.requests.lock().unwrap().is_empty());
+}

@@ -4,6 +4,7 @@
 
 mod auth;
 mod body;
+pub mod graphql;
 mod path;
 pub mod redact;
 mod stream;
@@ -881,13 +882,12 @@ fn vendor_failure(
 
 /// A local upload file that could not be read.
 fn file_error(inner: &Inner, op: &str, e: body::FileError) -> Error {
-    inner_error(
-        inner,
-        ErrorKind::Transport,
-        op,
-        format!("cannot open upload file {}: {}", e.path.display(), e.error),
+    Error::io(
+        format!("cannot read upload file {}", e.path.display()),
+        e.error,
     )
-    .with_source(e.error)
+    .with_vendor(inner.vendor)
+    .with_operation(op)
 }
 
 fn inner_error(inner: &Inner, kind: ErrorKind, op: &str, message: String) -> Error {
