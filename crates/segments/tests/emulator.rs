@@ -719,16 +719,29 @@ async fn releases_are_built_listed_read_as_a_stream_and_deleted() {
         "a pending release has no file yet"
     );
 
-    let mut ready = None;
-    for _ in 0..100 {
-        let r = client.get_release(&id, "v1").await.unwrap();
-        if r.status == Some(labelmux_segments::ReleaseStatus::Succeeded) {
-            ready = Some(r);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let ready = ready.expect("release never succeeded");
+    let ready = client
+        .wait_for_release(
+            &id,
+            "v1",
+            labelmux_core::poll::PollOptions::default()
+                .with_interval(std::time::Duration::from_millis(20))
+                .with_timeout(std::time::Duration::from_secs(10)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status,
+        Some(labelmux_segments::ReleaseStatus::Succeeded)
+    );
+    let e = client
+        .wait_for_release(
+            &id,
+            "no-such-release",
+            labelmux_core::poll::PollOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(ready.samples_count, Some(5));
     assert_eq!(client.get_releases(&id).await.unwrap().len(), 1);
 

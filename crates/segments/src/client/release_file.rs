@@ -1,14 +1,47 @@
 //! Waiting for a release and reading its file.
 
-use super::{op_err, SegmentsClient};
+use super::{op_err, SegmentsClient, VENDOR};
 use crate::release::ReleaseReader;
-use crate::wire::Release;
+use crate::wire::{Release, ReleaseStatus};
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use labelmux_core::poll::{poll_until, PollOptions, PollStatus};
 use labelmux_core::transport::resumable_download;
-use labelmux_core::{Error, Result};
+use labelmux_core::{Error, ErrorKind, Result};
 
 impl SegmentsClient {
+    /// Poll `GET …/releases/{release}/` until the release file is built. `FAILED` is an
+    /// [`ErrorKind::Internal`] error; running out of `options.timeout` is a `Timeout` error.
+    pub async fn wait_for_release(
+        &self,
+        dataset: &str,
+        name: &str,
+        options: PollOptions,
+    ) -> Result<Release> {
+        const OP: &str = "wait_for_release";
+        poll_until(VENDOR, OP, options, || async {
+            let r = self.get_release(dataset, name).await?;
+            match &r.status {
+                Some(ReleaseStatus::Succeeded) if r.file_url().is_some() => Ok(PollStatus::Done(r)),
+                Some(ReleaseStatus::Failed) => Err(op_err(
+                    Error::new(
+                        ErrorKind::Internal,
+                        format!("Segments.ai failed to build release {name:?} of {dataset}"),
+                    ),
+                    OP,
+                )),
+                other => Ok(PollStatus::Pending(Some(format!(
+                    "release {name:?} is {}",
+                    other
+                        .as_ref()
+                        .map(|s| s.as_str())
+                        .unwrap_or("without status")
+                )))),
+            }
+        })
+        .await
+    }
+
     /// The release file's bytes: an unauthenticated GET of its URL (pre-signed storage),
     /// resumed with `Range` where the connection drops.
     pub fn release_file_bytes(
