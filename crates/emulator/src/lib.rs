@@ -58,12 +58,48 @@
 //! next lifecycle step reworks it (for Scale, completed is delivered, so without `task` every
 //! completed task not already sent back is rejected).
 //!
+//! ## Segments.ai
+//!
+//! Base `http://127.0.0.1:PORT` (every route at the host root, as the SDK requires; with or
+//! without a trailing slash, never redirected), header `Authorization: APIKey <key>` (none →
+//! 401 "Authentication credentials were not provided.", another key → 401 "Invalid token."),
+//! every endpoint of the `segments-ai` SDK: `/api_status/` (426 for a numeric `lib_version`
+//! below 1.0), user, datasets keyed by `owner/name` (create, organization create, PATCH,
+//! clone, delete, collaborators, labelsets), samples (single and `samples_bulk` create — an
+//! existing name comes back unchanged —, list with `name__contains`, `filters`,
+//! `label_status` (OR), `sort`, `labelset` / `include_full_label`, page-number paging with
+//! "Invalid page." past the end; PATCH, delete, bulk delete), labels (PUT upsert: 201 created,
+//! 200 replaced; PATCH, delete), label stats, issues, releases, workunits and assets.
+//! `Content-Encoding: gzip` request bodies are decoded. Errors are DRF bodies worded as the
+//! SDK classifies them (`{"detail": "Not found."}` for unknown objects, invisible datasets and
+//! unroutable paths; 403 "You do not have permission…" for a visible dataset the caller's role
+//! does not allow; 400 `{"name": ["… already exists…"]}` for duplicates). Injected 429s carry
+//! `Retry-After` and "Request was throttled. Expected available in N seconds.";
+//! `soft_throttle_rate` answers the same body with 200 (the SDK's `APILimitError`). Unauthenticated
+//! storage under `/storage/`: the presigned asset upload `POST /storage/upload/` (multipart,
+//! 204), assets and release files at `GET /storage/<key>`. A release reads `PENDING` for
+//! 300 ms (or until the next lifecycle step), then `SUCCEEDED` with the URL of its file (every
+//! labelset a key of every sample's `labels`, `null` where unlabeled).
+//!
+//! Fixture: the key belongs to user `labelmux`, admin of organization `labelmux-org`; seeded
+//! project `labelmux/demo` (a `vector` dataset, categories car 1 and pedestrian 2; a project
+//! `name` without owner means `labelmux/name`, an unknown owner becomes an organization the
+//! caller administers); `other-user/private-dataset` is invisible to the caller (404),
+//! `other-user/shared-dataset` has it as a `labeler` (managing it answers 403). Projects of
+//! the control API are datasets (`owner/name`), tasks are samples, states are ground-truth
+//! label statuses: `advance` labels unlabeled, prelabeled and rejected samples (annotations
+//! from the dataset's categories, shaped for its task type: bounding boxes and polygons for
+//! `vector`) and reviews labeled ones; `complete` labels, `deliver` reviews; `reject` (task =
+//! sample UUID or name) rejects a label and files the reasons as an open issue. Every step is
+//! a workunit (`label` / `review`).
+//!
 //! ## Adding a vendor
 //!
 //! A vendor emulator is one module (e.g. `src/scale/`) with a type implementing the crate-private
 //! trait `framework::VendorEmulator`: `api_prefix()` ("/v1"), `router()` (all of its routes as an
 //! axum `Router`; the framework applies counting and faults before it), `error_response()`
-//! (vendor-shaped error body for injected faults), the project queries and the lifecycle hooks
+//! (vendor-shaped error body for injected faults; optionally `throttle_response()` for injected
+//! throttles), the project queries and the lifecycle hooks
 //! `advance` / `complete_all` / `deliver_all` / `finish_all` / `reset` / `task_count` /
 //! `state_counts`. Then add one match arm in `framework::build_vendor` (and its default project
 //! list in `framework::default_projects`). Server, faults, control API, lifecycle clock and the
@@ -99,7 +135,7 @@ pub struct EmulatorConfig {
     /// The one accepted API key; default `"emulator-key"`.
     pub api_key: String,
     /// Seeded project ids (kept by `reset`); default per vendor (Sama `["1001"]`, Scale
-    /// `["demo"]`); an empty list also means the default.
+    /// `["demo"]`, Segments `["labelmux/demo"]`); an empty list also means the default.
     pub projects: Vec<String>,
     /// How tasks move through their lifecycle; default [`Lifecycle::Manual`].
     pub lifecycle: Lifecycle,

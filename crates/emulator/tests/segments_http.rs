@@ -1060,3 +1060,119 @@ async fn throttling_as_429_with_retry_after_and_as_a_2xx_notice() {
     let (s, v) = seg.get("/user").await;
     assert_eq!((s, v["username"].clone()), (200, json!("labelmux")));
 }
+
+#[tokio::test]
+async fn enforced_rate_limit_answers_drf_429_with_retry_after() {
+    let mut config = EmulatorConfig::new(Vendor::Segments);
+    config.enforce_rate_limits = true;
+    let emu = start(config).await.unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let get = || {
+        http.get(format!("{}/user", emu.base_url()))
+            .header("Authorization", format!("APIKey {}", emu.api_key()))
+            .send()
+    };
+    // Concurrent, so that all of them fall into one window even on a slow machine.
+    let answers = futures::future::join_all((0..30).map(|_| get())).await;
+    let mut ok = 0;
+    let mut throttled = None;
+    for r in answers {
+        let r = r.unwrap();
+        match r.status().as_u16() {
+            200 => ok += 1,
+            429 => {
+                let retry: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                throttled = Some((retry, r.json::<Value>().await.unwrap()));
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!((20..30).contains(&ok), "{ok} requests passed");
+    let (retry, body) = throttled.unwrap();
+    assert_eq!(retry, 1);
+    assert_eq!(
+        body,
+        json!({"detail": "Request was throttled. Expected available in 1 second."})
+    );
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    assert_eq!(get().await.unwrap().status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn the_shared_lifecycle_clock_labels_and_reviews_new_samples() {
+    let mut config = EmulatorConfig::new(Vendor::Segments);
+    config.lifecycle = labelmux_emulator::Lifecycle::Auto {
+        step: Duration::from_millis(20),
+    };
+    let emu = start(config).await.unwrap();
+    let seg = Seg {
+        emu,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+    };
+    seg.bulk(DS, (0..5).map(|i| format!("auto-{i}.jpg"))).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, d) = seg.get(&format!("/datasets/{DS}/")).await;
+        if d["label_stats"]["REVIEWED"] == 5 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never reviewed: {}",
+            d["label_stats"]
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, w) = seg.get(&format!("/datasets/{DS}/workunits/")).await;
+    assert_eq!(w.as_array().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_drf_400s() {
+    let seg = Seg::start().await;
+    let r = seg
+        .req(Method::POST, &format!("/datasets/{DS}/samples/"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body("not gzip at all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let (s, v) = seg
+        .call(
+            Method::POST,
+            &format!("/datasets/{DS}/samples/"),
+            Some(json!("{")),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let r = seg
+        .req(Method::POST, "/user/datasets/")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error"),
+        "{v}"
+    );
+    let (s, v) = seg
+        .post(
+            &format!("/datasets/{DS}/samples_bulk/"),
+            json!({"name": "x"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(v["non_field_errors"].is_array(), "{v}");
+}
