@@ -27,6 +27,8 @@
 
 pub mod client;
 pub mod errors;
+pub mod mapping;
+pub mod provider;
 pub mod release;
 pub mod wire;
 
@@ -34,6 +36,8 @@ pub use client::{
     split_dataset, ApiStatus, SampleSort, SamplesQuery, SegmentsClient, WorkunitsQuery,
     DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, MAX_BULK_DELETE, SDK_VERSION,
 };
+pub use mapping::BATCH_METADATA_KEY;
+pub use provider::{SegmentsOptions, SegmentsProvider, DEFAULT_CHUNK_SIZE, GROUND_TRUTH};
 pub use release::{ReleaseHeader, ReleaseLabel, ReleaseReader, ReleaseSample};
 pub use wire::{
     Annotation, Asset, CloneDatasetRequest, Collaborator, CreateDatasetRequest, CreateIssueRequest,

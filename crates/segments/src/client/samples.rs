@@ -5,6 +5,7 @@ use crate::wire::{
     CreateSampleRequest, DeleteSamplesResponse, LabelStatus, Sample, UpdateSampleRequest,
 };
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use futures::FutureExt;
 use labelmux_core::paginate::{paginate, Page};
 use labelmux_core::transport::{path, Method, RequestBuilder, RetryMode};
 use labelmux_core::{Error, ErrorKind, Result};
@@ -293,15 +294,17 @@ impl SegmentsClient {
                     "bulk create refused existing names; creating one by one"
                 );
                 let concurrency = self.transport().config().concurrency.max(1);
-                stream::iter(
-                    samples
-                        .iter()
-                        .map(|s| self.add_sample_idempotent(dataset, s)),
-                )
-                .buffered(concurrency)
-                .map_ok(|(sample, _)| sample)
-                .try_collect()
-                .await
+                // Boxed up front: a lazily mapped borrowing closure is not `Send` for every
+                // lifetime, which callers inside `async_trait` futures need.
+                let creations: Vec<_> = samples
+                    .iter()
+                    .map(|s| self.add_sample_idempotent(dataset, s).boxed())
+                    .collect();
+                stream::iter(creations)
+                    .buffered(concurrency)
+                    .map_ok(|(sample, _)| sample)
+                    .try_collect()
+                    .await
             }
             other => other,
         }
