@@ -92,16 +92,23 @@ pub fn sample_request(
     let mut req = CreateSampleRequest::new(name, attributes_of(spec));
     req.metadata = metadata;
     if let Some(p) = spec.priority.or(batch_priority) {
-        req.priority = f64::from(p);
+        req.priority = segments_priority(p);
     }
     Ok(req)
 }
 
-fn priority_of(sample: &Sample) -> Option<i32> {
+/// Segments' priority for a core priority. Core priorities are worked lowest first; Segments
+/// labels the highest first: the sign flips (0 stays 0, Segments' default).
+pub fn segments_priority(priority: i32) -> f64 {
+    -f64::from(priority)
+}
+
+/// The core priority of a sample (see [`segments_priority`]).
+pub fn priority_of(sample: &Sample) -> Option<i32> {
     sample
         .priority
         .filter(|p| p.is_finite())
-        .map(|p| p.round().clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32)
+        .map(|p| (-p).round().clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32)
 }
 
 /// The status of the sample's label (from a list's summary or a full label); `UNLABELED`
@@ -224,7 +231,10 @@ mod tests {
         assert_eq!(req.attributes, json!({"image": {"url": "u"}}));
         assert_eq!(req.metadata[BATCH_METADATA_KEY], "b1");
         assert_eq!(req.metadata["city"], "Paris");
-        assert_eq!(req.priority, 3.0);
+        assert_eq!(
+            req.priority, -3.0,
+            "core: lowest first; Segments: highest first"
+        );
         let wrapped = TaskSpec::from_json(json!({"attributes": {"image": {"url": "u"}}})).unwrap();
         assert_eq!(attributes_of(&wrapped), json!({"image": {"url": "u"}}));
         let clash = spec.with_metadata(BATCH_METADATA_KEY, json!("other"));
@@ -234,7 +244,7 @@ mod tests {
     #[test]
     fn samples_map_to_tasks_and_deliveries() {
         let s: Sample = decode(
-            json!({"uuid": "u1", "name": "k1", "metadata": {BATCH_METADATA_KEY: "b1"}, "priority": 2.6,
+            json!({"uuid": "u1", "name": "k1", "metadata": {BATCH_METADATA_KEY: "b1"}, "priority": -2.6,
                    "attributes": {"image": {"url": "x"}}, "created_at": "2026-01-01T00:00:00Z",
                    "label": {"sample_uuid": "u1", "label_status": "REVIEWED", "attributes": {"annotations": []},
                              "updated_at": "2026-01-02T00:00:00Z", "reviewed_at": "2026-01-02T00:00:00Z"}}),

@@ -921,7 +921,7 @@ impl Provider for SegmentsProvider {
                         .update_sample(
                             t.as_str(),
                             &UpdateSampleRequest {
-                                priority: Some(f64::from(priority)),
+                                priority: Some(crate::mapping::segments_priority(priority)),
                                 ..UpdateSampleRequest::default()
                             },
                         )

@@ -403,3 +403,47 @@ async fn stats_windows_states_filters_and_schema() {
     let p = env.provider.project(&env.project).await.unwrap();
     assert_eq!(p.kind.as_deref(), Some("vector"));
 }
+
+#[tokio::test]
+async fn priorities_flip_sign_so_lower_is_still_worked_first() {
+    let env = env_with(SegmentsOptions::default()).await;
+    let r = create(&env, "prio", vec![spec(0).with_priority(2), spec(1)]).await;
+    let client = env.provider.client();
+    let s0 = client
+        .get_sample(r.task_ids[0].as_str(), None, false)
+        .await
+        .unwrap();
+    assert_eq!(s0.priority, Some(-2.0));
+    env.provider
+        .set_priority(&env.project, &r.task_ids[1..], 7)
+        .await
+        .unwrap();
+    let s1 = client
+        .get_sample(r.task_ids[1].as_str(), None, false)
+        .await
+        .unwrap();
+    assert_eq!(s1.priority, Some(-7.0));
+    assert_eq!(
+        env.provider
+            .get_task(&env.project, &r.task_ids[1])
+            .await
+            .unwrap()
+            .priority,
+        Some(7)
+    );
+    // Segments labels the highest first: core priority 2 comes before 7.
+    let order: Vec<String> = client
+        .get_samples(
+            env.project.as_str(),
+            SamplesQuery {
+                sort: labelmux_segments::SampleSort::Priority,
+                descending: true,
+                ..SamplesQuery::default()
+            },
+        )
+        .map_ok(|s| s.uuid)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(order, [r.task_ids[0].as_str(), r.task_ids[1].as_str()]);
+}
