@@ -58,6 +58,32 @@
 //! next lifecycle step reworks it (for Scale, completed is delivered, so without `task` every
 //! completed task not already sent back is rejected).
 //!
+//! ## Labelbox
+//!
+//! Base `http://127.0.0.1:PORT` (the root; `base_url()` = `root_url()`): GraphQL at `/graphql`
+//! and `/_gql` (one schema, the specification's partial SDL; documents parsed and validated,
+//! graphql-js error wording, Apollo-shaped errors), REST at `/api/v1` (ontology delete, unused
+//! ontologies, legacy export files), key as `Authorization: Bearer <key>` (else
+//! `AUTHENTICATION_ERROR`, HTTP 401). Uploaded files (`/lb-files/...`) and export chunks
+//! (`/lb-export/...`) are served without a key, like pre-signed URLs. Seeded project
+//! `clemudemoproject000000001` (IMAGE, with an ontology of a box, a polygon, a point, a radio and a
+//! text question). Every project has the three task queues; data rows are processed at once;
+//! upserts report a taken global key as `Duplicate global key: '<key>'`; Tasks stay
+//! `IN_PROGRESS` 300 ms. A task of the framework is a data row batched into the project; states
+//! `TO_LABEL`, `IN_REVIEW`, `IN_REWORK`, `DONE`. `advance` labels rows to label or in rework
+//! (one label per row, or several with consensus; after rework the labels are updated, new
+//! `updatedAt`) and approves rows in review; `complete_all` labels, `deliver_all` approves,
+//! `reject` sends a row to rework (task = data row id or global key, a row in review or done;
+//! without it, every row in review). Labels answer every
+//! tool (rectangle, polygon, point, line) and classification (radio, checklist, text) of the
+//! project's ontology; webhooks fire (`LABEL_CREATED`, `LABEL_UPDATED`, `WORKFLOW_ACTION`, HMAC
+//! signatures, `http://` receivers only). Injected 429s carry `{"message": "You have exceeded
+//! ..."}`; `enforce_rate_limits` allows 5,000 requests a minute. Labelbox-only controls (no key):
+//! `POST /_labelbox/consensus?project=P` `{"labels": N}` (N labels per row; 1 = off),
+//! `GET|PUT /_labelbox/settings` `{"task_delay_ms", "processing_delay_ms"}`,
+//! `PUT /_labelbox/graphql-faults` `{"code", "status", "message", "count"}` (the next `count`
+//! GraphQL requests answer that error). Choices: docs/decisions/0005-labelbox-emulator-graphql.md.
+//!
 //! ## Segments.ai
 //!
 //! Base `http://127.0.0.1:PORT` (every route at the host root, as the SDK requires; with or
@@ -101,12 +127,13 @@
 //! (vendor-shaped error body for injected faults; optionally `throttle_response()` for injected
 //! throttles), the project queries and the lifecycle hooks
 //! `advance` / `complete_all` / `deliver_all` / `finish_all` / `reset` / `task_count` /
-//! `state_counts`. Then add one match arm in `framework::build_vendor` (and its default project
-//! list in `framework::default_projects`). Server, faults, control API, lifecycle clock and the
+//! `state_counts`. Then add one line to [`registered`] in this file (its constructor and
+//! default project). Server, faults, control API, lifecycle clock and the
 //! binary need no change.
 #![deny(missing_docs)]
 
 mod framework;
+mod labelbox;
 mod sama;
 mod scale;
 mod segments;
@@ -152,7 +179,7 @@ impl EmulatorConfig {
             vendor,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             api_key: "emulator-key".to_owned(),
-            projects: framework::default_projects(vendor),
+            projects: default_projects(vendor),
             lifecycle: Lifecycle::Manual,
             faults: FaultConfig::default(),
             enforce_rate_limits: false,
@@ -187,11 +214,11 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
     let addr = listener.local_addr()?;
     let root_url = format!("http://{addr}");
     let projects = if config.projects.is_empty() {
-        framework::default_projects(config.vendor)
+        default_projects(config.vendor)
     } else {
         config.projects.clone()
     };
-    let vendor = framework::build_vendor(
+    let vendor = build_vendor(
         config.vendor,
         VendorContext {
             root_url,
@@ -277,5 +304,66 @@ impl RunningEmulator {
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+    }
+}
+
+/// How to build one vendor's emulator, and the project it seeds.
+struct Registered {
+    build: fn(VendorContext) -> Arc<dyn framework::VendorEmulator>,
+    default_project: &'static str,
+}
+
+/// The one list of emulated vendors: adding a vendor adds one line here (the framework knows
+/// no vendor).
+fn registered(vendor: Vendor) -> Option<Registered> {
+    fn entry(
+        build: fn(VendorContext) -> Arc<dyn framework::VendorEmulator>,
+        default_project: &'static str,
+    ) -> Option<Registered> {
+        Some(Registered {
+            build,
+            default_project,
+        })
+    }
+    match vendor {
+        Vendor::Sama => entry(|c| Arc::new(sama::SamaEmulator::new(c)), "1001"),
+        Vendor::Scale => entry(|c| Arc::new(scale::ScaleEmulator::new(c)), "demo"),
+        // Labelbox ids are 25-character CUIDs.
+        Vendor::Labelbox => entry(
+            |c| Arc::new(labelbox::LabelboxEmulator::new(c)),
+            "clemudemoproject000000001",
+        ),
+        Vendor::Segments => entry(
+            |c| Arc::new(segments::SegmentsEmulator::new(c)),
+            "labelmux/demo",
+        ),
+        _ => None,
+    }
+}
+
+/// The vendors this build emulates.
+pub fn emulated_vendors() -> Vec<Vendor> {
+    Vendor::ALL
+        .into_iter()
+        .filter(|v| registered(*v).is_some())
+        .collect()
+}
+
+fn default_projects(vendor: Vendor) -> Vec<String> {
+    registered(vendor)
+        .map(|r| vec![r.default_project.to_owned()])
+        .unwrap_or_default()
+}
+
+fn build_vendor(
+    vendor: Vendor,
+    ctx: VendorContext,
+) -> std::io::Result<Arc<dyn framework::VendorEmulator>> {
+    match registered(vendor) {
+        Some(r) => Ok((r.build)(ctx)),
+        None => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            format!("no emulator for vendor {vendor}"),
+        )),
     }
 }

@@ -78,31 +78,3 @@ pub(crate) trait VendorEmulator: Send + Sync + 'static {
     /// Task counts per state name for the project (states with zero tasks included).
     fn state_counts(&self, project: &str) -> BTreeMap<String, usize>;
 }
-
-/// Build the vendor emulator for a configuration: the one place that lists vendors.
-pub(crate) fn build_vendor(
-    vendor: labelmux_core::Vendor,
-    ctx: VendorContext,
-) -> std::io::Result<Arc<dyn VendorEmulator>> {
-    use labelmux_core::Vendor;
-    match vendor {
-        Vendor::Sama => Ok(Arc::new(crate::sama::SamaEmulator::new(ctx))),
-        Vendor::Scale => Ok(Arc::new(crate::scale::ScaleEmulator::new(ctx))),
-        Vendor::Segments => Ok(Arc::new(crate::segments::SegmentsEmulator::new(ctx))),
-        other => Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            format!("no emulator for vendor {other} yet"),
-        )),
-    }
-}
-
-/// Default seeded project ids per vendor.
-pub(crate) fn default_projects(vendor: labelmux_core::Vendor) -> Vec<String> {
-    use labelmux_core::Vendor;
-    match vendor {
-        Vendor::Sama => vec!["1001".to_owned()],
-        Vendor::Scale => vec!["demo".to_owned()],
-        Vendor::Segments => vec!["labelmux/demo".to_owned()],
-        Vendor::Labelbox => vec!["demo".to_owned()],
-    }
-}
