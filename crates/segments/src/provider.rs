@@ -275,7 +275,6 @@ impl SegmentsProvider {
     async fn create_chunk(
         &self,
         dataset: &str,
-        batch: &str,
         chunk: Vec<(u64, String, CreateSampleRequest, labelmux_core::TaskSpec)>,
     ) -> Result<
         Vec<(
@@ -305,7 +304,6 @@ impl SegmentsProvider {
             Err(e) if matches!(e.kind(), ErrorKind::Validation | ErrorKind::InvalidRequest) => {
                 // The bulk request is all-or-nothing: find the refused samples one by one.
                 let concurrency = self.client.transport().config().concurrency.max(1);
-                let _ = batch;
                 stream::iter(chunk)
                     .map(|(i, key, req, spec)| async move {
                         let out = match self.client.add_sample_idempotent(dataset, &req).await {
@@ -563,7 +561,7 @@ impl Provider for SegmentsProvider {
             }
             let sent = chunk.len() as u64;
             let outcomes = self
-                .create_chunk(&dataset, &batch, chunk)
+                .create_chunk(&dataset, chunk)
                 .await
                 .map_err(|e| {
                     let msg = format!(
@@ -790,7 +788,9 @@ impl Provider for SegmentsProvider {
                 return stream::empty().boxed();
             }
         }
-        q.sort = SampleSort::CreatedAt;
+        // Names are unique per dataset: a total order, so numbered pages neither repeat nor skip
+        // samples (creation times tie within a bulk creation).
+        q.sort = SampleSort::Name;
         let project = project.clone();
         let delivery_status = self.options.delivery_status.clone();
         let (from, to) = (filter.from, filter.to);
