@@ -8,6 +8,10 @@
 //!   assets — typed, with every filter, paged reads as `'static` streams, and raw JSON kept on
 //!   every answer.
 //! - [`ReleaseReader`] reads a release file one sample at a time, in flat memory.
+//! - [`SegmentsProvider`] implements [`labelmux_core::Provider`] on top of the client: a project
+//!   is a dataset (`owner/name`), a task is a sample (id = UUID, external key = name), a batch is
+//!   recorded in each sample's metadata, and deliveries are labels of the configured labelset at
+//!   the configured status ([`SegmentsOptions`]), once per revision, with a client-side cursor.
 //!
 //! ```no_run
 //! use labelmux_core::transport::{SecretString, TransportConfig};
@@ -37,7 +41,10 @@ pub use client::{
     DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, MAX_BULK_DELETE, SDK_VERSION,
 };
 pub use mapping::BATCH_METADATA_KEY;
-pub use provider::{SegmentsOptions, SegmentsProvider, DEFAULT_CHUNK_SIZE, GROUND_TRUTH};
+pub use provider::{
+    capabilities, capabilities_with, SegmentsOptions, SegmentsProvider, BATCHES_METADATA_KEY,
+    DEFAULT_CHUNK_SIZE, GROUND_TRUTH,
+};
 pub use release::{ReleaseHeader, ReleaseLabel, ReleaseReader, ReleaseSample};
 pub use wire::{
     Annotation, Asset, CloneDatasetRequest, Collaborator, CreateDatasetRequest, CreateIssueRequest,

@@ -52,8 +52,13 @@ fn op_err(e: Error, op: &str) -> Error {
     e.with_vendor(VENDOR).with_operation(op)
 }
 
-/// What the adapter supports (computable without credentials).
-pub fn capabilities(delivery_status: &LabelStatus) -> Capabilities {
+/// What the adapter supports with the default options (computable without credentials).
+pub fn capabilities() -> Capabilities {
+    capabilities_with(&SegmentsOptions::default().delivery_status)
+}
+
+/// What the adapter supports when labels are delivered at `delivery_status`.
+pub fn capabilities_with(delivery_status: &LabelStatus) -> Capabilities {
     use Operation::*;
     Capabilities::new(
         [
@@ -81,8 +86,9 @@ pub fn capabilities(delivery_status: &LabelStatus) -> Capabilities {
     )
 }
 
-/// Settings of [`SegmentsProvider`].
-#[derive(Debug, Clone, PartialEq)]
+/// Settings of [`SegmentsProvider`]. Configured under `[segments]`; unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct SegmentsOptions {
     /// Labelset whose labels are the tasks' answers and deliveries (default `ground-truth`).
@@ -475,7 +481,7 @@ impl Provider for SegmentsProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        capabilities(&self.options.delivery_status)
+        capabilities_with(&self.options.delivery_status)
     }
 
     async fn create_batch(
@@ -1074,16 +1080,31 @@ mod tests {
 
     #[test]
     fn capabilities_leave_out_batch_cancel_and_listing() {
-        let c = capabilities(&LabelStatus::Reviewed);
+        let c = capabilities();
         assert!(!c.supports(Operation::CancelBatch));
         assert!(!c.supports(Operation::ListBatches));
         assert!(c.supports(Operation::DeliveriesSinceLastCall));
         assert!(!c.has(Property::ServerSideConsumer));
         assert_eq!(c.delivers_at, TaskState::Approved);
         assert_eq!(
-            capabilities(&LabelStatus::Labeled).delivers_at,
+            capabilities_with(&LabelStatus::Labeled).delivers_at,
             TaskState::Completed
         );
+    }
+
+    #[test]
+    fn options_read_from_a_config_table_and_refuse_unknown_keys() {
+        let o: SegmentsOptions = serde_json::from_value(
+            json!({"labelset": "qa", "delivery_status": "LABELED", "chunk_size": 50}),
+        )
+        .unwrap();
+        assert_eq!(o.labelset, "qa");
+        assert_eq!(o.delivery_status, LabelStatus::Labeled);
+        assert_eq!(o.chunk_size, 50);
+        let d: SegmentsOptions = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(d, SegmentsOptions::default());
+        let e = serde_json::from_value::<SegmentsOptions>(json!({"labelsett": "x"})).unwrap_err();
+        assert!(e.to_string().contains("labelsett"), "{e}");
     }
 
     #[test]
