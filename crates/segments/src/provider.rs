@@ -86,6 +86,9 @@ pub fn capabilities_with(delivery_status: &LabelStatus) -> Capabilities {
     )
 }
 
+/// A delivery's place in keyset order: (label update time, sample UUID).
+type DeliveryKey = (Option<chrono::DateTime<Utc>>, String);
+
 /// Settings of [`SegmentsProvider`]. Configured under `[segments]`; unknown keys are errors.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -98,6 +101,9 @@ pub struct SegmentsOptions {
     pub delivery_status: LabelStatus,
     /// Samples per bulk creation request (default [`DEFAULT_CHUNK_SIZE`]).
     pub chunk_size: usize,
+    /// Most deliveries of one call whose full labels are fetched by one more listing and held
+    /// in memory (default 5000); beyond it each label is read on its own, in flat memory.
+    pub delivery_window: usize,
 }
 
 impl Default for SegmentsOptions {
@@ -106,6 +112,7 @@ impl Default for SegmentsOptions {
             labelset: GROUND_TRUTH.to_owned(),
             delivery_status: LabelStatus::Reviewed,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            delivery_window: 5000,
         }
     }
 }
@@ -126,6 +133,12 @@ impl SegmentsOptions {
     /// Samples per bulk creation request.
     pub fn with_chunk_size(mut self, chunk_size: usize) -> Self {
         self.chunk_size = chunk_size.max(1);
+        self
+    }
+
+    /// Deliveries whose full labels are fetched in one listing (see the field).
+    pub fn with_delivery_window(mut self, window: usize) -> Self {
+        self.delivery_window = window.max(1);
         self
     }
 
@@ -387,31 +400,12 @@ impl SegmentsProvider {
         let tracker = matches!(query.since, DeliverySince::LastCall { .. })
             .then(|| KeysetTracker::new(scope.clone(), start.as_ref()));
         let wanted = self.options.delivered_statuses();
-        let mut samples: Vec<Sample> = match &query.task_id {
-            Some(t) => match self.sample_in(&dataset, t, &labelset, OP).await {
-                Ok(s) => vec![s],
-                Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-                Err(e) => return Err(e),
-            },
-            None => {
-                let mut q = self.samples_query(&labelset, true);
-                q.label_status = wanted.clone();
-                if let Some(b) = &batch {
-                    q.metadata = vec![(BATCH_METADATA_KEY.to_owned(), b.clone())];
-                }
-                self.client
-                    .get_samples(&dataset, q)
-                    .map_err(|e| e.with_operation(OP))
-                    .try_collect()
-                    .await?
-            }
-        };
         let until = query.until;
-        samples.retain(|s| {
-            let status = status_of(s);
+        let batch_filter = batch.clone();
+        let keep = move |s: &Sample| -> bool {
             let at = s.label.as_ref().and_then(|l| l.label().updated_at);
-            wanted.contains(&status)
-                && batch
+            wanted.contains(&status_of(s))
+                && batch_filter
                     .as_deref()
                     .is_none_or(|b| batch_of(s).as_ref().map(BatchId::as_str) == Some(b))
                 && match at {
@@ -423,23 +417,117 @@ impl SegmentsProvider {
                     // Without a time a label cannot be placed after a cursor: only full reads.
                     None => since.is_none() && start.is_none(),
                 }
-        });
-        // Keyset order: (label update time, sample UUID), whatever order Segments listed in.
-        samples.sort_by(|a, b| {
-            let ta = a.label.as_ref().and_then(|l| l.label().updated_at);
-            let tb = b.label.as_ref().and_then(|l| l.label().updated_at);
-            (ta, &a.uuid).cmp(&(tb, &b.uuid))
-        });
+        };
+        let label_time = |s: &Sample| s.label.as_ref().and_then(|l| l.label().updated_at);
+        // (label update time, sample UUID) of each delivery, in keyset order, and a stream of
+        // the samples with full labels in that order.
+        let (keys, samples): (Vec<DeliveryKey>, BoxStream<'static, Result<Sample>>) =
+            match &query.task_id {
+                Some(t) => {
+                    let found = match self.sample_in(&dataset, t, &labelset, OP).await {
+                        Ok(s) => Some(s).filter(|s| keep(s)),
+                        Err(e) if e.kind() == ErrorKind::NotFound => None,
+                        Err(e) => return Err(e),
+                    };
+                    let keys = found
+                        .iter()
+                        .map(|s| (label_time(s), s.uuid.clone()))
+                        .collect();
+                    (keys, stream::iter(found.into_iter().map(Ok)).boxed())
+                }
+                None => {
+                    let mut q = self.samples_query(&labelset, false);
+                    q.label_status = self.options.delivered_statuses();
+                    if let Some(b) = &batch {
+                        q.metadata = vec![(BATCH_METADATA_KEY.to_owned(), b.clone())];
+                    }
+                    // Pass 1: label summaries only, keeping the keys of new deliveries.
+                    let mut keys: Vec<DeliveryKey> = self
+                        .client
+                        .get_samples(&dataset, q.clone())
+                        .map_err(|e| e.with_operation(OP))
+                        .try_filter_map(|s| {
+                            futures::future::ready(Ok(keep(&s).then(|| (label_time(&s), s.uuid))))
+                        })
+                        .try_collect()
+                        .await?;
+                    keys.sort();
+                    let samples = self.full_labels(&dataset, &labelset, q, &keys).await?;
+                    (keys, samples)
+                }
+            };
+        let mut keys = keys.into_iter();
         let mut tracker = tracker;
-        let deliveries: Vec<Result<Delivery>> = samples
-            .iter()
-            .map(|s| {
-                let at = s.label.as_ref().and_then(|l| l.label().updated_at);
+        Ok(samples
+            .try_filter(move |s| futures::future::ready(keep(s)))
+            .map_ok(move |s| {
+                // The checkpoint follows the keyset order of pass 1 (a label revised since then
+                // is delivered with its new content now, and once more on the next call).
+                let at = keys
+                    .by_ref()
+                    .find(|(_, uuid)| *uuid == s.uuid)
+                    .and_then(|(at, _)| at)
+                    .or_else(|| s.label.as_ref().and_then(|l| l.label().updated_at));
                 let cp = tracker.as_mut().and_then(|t| t.advance(at, &s.uuid));
-                Ok(delivery_of(s, &project, &labelset, cp))
+                delivery_of(&s, &project, &labelset, cp)
             })
-            .collect();
-        Ok(stream::iter(deliveries).boxed())
+            .boxed())
+    }
+
+    /// The samples of `keys` with their full labels in `labelset`, in the order of `keys`:
+    /// up to [`SegmentsOptions::delivery_window`] of them from one more listing (held in
+    /// memory), more one `GET /samples/{uuid}/` each (`transport.concurrency` at a time,
+    /// memory flat).
+    async fn full_labels(
+        &self,
+        dataset: &str,
+        labelset: &str,
+        mut query: SamplesQuery,
+        keys: &[DeliveryKey],
+    ) -> Result<BoxStream<'static, Result<Sample>>> {
+        const OP: &str = "deliveries";
+        if keys.is_empty() {
+            return Ok(stream::empty().boxed());
+        }
+        if keys.len() <= self.options.delivery_window.max(1) {
+            query.include_full_label = true;
+            let wanted: std::collections::HashSet<&str> =
+                keys.iter().map(|(_, u)| u.as_str()).collect();
+            let mut by_uuid: HashMap<String, Sample> = self
+                .client
+                .get_samples(dataset, query)
+                .map_err(|e| e.with_operation(OP))
+                .try_filter(|s| futures::future::ready(wanted.contains(s.uuid.as_str())))
+                .map_ok(|s| (s.uuid.clone(), s))
+                .try_collect()
+                .await?;
+            let ordered: Vec<Result<Sample>> = keys
+                .iter()
+                .filter_map(|(_, u)| by_uuid.remove(u))
+                .map(Ok)
+                .collect();
+            return Ok(stream::iter(ordered).boxed());
+        }
+        let client = self.client.clone();
+        let labelset = labelset.to_owned();
+        let concurrency = client.transport().config().concurrency.max(1);
+        let uuids: Vec<String> = keys.iter().map(|(_, u)| u.clone()).collect();
+        Ok(stream::iter(uuids)
+            .map(move |u| {
+                let client = client.clone();
+                let labelset = labelset.clone();
+                async move {
+                    match client.get_sample(&u, Some(&labelset), false).await {
+                        Ok(s) => Ok(Some(s)),
+                        // Deleted since it was listed.
+                        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                        Err(e) => Err(e.with_operation(OP)),
+                    }
+                }
+            })
+            .buffered(concurrency)
+            .try_filter_map(|s| futures::future::ready(Ok(s)))
+            .boxed())
     }
 
     async fn count_states(

@@ -447,3 +447,61 @@ async fn priorities_flip_sign_so_lower_is_still_worked_first() {
         .unwrap();
     assert_eq!(order, [r.task_ids[0].as_str(), r.task_ids[1].as_str()]);
 }
+
+#[tokio::test]
+async fn deliveries_past_the_window_are_read_one_label_at_a_time_in_the_same_order() {
+    for window in [2usize, 5000] {
+        let env = env_with(SegmentsOptions::default().with_delivery_window(window)).await;
+        let r = create(&env, "win", (0..6).map(spec).collect()).await;
+        env.emu.control().finish_all(env.project.as_str());
+        let before = env.emu.control().request_count();
+        let all: Vec<_> = env
+            .provider
+            .deliveries(&env.project, DeliveryQuery::since_last_call("w"))
+            .try_collect()
+            .await
+            .unwrap();
+        let requests = env.emu.control().request_count() - before;
+        assert_eq!(all.len(), 6, "window {window}");
+        // Keyset order: (update time, uuid).
+        let keys: Vec<_> = all
+            .iter()
+            .map(|d| (d.updated_at, d.task_id.clone()))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "window {window}");
+        let mut ids: Vec<_> = all.iter().map(|d| d.task_id.clone()).collect();
+        ids.sort();
+        let mut want = r.task_ids.clone();
+        want.sort();
+        assert_eq!(ids, want);
+        assert!(all.iter().all(|d| d.answers.is_object()));
+        if window == 2 {
+            assert!(
+                requests >= 7,
+                "one read per label past the window: {requests}"
+            );
+        } else {
+            assert!(requests <= 3, "two listings within the window: {requests}");
+        }
+        // Commit half way: the rest comes next time.
+        env.provider
+            .commit_consumer(&env.project, "w", all[2].checkpoint.as_ref().unwrap())
+            .await
+            .unwrap();
+        let rest: Vec<_> = env
+            .provider
+            .deliveries(&env.project, DeliveryQuery::since_last_call("w"))
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            rest.iter().map(|d| d.task_id.clone()).collect::<Vec<_>>(),
+            all[3..]
+                .iter()
+                .map(|d| d.task_id.clone())
+                .collect::<Vec<_>>()
+        );
+    }
+}
