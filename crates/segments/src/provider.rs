@@ -86,6 +86,17 @@ pub fn capabilities_with(delivery_status: &LabelStatus) -> Capabilities {
     )
 }
 
+/// A task read from the input: its index, external key, sample request and spec.
+type Pending = (u64, String, CreateSampleRequest, labelmux_core::TaskSpec);
+
+/// What became of a [`Pending`] task: the sample, or Segments' refusal.
+type Outcome = (
+    u64,
+    String,
+    labelmux_core::TaskSpec,
+    std::result::Result<Sample, String>,
+);
+
 /// A delivery's place in keyset order: (label update time, sample UUID).
 type DeliveryKey = (Option<chrono::DateTime<Utc>>, String);
 
@@ -291,27 +302,17 @@ impl SegmentsProvider {
     }
 
     /// Create one chunk; returns (index, spec key, outcome) in input order.
-    async fn create_chunk(
-        &self,
-        dataset: &str,
-        chunk: Vec<(u64, String, CreateSampleRequest, labelmux_core::TaskSpec)>,
-    ) -> Result<
-        Vec<(
-            u64,
-            String,
-            labelmux_core::TaskSpec,
-            std::result::Result<Sample, String>,
-        )>,
-    > {
+    async fn create_chunk(&self, dataset: &str, chunk: Vec<Pending>) -> Result<Vec<Outcome>> {
         let requests: Vec<CreateSampleRequest> = chunk.iter().map(|c| c.2.clone()).collect();
         match self.client.add_samples(dataset, &requests).await {
             Ok(samples) => {
-                let mut by_name: HashMap<String, Sample> =
+                let by_name: HashMap<String, Sample> =
                     samples.into_iter().map(|s| (s.name.clone(), s)).collect();
                 Ok(chunk
                     .into_iter()
                     .map(|(i, key, _, spec)| {
-                        let out = by_name.remove(&key).ok_or_else(|| {
+                        // `get`, not `remove`: a key repeated in the stream names one sample.
+                        let out = by_name.get(&key).cloned().ok_or_else(|| {
                             format!(
                                 "Segments.ai did not return sample {key:?} from the bulk creation"
                             )
@@ -608,6 +609,7 @@ impl Provider for SegmentsProvider {
         };
         let mut index: u64 = 0;
         let mut ended = false;
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         while !ended {
             let mut chunk = Vec::with_capacity(chunk_size);
             while chunk.len() < chunk_size {
@@ -672,6 +674,10 @@ impl Provider for SegmentsProvider {
             for (i, key, task, out) in outcomes {
                 match out {
                     Ok(sample) => {
+                        if !seen.insert(sample.uuid.clone()) {
+                            // The same key again in this stream: one sample, counted once.
+                            continue;
+                        }
                         let existing_batch = batch_of(&sample);
                         let ours = existing_batch.as_ref() == Some(&batch_id);
                         receipt.created += 1;

@@ -505,3 +505,13 @@ async fn deliveries_past_the_window_are_read_one_label_at_a_time_in_the_same_ord
         );
     }
 }
+
+#[tokio::test]
+async fn a_key_repeated_in_the_stream_is_one_sample_counted_once() {
+    let env = env_with(SegmentsOptions::default()).await;
+    let r = create(&env, "dup", vec![spec(0), spec(1), spec(0)]).await;
+    assert_eq!(r.submitted, 3);
+    assert_eq!(r.created, 2);
+    assert_eq!(r.task_ids.len(), 2);
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+}
