@@ -29,11 +29,13 @@ pub use config::{Config, VendorSettings, DEFAULT_CONFIG_FILE};
 pub use labelmux_core::*;
 pub use labelmux_sama as sama;
 pub use labelmux_scale as scale;
+pub use labelmux_segments as segments;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use labelmux_sama::{SamaClient, SamaOptions, SamaProvider};
 use labelmux_scale::{ScaleClient, ScaleOptions, ScaleProvider};
+use labelmux_segments::{SegmentsClient, SegmentsOptions, SegmentsProvider};
 use serde_json::Value;
 
 /// One of the vendor adapters. Calls dispatch by `match` (no boxing); see
@@ -43,6 +45,8 @@ pub enum Adapter {
     Sama(SamaProvider),
     /// Scale AI.
     Scale(ScaleProvider),
+    /// Segments.ai.
+    Segments(SegmentsProvider),
 }
 
 impl From<SamaProvider> for Adapter {
@@ -57,6 +61,12 @@ impl From<ScaleProvider> for Adapter {
     }
 }
 
+impl From<SegmentsProvider> for Adapter {
+    fn from(p: SegmentsProvider) -> Self {
+        Adapter::Segments(p)
+    }
+}
+
 /// What `vendor`'s adapter supports, without credentials or a provider (for `labelmux
 /// capabilities` before a key is configured). `None` for a vendor this release has no adapter
 /// for.
@@ -64,6 +74,7 @@ pub fn capabilities_of(vendor: Vendor) -> Option<Capabilities> {
     match vendor {
         Vendor::Sama => Some(labelmux_sama::capabilities()),
         Vendor::Scale => Some(labelmux_scale::capabilities()),
+        Vendor::Segments => Some(labelmux_segments::capabilities()),
         _ => None,
     }
 }
@@ -145,6 +156,15 @@ impl AnyProvider {
                     options,
                 ))
             }
+            Vendor::Segments => {
+                let options: SegmentsOptions = config.adapter_options(vendor)?;
+                let client = SegmentsClient::new(&base_url, config.api_key(vendor)?, transport)?;
+                Adapter::Segments(SegmentsProvider::with_options(
+                    client,
+                    config.cursor_store(),
+                    options,
+                ))
+            }
             other => return Err(unavailable(other)),
         };
         Ok(AnyProvider::new(adapter).with_input_mapping(config.settings(vendor).inputs.clone()))
@@ -175,6 +195,7 @@ macro_rules! dispatch {
         match $self {
             Adapter::Sama($p) => $call,
             Adapter::Scale($p) => $call,
+            Adapter::Segments($p) => $call,
         }
     };
 }
