@@ -7,7 +7,8 @@ use axum::response::IntoResponse;
 use axum::routing::any;
 use axum::Router;
 use labelmux_core::transport::{
-    default_classifier, Auth, Method, RetryMode, SecretString, Transport, TransportConfig,
+    default_classifier, path, Auth, Method, Multipart, RetryMode, SecretString, Transport,
+    TransportConfig, VendorError,
 };
 use labelmux_core::{ErrorKind, Vendor};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -385,4 +386,402 @@ async fn a_key_the_vendor_echoes_in_its_error_body_is_scrubbed() {
         assert!(!shown.contains(KEY), "key leaked: {shown}");
         assert!(shown.contains("is not valid for project 7"), "{shown}");
     }
+}
+
+/// A success check in the shape of Labelbox's (GraphQL `errors[]` in a 200) and Segments' (a
+/// "throttled" detail in a 2xx, with the wait in the body).
+fn body_check(_status: u16, body: &[u8]) -> Option<VendorError> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if let Some(detail) = v.get("detail").and_then(|d| d.as_str()) {
+        return detail.contains("throttled").then(|| VendorError {
+            kind: Some(ErrorKind::TooManyRequests),
+            message: detail.to_owned(),
+            code: None,
+            retry_after: Some(Duration::from_millis(400)),
+        });
+    }
+    let first = v.get("errors")?.as_array()?.first()?;
+    let code = first["extensions"]["code"].as_str().unwrap_or("");
+    Some(VendorError {
+        kind: Some(match code {
+            "INTERNAL_SERVER_ERROR" => ErrorKind::Internal,
+            _ => ErrorKind::InvalidRequest,
+        }),
+        message: first["message"].as_str().unwrap_or("").to_owned(),
+        code: Some(code.to_owned()),
+        retry_after: None,
+    })
+}
+
+#[tokio::test]
+async fn errors_inside_a_200_body_fail_the_request_without_a_resend() {
+    let (base, s) = serve(
+        vec![
+            (
+                200,
+                vec![],
+                r#"{"data":null,"errors":[{"message":"Cannot query field \"bbb\"","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}"#,
+            ),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let t = transport(&base, quick()).with_success_check(body_check);
+    let err = t
+        .request(Method::POST, "get_project", "graphql")
+        .json(&serde_json::json!({"query": "{bbb}"}))
+        .retry(RetryMode::Idempotent)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        s.hits.load(Ordering::SeqCst),
+        1,
+        "a permanent failure is not resent"
+    );
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(err.status(), Some(200));
+    assert_eq!(err.operation(), Some("get_project"));
+    assert_eq!(err.vendor_code(), Some("GRAPHQL_VALIDATION_FAILED"));
+    assert!(err.message().contains("Cannot query field"), "{err}");
+    // send_json runs the check too.
+    let err = t
+        .request(Method::GET, "get_project", "graphql")
+        .send_json::<serde_json::Value>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_temporary_error_inside_a_200_is_retried_when_safe() {
+    let (base, s) = serve(
+        vec![
+            (
+                200,
+                vec![],
+                r#"{"errors":[{"message":"boom","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#,
+            ),
+            (200, vec![], r#"{"data":{"ok":true}}"#),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let t = transport(&base, quick()).with_success_check(body_check);
+    let v: serde_json::Value = t
+        .request(Method::POST, "list_projects", "graphql")
+        .json(&1)
+        .retry(RetryMode::Idempotent)
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"]["ok"], true);
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    // The same failure of a mutation that may have run is not resent.
+    let (base, s) = serve(
+        vec![
+            (
+                200,
+                vec![],
+                r#"{"errors":[{"message":"boom","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#,
+            ),
+            (200, vec![], r#"{"data":{"ok":true}}"#),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let err = transport(&base, quick())
+        .with_success_check(body_check)
+        .request(Method::POST, "create_project", "graphql")
+        .json(&1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn throttling_inside_a_2xx_is_not_processed_and_its_wait_is_honoured() {
+    let (base, s) = serve(
+        vec![
+            (
+                200,
+                vec![],
+                r#"{"detail":"Request was throttled. Expected available in 1 second."}"#,
+            ),
+            (201, vec![], r#"{"uuid":"u1"}"#),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    let t = transport(&base, quick()).with_success_check(body_check);
+    let started = Instant::now();
+    // A POST (OnlyIfNotProcessed by default) is resent: throttling means nothing was done.
+    let v: serde_json::Value = t
+        .request(Method::POST, "add_sample", "datasets/a/b/samples/")
+        .json(&1)
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(v["uuid"], "u1");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    // The backoff alone is 10-20 ms; the body asked for 400 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(390),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_wait_in_the_body_overrides_the_retry_after_header_and_is_kept_on_the_error() {
+    let (base, s) = serve(
+        vec![(
+            200,
+            vec![("retry-after", "60".into())],
+            r#"{"detail":"Request was throttled."}"#,
+        )],
+        Duration::ZERO,
+    )
+    .await;
+    let cfg = TransportConfig {
+        max_attempts: 2,
+        ..quick()
+    };
+    let err = transport(&base, cfg)
+        .with_success_check(body_check)
+        .request(Method::GET, "get_dataset", "datasets/a/b/")
+        .send()
+        .await
+        .unwrap_err();
+    // 60 s would exceed max_retry_after_secs (5 s) and end at once; 400 ms allows the resend.
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    assert_eq!(err.kind(), ErrorKind::TooManyRequests);
+    assert_eq!(err.retry_after(), Some(Duration::from_millis(400)));
+    assert!(err.is_persistent());
+}
+
+#[tokio::test]
+async fn without_a_success_check_a_2xx_body_is_not_inspected() {
+    let (base, _s) = serve(
+        vec![(200, vec![], r#"{"errors":[{"message":"x"}]}"#)],
+        Duration::ZERO,
+    )
+    .await;
+    let r = transport(&base, quick())
+        .request(Method::GET, "op", "x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn path_segments_arrive_encoded_and_bad_paths_are_refused_unsent() {
+    let (base, s) = serve(vec![(200, vec![], "{}")], Duration::ZERO).await;
+    let t = transport(&base, quick());
+    let p = format!(
+        "{}/",
+        path(&["datasets", "jane", "my flowers/2", "samples"])
+    );
+    t.request(Method::GET, "list_samples", &p)
+        .send()
+        .await
+        .unwrap();
+    let seen = s.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen[0],
+        "/v2/datasets/jane/my%20flowers%2F2/samples/?access_key=k auth="
+    );
+    for bad in [
+        path(&["datasets", "", "x"]),
+        path(&["datasets", "..", "x"]),
+        "datasets/%2e%2E/x".to_owned(),
+    ] {
+        let err = t
+            .request(Method::GET, "get_dataset", &bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation, "{bad}: {err}");
+        assert_eq!(err.operation(), Some("get_dataset"));
+    }
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1, "nothing bad was sent");
+}
+
+/// A server that records every request's headers and body, answering `statuses[n]` to the
+/// n-th request (later ones get the last).
+#[derive(Clone)]
+struct Recorder {
+    statuses: Arc<Vec<u16>>,
+    requests: Arc<Mutex<Vec<(HeaderMap, bytes::Bytes)>>>,
+}
+
+async fn record(
+    State(r): State<Recorder>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> impl IntoResponse {
+    let mut requests = r.requests.lock().unwrap();
+    let n = requests.len();
+    requests.push((headers, body));
+    let status = r.statuses[n.min(r.statuses.len() - 1)];
+    (StatusCode::from_u16(status).unwrap(), "{}")
+}
+
+async fn serve_recording(statuses: Vec<u16>) -> (String, Recorder) {
+    let r = Recorder {
+        statuses: Arc::new(statuses),
+        requests: Arc::new(Mutex::new(Vec::new())),
+    };
+    let app = Router::new().fallback(any(record)).with_state(r.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/"), r)
+}
+
+/// The parts of a recorded multipart body, parsed by a real parser: (name, file name, content
+/// type, data).
+async fn parse_multipart(
+    headers: &HeaderMap,
+    body: bytes::Bytes,
+) -> Vec<(String, Option<String>, Option<String>, Vec<u8>)> {
+    use axum::extract::FromRequest;
+    let req = axum::http::Request::builder()
+        .header("content-type", headers.get("content-type").unwrap())
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let mut form = axum::extract::Multipart::from_request(req, &())
+        .await
+        .unwrap();
+    let mut parts = Vec::new();
+    while let Some(field) = form.next_field().await.unwrap() {
+        let name = field.name().unwrap_or("").to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(str::to_owned);
+        let data = field.bytes().await.unwrap().to_vec();
+        parts.push((name, file_name, content_type, data));
+    }
+    parts
+}
+
+#[tokio::test]
+async fn a_multipart_form_is_rebuilt_for_every_attempt_with_its_file_reread() {
+    let (base, r) = serve_recording(vec![503, 200]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rows.json");
+    let rows = br#"[{"row_data":"https://x/1.jpg","global_key":"k\"1"}]"#.repeat(2000);
+    std::fs::write(&file, &rows).unwrap();
+    let form = Multipart::new()
+        .text(
+            "operations",
+            r#"{"variables":{"file":null},"query":"mutation"}"#,
+        )
+        .text("map", r#"{"1":["variables.file"]}"#)
+        .file("1", "rows.json", "application/json", file.clone())
+        .bytes(
+            "2",
+            "manifest \"m\".json",
+            "application/json",
+            bytes::Bytes::from_static(b"{}"),
+        );
+    transport(&base, quick())
+        .request(Method::POST, "upload_file", "graphql")
+        .multipart(form)
+        .retry(RetryMode::Idempotent)
+        .send()
+        .await
+        .unwrap();
+    let requests = r.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "one retry after the 503");
+    for (headers, body) in requests {
+        let ct = headers["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("multipart/form-data; boundary="), "{ct}");
+        assert_eq!(
+            headers["content-length"].to_str().unwrap(),
+            body.len().to_string()
+        );
+        let parts = parse_multipart(&headers, body).await;
+        let json = Some("application/json".to_owned());
+        assert_eq!(parts.len(), 4);
+        assert_eq!(parts[0].0, "operations");
+        assert_eq!(
+            parts[0].3,
+            br#"{"variables":{"file":null},"query":"mutation"}"#
+        );
+        assert_eq!((parts[1].0.as_str(), parts[1].1.as_deref()), ("map", None));
+        assert_eq!(
+            (&parts[2].0, parts[2].1.as_deref(), &parts[2].2),
+            (&"1".to_owned(), Some("rows.json"), &json)
+        );
+        assert_eq!(parts[2].3, rows, "the file arrives whole on every attempt");
+        assert_eq!(parts[3].1.as_deref(), Some("manifest \"m\".json"));
+        assert_eq!(parts[3].3, b"{}");
+    }
+}
+
+#[tokio::test]
+async fn a_gzipped_json_body_is_compressed_once_and_resent_identically() {
+    let (base, r) = serve_recording(vec![429, 201]).await;
+    let value = serde_json::json!({"name": "s1", "attributes": {"image": {"url": "https://x/1.jpg"}}, "pad": "x".repeat(5000)});
+    let t = transport(&base, quick());
+    // Either order of json() and gzip().
+    t.request(Method::POST, "add_sample", "datasets/a/b/samples/")
+        .gzip()
+        .json(&value)
+        .send()
+        .await
+        .unwrap();
+    t.request(Method::PUT, "add_label", "labels/u/ground-truth/")
+        .json(&value)
+        .gzip()
+        .send()
+        .await
+        .unwrap();
+    let requests = r.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3);
+    for (headers, body) in &requests {
+        assert_eq!(headers["content-encoding"], "gzip");
+        assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(
+            headers["content-length"].to_str().unwrap(),
+            body.len().to_string()
+        );
+        assert!(body.len() < 1000, "compressed: {} bytes", body.len());
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut text)
+            .unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(got, value);
+    }
+    assert_eq!(
+        requests[0].1, requests[1].1,
+        "the resend carries the same bytes"
+    );
+}
+
+#[tokio::test]
+async fn bodies_that_cannot_be_sent_are_refused_before_anything_is_sent() {
+    let (base, r) = serve_recording(vec![200]).await;
+    let t = transport(&base, quick());
+    let bad_form = Multipart::new().bytes("1", "f", "no such type", bytes::Bytes::new());
+    let file_gzipped = t
+        .request(Method::POST, "upload", "x")
+        .file("/etc/hostname", "application/json")
+        .gzip();
+    for builder in [
+        t.request(Method::POST, "upload", "x").multipart(bad_form),
+        file_gzipped,
+        t.request(Method::POST, "upload", "x")
+            .multipart(Multipart::new().text("a", "b"))
+            .gzip(),
+    ] {
+        let err = builder.send().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation, "{err}");
+        assert_eq!(err.operation(), Some("upload"));
+    }
+    assert!(r.requests.lock().unwrap().is_empty());
 }

@@ -66,6 +66,7 @@ pub fn classify(status: u16, body: &[u8]) -> VendorError {
         kind,
         message,
         code,
+        retry_after: None,
     }
 }
 

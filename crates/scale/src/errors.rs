@@ -51,6 +51,7 @@ pub fn classify(status: u16, body: &[u8]) -> VendorError {
         kind: kind_for(status),
         message,
         code: Some(sdk_exception(status).to_owned()),
+        retry_after: None,
     }
 }
 

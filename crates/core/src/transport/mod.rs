@@ -3,9 +3,13 @@
 //! Adapters never retry on their own.
 
 mod auth;
+mod body;
+mod path;
 pub mod redact;
 
 pub use auth::{Auth, ExposeSecret, SecretString};
+pub use body::Multipart;
+pub use path::path;
 pub use reqwest::Method;
 
 use crate::{Error, ErrorKind, Result, Vendor};
@@ -128,11 +132,23 @@ pub struct VendorError {
     pub message: String,
     /// The vendor's error code or type.
     pub code: Option<String>,
+    /// How long the vendor asked us to wait, when it says so in the body (e.g. Segments'
+    /// "Expected available in 3 seconds"). Honoured like a `Retry-After` header, which it
+    /// overrides.
+    pub retry_after: Option<Duration>,
 }
 
 /// Turns an error response (status, body) into a [`VendorError`]. Each adapter has one and
 /// table-tests it.
 pub type ErrorClassifier = fn(u16, &[u8]) -> VendorError;
+
+/// Inspects a 2xx response (status, body) for a failure the vendor signals inside it (GraphQL
+/// `errors[]` in a 200, Segments' "throttled" detail). `Some` makes the attempt fail exactly as
+/// an error status would: the kind comes from [`VendorError::kind`] (else
+/// [`ErrorKind::InvalidRequest`]); [`ErrorKind::TooManyRequests`] counts as "not processed"
+/// (resent even under [`RetryMode::OnlyIfNotProcessed`]) and its `retry_after` is honoured.
+/// Runs for [`RequestBuilder::send`] and [`RequestBuilder::send_json`], not for streamed bodies.
+pub type SuccessCheck = fn(status: u16, body: &[u8]) -> Option<VendorError>;
 
 /// The fallback classifier: the status code decides, the body (trimmed) is the message.
 pub fn default_classifier(_status: u16, body: &[u8]) -> VendorError {
@@ -140,6 +156,7 @@ pub fn default_classifier(_status: u16, body: &[u8]) -> VendorError {
         kind: None,
         message: body_snippet(body),
         code: None,
+        retry_after: None,
     }
 }
 
@@ -181,6 +198,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct Transport {
     inner: Arc<Inner>,
+    /// Per handle, so that one vendor's transports may check bodies differently (cheap: a `fn`).
+    success_check: Option<SuccessCheck>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -190,6 +209,7 @@ impl std::fmt::Debug for Transport {
             .field("base_url", &redact_url(&self.inner.base_url))
             .field("auth", &self.inner.auth)
             .field("config", &self.inner.config)
+            .field("success_check", &self.success_check.is_some())
             .finish()
     }
 }
@@ -266,7 +286,15 @@ impl Transport {
                 classifier,
                 limiter,
             }),
+            success_check: None,
         })
+    }
+
+    /// This transport (sharing its connections and limits) with `check` run on every
+    /// successful, fully read response; see [`SuccessCheck`].
+    pub fn with_success_check(mut self, check: SuccessCheck) -> Transport {
+        self.success_check = Some(check);
+        self
     }
 
     /// The vendor this transport talks to.
@@ -284,13 +312,19 @@ impl Transport {
         &self.inner.config
     }
 
-    /// Start a request to `path`, relative to the base URL (a leading `/` is ignored).
+    /// Start a request to `path`, relative to the base URL (a leading `/` is ignored). Build
+    /// paths from ids with [`path`]; a path with an empty interior segment or a `.`/`..` segment
+    /// is refused (a validation error when sent).
     pub fn request(&self, method: Method, operation: &'static str, path: &str) -> RequestBuilder {
-        let url = self
-            .inner
-            .base_url
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| Error::validation(format!("bad path {path:?}: {e}")));
+        let relative = path.trim_start_matches('/');
+        let url = match path::path_problem(relative) {
+            Some(why) => Err(Error::validation(format!("bad path {path:?}: {why}"))),
+            None => self
+                .inner
+                .base_url
+                .join(relative)
+                .map_err(|e| Error::validation(format!("bad path {path:?}: {e}"))),
+        };
         RequestBuilder::new(self.clone(), method, operation, url, true)
     }
 
@@ -322,6 +356,8 @@ enum Body {
         path: PathBuf,
         content_type: &'static str,
     },
+    /// Rebuilt on every attempt (files re-opened).
+    Multipart(Multipart),
 }
 
 /// A request being built; [`RequestBuilder::send`] runs it with retries.
@@ -334,6 +370,7 @@ pub struct RequestBuilder {
     query: Vec<(String, String)>,
     headers: Vec<(&'static str, String)>,
     body: Result<Body>,
+    gzip: bool,
     retry: RetryMode,
     timeout: Option<Duration>,
     deadline: Option<Duration>,
@@ -361,6 +398,7 @@ impl RequestBuilder {
             query: Vec::new(),
             headers: Vec::new(),
             body: Ok(Body::Empty),
+            gzip: false,
             retry,
             timeout: None,
             deadline: None,
@@ -425,6 +463,26 @@ impl RequestBuilder {
         self
     }
 
+    /// Send a `multipart/form-data` form, rebuilt on every attempt (a file part is re-read).
+    pub fn multipart(mut self, form: Multipart) -> Self {
+        self.body = match form.invalid_content_type() {
+            Some(ct) => Err(Error::validation(format!(
+                "{ct:?} is not a valid content type for a multipart part"
+            ))),
+            None => Ok(Body::Multipart(form)),
+        };
+        self
+    }
+
+    /// Compress the body (JSON or bytes) with gzip, once, and send it with
+    /// `Content-Encoding: gzip` (Segments' sample and label writes). Order with
+    /// [`json`](Self::json)/[`bytes`](Self::bytes) does not matter; a file or multipart body
+    /// cannot be compressed (a validation error when sent).
+    pub fn gzip(mut self) -> Self {
+        self.gzip = true;
+        self
+    }
+
     /// Choose when this request may be resent.
     pub fn retry(mut self, mode: RetryMode) -> Self {
         self.retry = mode;
@@ -459,8 +517,13 @@ impl RequestBuilder {
         let op = self.operation;
         let mut url = std::mem::replace(&mut self.url, Err(Error::validation("taken")))
             .map_err(|e| e.with_vendor(inner.vendor).with_operation(op))?;
-        let body = std::mem::replace(&mut self.body, Ok(Body::Empty))
+        let mut body = std::mem::replace(&mut self.body, Ok(Body::Empty))
             .map_err(|e| e.with_vendor(inner.vendor).with_operation(op))?;
+        if self.gzip {
+            body = self
+                .compress(body)
+                .map_err(|e| e.with_vendor(inner.vendor).with_operation(op))?;
+        }
         {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in &self.query {
@@ -563,6 +626,26 @@ impl RequestBuilder {
         }
     }
 
+    /// The body gzipped (once for all attempts), with its `Content-Encoding` header.
+    fn compress(&mut self, body: Body) -> Result<Body> {
+        match body {
+            Body::Empty => Ok(Body::Empty),
+            Body::Bytes {
+                bytes,
+                content_type,
+            } => {
+                self.headers.push(("content-encoding", "gzip".into()));
+                Ok(Body::Bytes {
+                    bytes: body::gzip(&bytes)?,
+                    content_type,
+                })
+            }
+            Body::File { .. } | Body::Multipart(_) => Err(Error::validation(
+                "gzip applies to JSON or bytes bodies, not to files or multipart forms",
+            )),
+        }
+    }
+
     async fn attempt(
         &self,
         inner: &Inner,
@@ -604,21 +687,19 @@ impl RequestBuilder {
                 .header(reqwest::header::CONTENT_TYPE, *content_type)
                 .body(bytes.clone()),
             Body::File { path, content_type } => {
-                let file = tokio::fs::File::open(path).await.map_err(|e| {
-                    AttemptError::not_processed(mk(
-                        ErrorKind::Transport,
-                        format!("cannot open upload file: {e}"),
-                    ))
-                })?;
-                let len = file.metadata().await.map(|m| m.len()).ok();
-                let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
-                let mut r = req
-                    .header(reqwest::header::CONTENT_TYPE, *content_type)
-                    .body(reqwest::Body::wrap_stream(stream));
-                if let Some(len) = len {
-                    r = r.header(reqwest::header::CONTENT_LENGTH, len);
-                }
-                r
+                let (stream, len) = body::open_file_body(path)
+                    .await
+                    .map_err(|e| AttemptError::not_processed(file_error(inner, op, e)))?;
+                req.header(reqwest::header::CONTENT_TYPE, *content_type)
+                    .header(reqwest::header::CONTENT_LENGTH, len)
+                    .body(stream)
+            }
+            Body::Multipart(form) => {
+                let form = form
+                    .to_form()
+                    .await
+                    .map_err(|e| AttemptError::not_processed(file_error(inner, op, e)))?;
+                req.multipart(form)
             }
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -648,6 +729,9 @@ impl RequestBuilder {
             }
         };
         if (200..300).contains(&status) {
+            if let Some(info) = self.transport.success_check.and_then(|c| c(status, &body)) {
+                return Err(vendor_failure(inner, op, status, &headers, info));
+            }
             return Ok(Response {
                 status,
                 headers,
@@ -655,24 +739,47 @@ impl RequestBuilder {
             });
         }
         let info = (inner.classifier)(status, &body);
-        let kind = info
-            .kind
-            .or_else(|| ErrorKind::from_status(status))
-            .unwrap_or(ErrorKind::InvalidRequest);
-        // A vendor or proxy may echo the request (and so the key) back in its error text.
-        let scrub = |text: String| match inner.auth.secret().filter(|k| !k.is_empty()) {
-            Some(key) if text.contains(key) => text.replace(key, redact::REDACTED),
-            _ => text,
-        };
-        let mut error = inner_error(inner, kind, op, scrub(info.message)).with_status(status);
-        if let Some(code) = info.code {
-            error = error.with_vendor_code(scrub(code));
-        }
-        error = error.with_retry_after(parse_retry_after(&headers));
-        // A 429 was refused before any work; anything else may have been acted on.
-        let processed = status != 429;
-        Err(AttemptError { error, processed })
+        Err(vendor_failure(inner, op, status, &headers, info))
     }
+}
+
+/// The error of a response the vendor marked as failed, by its status or inside its body.
+fn vendor_failure(
+    inner: &Inner,
+    op: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    info: VendorError,
+) -> AttemptError {
+    let kind = info
+        .kind
+        .or_else(|| ErrorKind::from_status(status))
+        .unwrap_or(ErrorKind::InvalidRequest);
+    // A vendor or proxy may echo the request (and so the key) back in its error text.
+    let scrub = |text: String| match inner.auth.secret().filter(|k| !k.is_empty()) {
+        Some(key) if text.contains(key) => text.replace(key, redact::REDACTED),
+        _ => text,
+    };
+    let mut error = inner_error(inner, kind, op, scrub(info.message)).with_status(status);
+    if let Some(code) = info.code {
+        error = error.with_vendor_code(scrub(code));
+    }
+    error = error.with_retry_after(info.retry_after.or_else(|| parse_retry_after(headers)));
+    // A rate-limit refusal (429, or a vendor's own throttling signal) came before any work;
+    // anything else may have been acted on.
+    let processed = !(status == 429 || kind == ErrorKind::TooManyRequests);
+    AttemptError { error, processed }
+}
+
+/// A local upload file that could not be read.
+fn file_error(inner: &Inner, op: &str, e: body::FileError) -> Error {
+    inner_error(
+        inner,
+        ErrorKind::Transport,
+        op,
+        format!("cannot open upload file {}: {}", e.path.display(), e.error),
+    )
+    .with_source(e.error)
 }
 
 fn inner_error(inner: &Inner, kind: ErrorKind, op: &str, message: String) -> Error {
