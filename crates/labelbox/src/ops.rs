@@ -20,7 +20,7 @@ pub type UInt64 = String;
 pub type PageSize = i64;
 
 macro_rules! operations {
-    ($file:literal: $($name:ident),* $(,)?) => {$(
+    ($($name:ident => $file:literal),* $(,)?) => {$(
         #[derive(GraphQLQuery)]
         #[graphql(
             schema_path = "graphql/schema.graphql",
@@ -32,26 +32,102 @@ macro_rules! operations {
     )*};
 }
 
-operations!("graphql/identity.graphql": GetUser, GetOrganization);
-operations!("graphql/projects.graphql":
-    GetProject, ListProjects, ListProjectsByName, CreateProject, UpdateProject, DeleteProject,
-    ProjectLabelCount, GetProjectLabels, GetProjectWorkflow);
-operations!("graphql/ontologies.graphql":
-    UpsertOntology, GetOntology, GetProjectOntology, GetProjectLabelingFrontend,
-    GetLabelingFrontends, ConnectProjectAndLabelingFrontend, CreateLabelingFrontendOptions,
-    ConnectOntology);
-operations!("graphql/datasets.graphql": CreateDataset, GetDataset, ListDatasets, DeleteDataset);
-operations!("graphql/data_rows.graphql":
-    UploadFile, UpsertDataRows, FailedDataRowImports, SuccessfulDataRowImports,
-    DataRowsForGlobalKeys, DataRowsForGlobalKeysResult, GetDataRow, DatasetDataRows,
-    GetMetadataOntology, DataRowsProcessedByGlobalKeys, DataRowsProcessedByIds);
-operations!("graphql/tasks.graphql": GetCreatedTask, CancelTask);
-operations!("graphql/batches.graphql":
-    CreateBatchV2, CreateEmptyBatch, AddDataRowsToBatchAsync, CreateBatches, ListBatches,
-    GetBatch, RemoveQueuedDataRowsFromBatch, DeleteBatch, DeleteBatchLabels);
-operations!("graphql/queues.graphql":
-    GetTaskQueues, MoveDataRowsToTaskQueue, UpdateQueuePriority, ProjectOverview);
-operations!("graphql/exports.graphql":
-    ExportDataRowsInProject, ExportDataRowsInCatalog, GetExportMetadataHeader,
-    GetExportFileFromOffset, GetLabelVersions, GetLabelVersion);
-operations!("graphql/webhooks.graphql": GetProjectWebhooks, GetOrganizationWebhooks);
+operations! {
+    // identity
+    GetUser => "graphql/identity/GetUser.graphql",
+    GetOrganization => "graphql/identity/GetOrganization.graphql",
+    // projects
+    GetProject => "graphql/projects/GetProject.graphql",
+    ListProjects => "graphql/projects/ListProjects.graphql",
+    ListProjectsByName => "graphql/projects/ListProjectsByName.graphql",
+    CreateProject => "graphql/projects/CreateProject.graphql",
+    UpdateProject => "graphql/projects/UpdateProject.graphql",
+    DeleteProject => "graphql/projects/DeleteProject.graphql",
+    ProjectLabelCount => "graphql/projects/ProjectLabelCount.graphql",
+    GetProjectLabels => "graphql/projects/GetProjectLabels.graphql",
+    GetProjectWorkflow => "graphql/projects/GetProjectWorkflow.graphql",
+    // ontologies
+    UpsertOntology => "graphql/ontologies/UpsertOntology.graphql",
+    GetOntology => "graphql/ontologies/GetOntology.graphql",
+    GetProjectOntology => "graphql/ontologies/GetProjectOntology.graphql",
+    GetProjectLabelingFrontend => "graphql/ontologies/GetProjectLabelingFrontend.graphql",
+    GetLabelingFrontends => "graphql/ontologies/GetLabelingFrontends.graphql",
+    ConnectProjectAndLabelingFrontend => "graphql/ontologies/ConnectProjectAndLabelingFrontend.graphql",
+    CreateLabelingFrontendOptions => "graphql/ontologies/CreateLabelingFrontendOptions.graphql",
+    ConnectOntology => "graphql/ontologies/ConnectOntology.graphql",
+    // datasets
+    CreateDataset => "graphql/datasets/CreateDataset.graphql",
+    GetDataset => "graphql/datasets/GetDataset.graphql",
+    ListDatasets => "graphql/datasets/ListDatasets.graphql",
+    DeleteDataset => "graphql/datasets/DeleteDataset.graphql",
+    // data_rows
+    UploadFile => "graphql/data_rows/UploadFile.graphql",
+    UpsertDataRows => "graphql/data_rows/UpsertDataRows.graphql",
+    FailedDataRowImports => "graphql/data_rows/FailedDataRowImports.graphql",
+    SuccessfulDataRowImports => "graphql/data_rows/SuccessfulDataRowImports.graphql",
+    DataRowsForGlobalKeys => "graphql/data_rows/DataRowsForGlobalKeys.graphql",
+    DataRowsForGlobalKeysResult => "graphql/data_rows/DataRowsForGlobalKeysResult.graphql",
+    GetDataRow => "graphql/data_rows/GetDataRow.graphql",
+    DatasetDataRows => "graphql/data_rows/DatasetDataRows.graphql",
+    GetMetadataOntology => "graphql/data_rows/GetMetadataOntology.graphql",
+    DataRowsProcessedByGlobalKeys => "graphql/data_rows/DataRowsProcessedByGlobalKeys.graphql",
+    DataRowsProcessedByIds => "graphql/data_rows/DataRowsProcessedByIds.graphql",
+    // tasks
+    GetCreatedTask => "graphql/tasks/GetCreatedTask.graphql",
+    CancelTask => "graphql/tasks/CancelTask.graphql",
+    // batches
+    CreateBatchV2 => "graphql/batches/CreateBatchV2.graphql",
+    CreateEmptyBatch => "graphql/batches/CreateEmptyBatch.graphql",
+    AddDataRowsToBatchAsync => "graphql/batches/AddDataRowsToBatchAsync.graphql",
+    CreateBatches => "graphql/batches/CreateBatches.graphql",
+    ListBatches => "graphql/batches/ListBatches.graphql",
+    GetBatch => "graphql/batches/GetBatch.graphql",
+    RemoveQueuedDataRowsFromBatch => "graphql/batches/RemoveQueuedDataRowsFromBatch.graphql",
+    DeleteBatch => "graphql/batches/DeleteBatch.graphql",
+    DeleteBatchLabels => "graphql/batches/DeleteBatchLabels.graphql",
+    // queues
+    GetTaskQueues => "graphql/queues/GetTaskQueues.graphql",
+    MoveDataRowsToTaskQueue => "graphql/queues/MoveDataRowsToTaskQueue.graphql",
+    UpdateQueuePriority => "graphql/queues/UpdateQueuePriority.graphql",
+    ProjectOverview => "graphql/queues/ProjectOverview.graphql",
+    // exports
+    ExportDataRowsInProject => "graphql/exports/ExportDataRowsInProject.graphql",
+    ExportDataRowsInCatalog => "graphql/exports/ExportDataRowsInCatalog.graphql",
+    GetExportMetadataHeader => "graphql/exports/GetExportMetadataHeader.graphql",
+    GetExportFileFromOffset => "graphql/exports/GetExportFileFromOffset.graphql",
+    GetLabelVersions => "graphql/exports/GetLabelVersions.graphql",
+    GetLabelVersion => "graphql/exports/GetLabelVersion.graphql",
+    // webhooks
+    GetProjectWebhooks => "graphql/webhooks/GetProjectWebhooks.graphql",
+    GetOrganizationWebhooks => "graphql/webhooks/GetOrganizationWebhooks.graphql",
+}
+
+#[cfg(test)]
+mod tests {
+    /// Labelbox takes one operation per document and no `operationName`, and `graphql_client`
+    /// sends a file's whole text: each file must hold exactly one operation.
+    #[test]
+    fn every_document_file_holds_exactly_one_operation() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphql");
+        let mut files = 0;
+        for area in std::fs::read_dir(&root).unwrap() {
+            let area = area.unwrap().path();
+            if !area.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(&area).unwrap() {
+                let path = file.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                let ops = text
+                    .lines()
+                    .filter(|l| l.starts_with("query ") || l.starts_with("mutation "))
+                    .count();
+                assert_eq!(ops, 1, "{}", path.display());
+                let name = path.file_stem().unwrap().to_str().unwrap();
+                assert!(text.contains(&format!(" {name}")), "{}", path.display());
+                files += 1;
+            }
+        }
+        assert!(files >= 50, "{files} documents");
+    }
+}
