@@ -58,6 +58,32 @@
 //! next lifecycle step reworks it (for Scale, completed is delivered, so without `task` every
 //! completed task not already sent back is rejected).
 //!
+//! ## Labelbox
+//!
+//! Base `http://127.0.0.1:PORT` (the root; `base_url()` = `root_url()`): GraphQL at `/graphql`
+//! and `/_gql` (one schema, the specification's partial SDL; documents parsed and validated,
+//! graphql-js error wording, Apollo-shaped errors), REST at `/api/v1` (ontology delete, unused
+//! ontologies, legacy export files), key as `Authorization: Bearer <key>` (else
+//! `AUTHENTICATION_ERROR`, HTTP 401). Uploaded files (`/lb-files/...`) and export chunks
+//! (`/lb-export/...`) are served without a key, like pre-signed URLs. Seeded project
+//! `clemudemoproject000000001` (IMAGE, with an ontology of a box, a polygon, a point, a radio and a
+//! text question). Every project has the three task queues; data rows are processed at once;
+//! upserts report a taken global key as `Duplicate global key: '<key>'`; Tasks stay
+//! `IN_PROGRESS` 300 ms. A task of the framework is a data row batched into the project; states
+//! `TO_LABEL`, `IN_REVIEW`, `IN_REWORK`, `DONE`. `advance` labels rows to label or in rework
+//! (one label per row, or several with consensus; after rework the labels are updated, new
+//! `updatedAt`) and approves rows in review; `complete_all` labels, `deliver_all` approves,
+//! `reject` sends a row to rework (task = data row id or global key, a row in review or done;
+//! without it, every row in review). Labels answer every
+//! tool (rectangle, polygon, point, line) and classification (radio, checklist, text) of the
+//! project's ontology; webhooks fire (`LABEL_CREATED`, `LABEL_UPDATED`, `WORKFLOW_ACTION`, HMAC
+//! signatures, `http://` receivers only). Injected 429s carry `{"message": "You have exceeded
+//! ..."}`; `enforce_rate_limits` allows 5,000 requests a minute. Labelbox-only controls (no key):
+//! `POST /_labelbox/consensus?project=P` `{"labels": N}` (N labels per row; 1 = off),
+//! `GET|PUT /_labelbox/settings` `{"task_delay_ms", "processing_delay_ms"}`,
+//! `PUT /_labelbox/graphql-faults` `{"code", "status", "message", "count"}` (the next `count`
+//! GraphQL requests answer that error). Choices: docs/decisions/0005-labelbox-emulator-graphql.md.
+//!
 //! ## Adding a vendor
 //!
 //! A vendor emulator is one module (e.g. `src/scale/`) with a type implementing the crate-private
@@ -71,6 +97,7 @@
 #![deny(missing_docs)]
 
 mod framework;
+mod labelbox;
 mod sama;
 mod scale;
 

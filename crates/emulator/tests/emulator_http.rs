@@ -1036,11 +1036,11 @@ async fn shutdown_stops_serving() {
 
 #[tokio::test]
 async fn unsupported_vendor_is_a_clear_error() {
-    let err = start(EmulatorConfig::new(Vendor::Labelbox))
+    let err = start(EmulatorConfig::new(Vendor::Segments))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
-    assert!(err.to_string().contains("labelbox"));
+    assert!(err.to_string().contains("segments"));
 }
 
 #[tokio::test]

@@ -81,6 +81,7 @@ pub(crate) fn build_vendor(
     match vendor {
         Vendor::Sama => Ok(Arc::new(crate::sama::SamaEmulator::new(ctx))),
         Vendor::Scale => Ok(Arc::new(crate::scale::ScaleEmulator::new(ctx))),
+        Vendor::Labelbox => Ok(Arc::new(crate::labelbox::LabelboxEmulator::new(ctx))),
         other => Err(std::io::Error::new(
             std::io::ErrorKind::Unsupported,
             format!("no emulator for vendor {other} yet"),
@@ -94,6 +95,8 @@ pub(crate) fn default_projects(vendor: labelmux_core::Vendor) -> Vec<String> {
     match vendor {
         Vendor::Sama => vec!["1001".to_owned()],
         Vendor::Scale => vec!["demo".to_owned()],
-        Vendor::Labelbox | Vendor::Segments => vec!["demo".to_owned()],
+        // Labelbox ids are 25-character CUIDs.
+        Vendor::Labelbox => vec!["clemudemoproject000000001".to_owned()],
+        Vendor::Segments => vec!["demo".to_owned()],
     }
 }
