@@ -1,8 +1,8 @@
 //! One error type for every vendor, with kinds modelled on Scale's status-code exceptions.
 //!
 //! Each [`Error`] names the vendor and the operation, keeps the HTTP status and the vendor's own
-//! message, says whether retrying can help, and keeps its cause as a `source()` chain. Messages
-//! never contain secrets: URLs are redacted before they reach an error.
+//! message, says whether retrying can help ([`Error::retryability`]), and keeps its cause as a
+//! `source()` chain. Messages never contain secrets: URLs are redacted before they reach an error.
 
 use crate::Vendor;
 use std::error::Error as StdError;
@@ -35,6 +35,9 @@ pub enum ErrorKind {
     Timeout,
     /// The connection failed, was refused or dropped.
     Transport,
+    /// A local file or directory could not be read or written (an upload file, a spool file, a
+    /// cursor). Never retried: the file system will not heal by itself.
+    Io,
     /// The vendor answered with a body labelmux could not decode.
     Decode,
     /// Input failed validation (by labelmux or by the vendor, e.g. a task not matching the schema).
@@ -60,6 +63,7 @@ impl ErrorKind {
             ErrorKind::ServiceUnavailable => "service unavailable",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Transport => "transport",
+            ErrorKind::Io => "I/O",
             ErrorKind::Decode => "decode",
             ErrorKind::Validation => "validation",
             ErrorKind::Unsupported => "unsupported",
@@ -67,7 +71,8 @@ impl ErrorKind {
         }
     }
 
-    /// Whether the same request may succeed if sent again later.
+    /// Whether the same request may succeed if sent again later. [`ErrorKind::Io`] is not:
+    /// a local file that cannot be read will not appear by waiting.
     pub fn is_temporary(self) -> bool {
         matches!(
             self,
@@ -120,6 +125,7 @@ impl ErrorKind {
             }
             ErrorKind::Timeout => "raise `timeout_secs`/`deadline_secs` in the transport config or retry later".into(),
             ErrorKind::Transport => format!("check the network and the {vendor} base URL"),
+            ErrorKind::Io => "check the file or directory the message names: that it exists, may be read or written, and that the disk has space".into(),
             ErrorKind::Decode => format!("{vendor} sent an unexpected response; report it with `-v` output"),
             ErrorKind::Validation | ErrorKind::InvalidRequest => "fix the input as the message says".into(),
             ErrorKind::Unsupported => format!("{vendor} has no such operation; see `capabilities()`"),
@@ -132,6 +138,20 @@ impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
     }
+}
+
+/// Whether retrying an operation that failed can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Retryability {
+    /// Sending the same request again will fail the same way (bad input, key, id, config, a
+    /// local file): fix the cause first.
+    Permanent,
+    /// A temporary failure not retried yet (or not safe to retry automatically): trying again
+    /// later may succeed.
+    Temporary,
+    /// A temporary failure that outlived the transport's retries: no longer worth retrying
+    /// now; try again much later or look into the vendor's status.
+    Persistent,
 }
 
 /// The error every labelmux operation returns.
@@ -199,6 +219,13 @@ impl Error {
         Error::new(ErrorKind::Decode, message)
     }
 
+    /// Error for a local file-system failure: `context` says what was being done (e.g.
+    /// `"cannot open upload file /tmp/x.json"`), the I/O error is appended and kept as the source.
+    pub fn io(context: impl Into<String>, error: std::io::Error) -> Self {
+        let context = context.into();
+        Error::new(ErrorKind::Io, format!("{context}: {error}")).with_source(error)
+    }
+
     /// Name the vendor.
     pub fn with_vendor(mut self, vendor: Vendor) -> Self {
         self.inner.vendor = Some(vendor);
@@ -231,9 +258,20 @@ impl Error {
         self
     }
 
-    /// Attach the underlying cause.
+    /// Attach the underlying cause. When the cause is itself a labelmux [`Error`], its operation
+    /// and vendor are kept unless this error names its own: the innermost operation is the one
+    /// that failed.
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.inner.source = Some(Box::new(source));
+        let source: Box<dyn StdError + Send + Sync> = Box::new(source);
+        if let Some(inner) = source.downcast_ref::<Error>() {
+            if self.inner.operation.is_none() {
+                self.inner.operation = inner.inner.operation.clone();
+            }
+            if self.inner.vendor.is_none() {
+                self.inner.vendor = inner.inner.vendor;
+            }
+        }
+        self.inner.source = Some(source);
         self
     }
 
@@ -280,9 +318,19 @@ impl Error {
     pub fn is_persistent(&self) -> bool {
         self.inner.persistent
     }
-    /// Whether retrying later may help: the kind is temporary.
+    /// Whether retrying later may help: the kind is temporary (also after the transport gave
+    /// up; see [`Error::retryability`] for the finer answer).
     pub fn is_retryable(&self) -> bool {
         self.inner.kind.is_temporary()
+    }
+    /// Permanent, temporary, or temporary but persistent (retries exhausted; see
+    /// [`Error::exhausted`]).
+    pub fn retryability(&self) -> Retryability {
+        match (self.inner.kind.is_temporary(), self.inner.persistent) {
+            (false, _) => Retryability::Permanent,
+            (true, false) => Retryability::Temporary,
+            (true, true) => Retryability::Persistent,
+        }
     }
     /// What the user can do next.
     pub fn advice(&self) -> Option<String> {
@@ -351,9 +399,11 @@ impl StdError for Error {
     }
 }
 
+/// A bare I/O error is a local file-system failure; prefer [`Error::io`], which says what was
+/// being done.
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::new(ErrorKind::Transport, format!("I/O error: {e}")).with_source(e)
+        Error::io("I/O error", e)
     }
 }
 
@@ -390,6 +440,85 @@ mod tests {
         for (status, want) in table {
             assert_eq!(ErrorKind::from_status(*status), *want, "status {status}");
         }
+        // Kinds of local or decoding failures never come from a status.
+        for status in 0..1000 {
+            let kind = ErrorKind::from_status(status);
+            assert!(
+                !matches!(
+                    kind,
+                    Some(
+                        ErrorKind::Io
+                            | ErrorKind::Transport
+                            | ErrorKind::Decode
+                            | ErrorKind::Unsupported
+                            | ErrorKind::Config
+                    )
+                ),
+                "status {status} → {kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retryability_tells_permanent_temporary_and_persistent_apart() {
+        let temporary = Error::new(ErrorKind::ServiceUnavailable, "");
+        assert_eq!(temporary.retryability(), Retryability::Temporary);
+        assert_eq!(
+            temporary.exhausted(3).retryability(),
+            Retryability::Persistent
+        );
+        for kind in [ErrorKind::Io, ErrorKind::NotFound, ErrorKind::Decode] {
+            let e = Error::new(kind, "");
+            assert_eq!(e.retryability(), Retryability::Permanent, "{kind}");
+            assert_eq!(
+                e.exhausted(2).retryability(),
+                Retryability::Permanent,
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn io_errors_say_what_was_done_and_are_never_transport_errors() {
+        let e = Error::io(
+            "cannot open upload file /tmp/rows.json",
+            std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory"),
+        );
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(!e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "I/O: cannot open upload file /tmp/rows.json: No such file or directory"
+        );
+        assert!(e.source().is_some());
+        let from: Error = std::io::Error::other("disk full").into();
+        assert_eq!(from.kind(), ErrorKind::Io);
+        assert!(e
+            .with_vendor(Vendor::Labelbox)
+            .advice()
+            .unwrap()
+            .contains("disk has space"));
+    }
+
+    #[test]
+    fn wrapping_keeps_the_innermost_operation() {
+        let inner = Error::new(ErrorKind::NotFound, "no such task")
+            .with_vendor(Vendor::Labelbox)
+            .with_operation("get_task");
+        // Naming an operation again keeps the first.
+        let e = inner.with_operation("create_batch");
+        assert_eq!(e.operation(), Some("get_task"));
+        // An error wrapping another adopts its operation and vendor…
+        let outer = Error::new(ErrorKind::NotFound, "batch rows missing").with_source(e);
+        assert_eq!(outer.operation(), Some("get_task"));
+        assert_eq!(outer.vendor(), Some(Vendor::Labelbox));
+        let outer = outer.with_operation("create_batch");
+        assert_eq!(outer.operation(), Some("get_task"));
+        // …unless it names its own.
+        let own = Error::new(ErrorKind::Internal, "x")
+            .with_operation("export")
+            .with_source(Error::new(ErrorKind::Timeout, "y").with_operation("poll"));
+        assert_eq!(own.operation(), Some("export"));
     }
 
     #[test]
@@ -403,6 +532,7 @@ mod tests {
             Transport,
         ];
         let permanent = [
+            Io,
             InvalidRequest,
             Unauthorized,
             NotEnabled,

@@ -13,12 +13,14 @@ mod error;
 mod ids;
 pub mod model;
 pub mod paginate;
+pub mod poll;
 mod provider;
+pub mod spool;
 pub mod transport;
 mod vendor;
 pub mod wire;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, Retryability};
 pub use ids::{opt_string_or_number, string_or_number, BatchId, ProjectId, TaskId};
 pub use model::*;
 pub use provider::{

@@ -785,3 +785,214 @@ async fn bodies_that_cannot_be_sent_are_refused_before_anything_is_sent() {
     }
     assert!(r.requests.lock().unwrap().is_empty());
 }
+
+/// How a raw download server answers one request.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    /// Honour any `Range` (206), but close the connection after this many body bytes.
+    CutAfter(usize),
+    /// Honour any `Range` (206) and send the rest in full.
+    Whole,
+    /// Ignore `Range`: 200 with the whole file.
+    IgnoreRange,
+}
+
+/// A hand-written HTTP/1.1 file server (so a body can be cut off mid-way), answering request n
+/// with `plan[n]` (later ones with the last). Records each request's `Range` header.
+async fn serve_file(file: Arc<Vec<u8>>, plan: Vec<Answer>) -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ranges = Arc::new(Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = ranges.clone();
+    tokio::spawn(async move {
+        let mut n = 0usize;
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let answer = plan[n.min(plan.len() - 1)];
+            n += 1;
+            let file = file.clone();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if sock.read(&mut byte).await.unwrap() == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+                let range = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("range: bytes="))
+                    .map(|r| r.trim_end_matches('-').to_owned());
+                seen.lock().unwrap().push(range.clone().unwrap_or_default());
+                let start: usize = match (answer, &range) {
+                    (Answer::IgnoreRange, _) | (_, None) => 0,
+                    (_, Some(r)) => r.parse().unwrap(),
+                };
+                let total = file.len();
+                let status = if start > 0 {
+                    format!(
+                        "206 Partial Content\r\ncontent-range: bytes {start}-{}/{total}",
+                        total - 1
+                    )
+                } else {
+                    "200 OK".to_owned()
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\netag: \"v1\"\r\nconnection: close\r\n\r\n",
+                    total - start
+                );
+                sock.write_all(head.as_bytes()).await.unwrap();
+                let body = &file[start..];
+                let body = match answer {
+                    Answer::CutAfter(k) => &body[..k.min(body.len())],
+                    _ => body,
+                };
+                // Several writes, so the client sees several chunks.
+                for part in body.chunks(16 * 1024) {
+                    if sock.write_all(part).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = sock.flush().await;
+                // Dropping the socket closes it: a cut body ends short of its length.
+            });
+        }
+    });
+    (
+        format!("http://{addr}/export.ndjson?X-Goog-Signature=s3cr3t"),
+        ranges,
+    )
+}
+
+fn test_file(len: usize) -> Arc<Vec<u8>> {
+    let mut rng = fastrand::Rng::with_seed(7);
+    Arc::new((0..len).map(|_| rng.u8(..)).collect())
+}
+
+async fn download_all(t: &Transport, url: &str) -> labelmux_core::Result<Vec<u8>> {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    let mut s = labelmux_core::transport::resumable_download(t, "export_labels", url);
+    while let Some(chunk) = s.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
+#[tokio::test]
+async fn a_download_cut_mid_way_resumes_with_a_range_request_answered_206() {
+    let file = test_file(300_000);
+    let (url, ranges) = serve_file(
+        file.clone(),
+        vec![
+            Answer::CutAfter(100_000),
+            Answer::CutAfter(50_000),
+            Answer::Whole,
+        ],
+    )
+    .await;
+    let got = download_all(&transport(&url, quick()), &url).await.unwrap();
+    assert_eq!(got.len(), file.len());
+    assert!(got == *file, "bytes differ");
+    assert_eq!(*ranges.lock().unwrap(), ["", "100000", "150000"]);
+}
+
+#[tokio::test]
+async fn a_range_request_answered_200_skips_the_prefix_already_delivered() {
+    let file = test_file(200_000);
+    let (url, ranges) = serve_file(
+        file.clone(),
+        vec![Answer::CutAfter(70_001), Answer::IgnoreRange],
+    )
+    .await;
+    let got = download_all(&transport(&url, quick()), &url).await.unwrap();
+    assert!(
+        got == *file,
+        "bytes differ: {} vs {}",
+        got.len(),
+        file.len()
+    );
+    assert_eq!(*ranges.lock().unwrap(), ["", "70001"]);
+}
+
+#[tokio::test]
+async fn resumes_count_against_the_retry_budget() {
+    let file = test_file(100_000);
+    let (url, ranges) = serve_file(file.clone(), vec![Answer::CutAfter(10_000)]).await;
+    let cfg = TransportConfig {
+        max_attempts: 3,
+        ..quick()
+    };
+    let t = transport(&url, cfg);
+    let err = download_all(&t, &url).await.unwrap_err();
+    assert_eq!(ranges.lock().unwrap().len(), 3, "first try + 2 resumes");
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+    assert!(err.is_persistent() && err.attempts() == 3, "{err:?}");
+    assert_eq!(err.operation(), Some("export_labels"));
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("s3cr3t"), "signature leaked: {shown}");
+}
+
+#[tokio::test]
+async fn send_streaming_retries_until_the_head_and_classifies_error_statuses() {
+    use futures::StreamExt;
+    let (base, s) = serve(
+        vec![(503, vec![], "busy"), (200, vec![], "line1\nline2\n")],
+        Duration::ZERO,
+    )
+    .await;
+    let t = transport(&base, quick());
+    let resp = t
+        .request(Method::GET, "export", "x")
+        .send_streaming()
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    let lines: Vec<_> = labelmux_core::transport::ndjson_lines(resp.into_stream(), 100)
+        .map(|l| l.unwrap())
+        .collect()
+        .await;
+    assert_eq!(lines, ["line1", "line2"]);
+
+    let (base, _s) = serve(vec![(404, vec![], "no such export")], Duration::ZERO).await;
+    let err = transport(&base, quick())
+        .request(Method::GET, "export", "x")
+        .send_streaming()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.message().contains("no such export"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_upload_file_is_an_io_error_never_retried_nor_sent() {
+    let (base, r) = serve_recording(vec![200]).await;
+    let t = transport(&base, quick());
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("gone.json");
+    for builder in [
+        t.request(Method::PUT, "upload_tasks", "x")
+            .file(missing.clone(), "application/json"),
+        t.request(Method::POST, "upload_file", "graphql")
+            .multipart(Multipart::new().text("map", "{}").file(
+                "1",
+                "gone.json",
+                "application/json",
+                missing.clone(),
+            ))
+            .retry(RetryMode::Idempotent),
+    ] {
+        let err = builder.send().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert_eq!(err.retryability(), labelmux_core::Retryability::Permanent);
+        assert!(!err.is_persistent(), "tried once: {err:?}");
+        assert!(err.message().contains("gone.json"), "{err}");
+        assert!(err.operation().is_some());
+    }
+    assert!(r.requests.lock().unwrap().is_empty());
+}

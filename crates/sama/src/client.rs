@@ -15,6 +15,7 @@ use crate::wire::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use labelmux_core::paginate::{paginate, paginate_numbered, paginate_sequential, Page};
+use labelmux_core::spool::{self, SpoolOptions};
 use labelmux_core::transport::{
     Auth, Method, RequestBuilder, RetryMode, SecretString, Transport, TransportConfig,
 };
@@ -23,12 +24,10 @@ use labelmux_core::{
     TaskId, TaskState, Vendor,
 };
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// Sama's production API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.sama.com/v2";
@@ -987,84 +986,33 @@ pub(crate) struct Spool {
     pub(crate) count: u64,
 }
 
-/// Progress is reported in chunks so observers are not called once per record.
-const PROGRESS_CHUNK: u64 = 256;
-
-/// Write `records` as one JSON array to `out`, one record at a time (memory does not grow
-/// with the number of records). Returns how many were written; an `Err` item is returned
-/// as is, leaving `out` incomplete.
-pub(crate) async fn write_json_array<T, W>(
-    mut records: BoxStream<'_, Result<T>>,
-    out: &mut W,
-    progress: &Progress,
-) -> Result<u64>
-where
-    T: Serialize,
-    W: AsyncWrite + Unpin,
-{
-    let io = |e: std::io::Error| {
-        Error::from(e)
-            .with_vendor(VENDOR)
-            .with_operation("create_task_batch")
-    };
-    let mut buf = Vec::with_capacity(4096);
-    let mut count = 0u64;
-    let mut unreported = 0u64;
-    out.write_all(b"[").await.map_err(io)?;
-    while let Some(item) = records.next().await {
-        // An error of the input is returned unchanged: it is the caller's, not Sama's.
-        let record = item?;
-        buf.clear();
-        if count > 0 {
-            buf.push(b',');
-        }
-        buf.push(b'\n');
-        serde_json::to_writer(&mut buf, &record).map_err(|e| {
-            Error::validation(format!("task {count}: cannot encode as JSON: {e}"))
-                .with_vendor(VENDOR)
-                .with_operation("create_task_batch")
-        })?;
-        out.write_all(&buf).await.map_err(io)?;
-        count += 1;
-        unreported += 1;
-        if unreported == PROGRESS_CHUNK {
-            report(progress, ProgressEvent::TasksSent(unreported));
-            unreported = 0;
-        }
-    }
-    out.write_all(b"\n]").await.map_err(io)?;
-    out.flush().await.map_err(io)?;
-    if unreported > 0 {
-        report(progress, ProgressEvent::TasksSent(unreported));
-    }
-    Ok(count)
-}
-
+/// Write `records` as one JSON array to a temporary file in `dir` (memory does not grow with
+/// the number of records), with the core spooler. An `Err` item is returned as is, and no file
+/// is left behind.
 pub(crate) async fn spool_to_file(
     records: BoxStream<'_, Result<TaskRecord>>,
     dir: Option<&Path>,
     progress: &Progress,
 ) -> Result<Spool> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix("labelmux-sama-").suffix(".json");
-    let named = match dir {
-        Some(d) => builder.tempfile_in(d),
-        None => builder.tempfile(),
-    }
-    .map_err(|e| {
-        Error::new(
-            ErrorKind::Config,
-            format!("cannot create the spool file for the upload: {e}"),
-        )
-        .with_vendor(VENDOR)
-        .with_operation("create_task_batch")
-    })?;
-    let (file, path) = named.into_parts();
-    let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
-    let count = write_json_array(records, &mut out, progress).await?;
-    // Close the handle before the file is read back for the upload.
-    drop(out);
-    Ok(Spool { path, count })
+    let options = SpoolOptions::default()
+        .in_dir(dir)
+        .named("labelmux-sama-", ".json")
+        .for_operation(VENDOR, "create_task_batch");
+    let chunks = spool::spool_json_arrays(records, &options, |n| {
+        report(progress, ProgressEvent::TasksSent(n))
+    })
+    .await?;
+    // Without chunk limits the spooler writes exactly one file.
+    let Some(chunk) = chunks.into_iter().next() else {
+        return Err(Error::new(ErrorKind::Io, "the spooler wrote no file")
+            .with_vendor(VENDOR)
+            .with_operation("create_task_batch"));
+    };
+    let count = chunk.items();
+    Ok(Spool {
+        path: chunk.into_temp_path(),
+        count,
+    })
 }
 
 #[cfg(test)]
@@ -1101,14 +1049,19 @@ mod tests {
 
     #[tokio::test]
     async fn spool_writer_produces_a_valid_json_array_for_0_1_and_many() {
+        let dir = tempfile::tempdir().unwrap();
         for n in [0usize, 1, 2, 1000] {
             let events = Arc::new(Events::default());
             let progress: Progress = Some(events.clone());
-            let mut out = Vec::new();
-            let count = write_json_array(stream::iter(records(n)).boxed(), &mut out, &progress)
-                .await
-                .unwrap();
-            assert_eq!(count, n as u64);
+            let spool = spool_to_file(
+                stream::iter(records(n)).boxed(),
+                Some(dir.path()),
+                &progress,
+            )
+            .await
+            .unwrap();
+            assert_eq!(spool.count, n as u64);
+            let out = std::fs::read(&spool.path).unwrap();
             let parsed: Vec<TaskRecord> = serde_json::from_slice(&out).unwrap();
             let want: Vec<TaskRecord> = records(n).into_iter().map(|r| r.unwrap()).collect();
             assert_eq!(parsed, want, "n = {n}");
@@ -1128,12 +1081,13 @@ mod tests {
 
     #[tokio::test]
     async fn spool_writer_returns_the_stream_error_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
         let mut items = records(3);
         items.insert(2, Err(Error::new(ErrorKind::Validation, "row 3: bad JSON")));
-        let mut out = Vec::new();
-        let err = write_json_array(stream::iter(items).boxed(), &mut out, &None)
+        let err = spool_to_file(stream::iter(items).boxed(), Some(dir.path()), &None)
             .await
-            .unwrap_err();
+            .err()
+            .unwrap();
         assert_eq!(err.kind(), ErrorKind::Validation);
         assert_eq!(err.message(), "row 3: bad JSON");
         assert_eq!(err.vendor(), None, "the caller's error is not relabelled");

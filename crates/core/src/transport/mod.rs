@@ -4,13 +4,16 @@
 
 mod auth;
 mod body;
+pub mod graphql;
 mod path;
 pub mod redact;
+mod stream;
 
 pub use auth::{Auth, ExposeSecret, SecretString};
 pub use body::Multipart;
 pub use path::path;
 pub use reqwest::Method;
+pub use stream::{ndjson_lines, resumable_download, StreamingResponse};
 
 use crate::{Error, ErrorKind, Result, Vendor};
 use backon::BackoffBuilder;
@@ -262,8 +265,9 @@ impl Transport {
             let p = format!("{}/", base_url.path());
             base_url.set_path(&p);
         }
+        // No client-wide total timeout: buffered requests set one per attempt, and streamed
+        // bodies must not be cut off after it.
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs_f64(config.timeout_secs))
             .connect_timeout(Duration::from_secs_f64(config.timeout_secs.min(30.0)))
             .pool_max_idle_per_host(config.concurrency.max(8))
             .user_agent(concat!("labelmux/", env!("CARGO_PKG_VERSION")))
@@ -372,6 +376,7 @@ pub struct RequestBuilder {
     body: Result<Body>,
     gzip: bool,
     retry: RetryMode,
+    max_attempts: Option<u32>,
     timeout: Option<Duration>,
     deadline: Option<Duration>,
 }
@@ -400,6 +405,7 @@ impl RequestBuilder {
             body: Ok(Body::Empty),
             gzip: false,
             retry,
+            max_attempts: None,
             timeout: None,
             deadline: None,
         }
@@ -512,7 +518,43 @@ impl RequestBuilder {
     }
 
     /// Send with retries; returns the successful response or the classified error.
-    pub async fn send(mut self) -> Result<Response> {
+    pub async fn send(self) -> Result<Response> {
+        match self.run(false).await?.0 {
+            Outcome::Full(resp) => Ok(resp),
+            // `run(false)` reads every body.
+            Outcome::Streaming(resp) => resp.read_all().await,
+        }
+    }
+
+    /// Send with retries until the response head arrives, and return the body as a stream
+    /// (never buffered). The success check does not run; a failure while the body is read is
+    /// not retried (see [`resumable_download`] for downloads that resume). The per-attempt
+    /// timeout covers the wait for the head; reading the body is bounded only by the read idle
+    /// timeout, so a large body may take as long as it needs. The concurrency permit is held
+    /// until the head arrives, so a slowly consumed body never blocks other requests.
+    pub async fn send_streaming(self) -> Result<StreamingResponse> {
+        Ok(self.send_streaming_counted().await?.0)
+    }
+
+    /// [`send_streaming`](Self::send_streaming), also telling how many attempts it took.
+    pub(crate) async fn send_streaming_counted(self) -> Result<(StreamingResponse, u32)> {
+        let (vendor, op) = (self.transport.vendor(), self.operation);
+        match self.run(true).await? {
+            (Outcome::Streaming(resp), n) => Ok((resp, n)),
+            // `run(true)` streams every 2xx body; this only keeps the types honest.
+            (Outcome::Full(resp), n) => Ok((StreamingResponse::from_full(resp, vendor, op), n)),
+        }
+    }
+
+    /// Use at most `attempts` attempts (instead of the configured number) for this request.
+    pub(crate) fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// The retry loop: attempts until success, a failure not safe or not worth retrying, or
+    /// the end of the attempts or of the deadline. Returns the outcome and the attempts made.
+    async fn run(mut self, streaming: bool) -> Result<(Outcome, u32)> {
         let inner = Arc::clone(&self.transport.inner);
         let op = self.operation;
         let mut url = std::mem::replace(&mut self.url, Err(Error::validation("taken")))
@@ -556,7 +598,11 @@ impl RequestBuilder {
             ))
             .with_factor(2.0)
             .with_jitter()
-            .with_max_times(cfg.max_attempts.saturating_sub(1) as usize)
+            .with_max_times(
+                self.max_attempts
+                    .unwrap_or(cfg.max_attempts)
+                    .saturating_sub(1) as usize,
+            )
             .build();
         let mut attempt: u32 = 0;
         loop {
@@ -570,19 +616,19 @@ impl RequestBuilder {
                 attempt,
             );
             let outcome = self
-                .attempt(&inner, &url, &body, deadline)
+                .attempt(&inner, &url, &body, deadline, streaming)
                 .instrument(span.clone())
                 .await;
             let err = match outcome {
                 Ok(resp) => {
                     span.in_scope(|| {
                         tracing::debug!(
-                            status = resp.status,
+                            status = resp.status(),
                             latency_ms = started.elapsed().as_millis() as u64,
                             "ok"
                         )
                     });
-                    return Ok(resp);
+                    return Ok((resp, attempt));
                 }
                 Err(AttemptError { error, processed }) => {
                     span.in_scope(|| tracing::debug!(status = ?error.status(), kind = %error.kind(), "attempt failed"));
@@ -652,7 +698,8 @@ impl RequestBuilder {
         url: &Url,
         body: &Body,
         deadline: Instant,
-    ) -> std::result::Result<Response, AttemptError> {
+        streaming: bool,
+    ) -> std::result::Result<Outcome, AttemptError> {
         let op = self.operation;
         let mk = |kind, msg: String| inner_error(inner, kind, op, msg);
         if let Some(limiter) = &inner.limiter {
@@ -662,7 +709,13 @@ impl RequestBuilder {
             AttemptError::not_processed(mk(ErrorKind::Transport, "transport closed".into()))
         })?;
         let mut req = inner.client.request(self.method.clone(), url.clone());
-        req = req.header(reqwest::header::ACCEPT, "application/json");
+        if !self
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("accept"))
+        {
+            req = req.header(reqwest::header::ACCEPT, "application/json");
+        }
         if self.with_auth {
             if let Some(value) = inner.auth.header_value() {
                 let mut v = reqwest::header::HeaderValue::from_str(&value).map_err(|_| {
@@ -713,33 +766,89 @@ impl RequestBuilder {
             .timeout
             .unwrap_or(Duration::from_secs_f64(inner.config.timeout_secs))
             .min(remaining);
-        req = req.timeout(per_attempt);
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => return Err(AttemptError::from_reqwest(inner, op, e)),
+        let resp = if streaming {
+            // Only the head is bounded: the body may take as long as it needs.
+            match tokio::time::timeout(per_attempt, req.send()).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return Err(AttemptError::from_reqwest(inner, op, e)),
+                Err(_) => {
+                    return Err(AttemptError {
+                        error: mk(
+                            ErrorKind::Timeout,
+                            format!("no response within {:.1} s", per_attempt.as_secs_f64()),
+                        ),
+                        processed: true,
+                    })
+                }
+            }
+        } else {
+            match req.timeout(per_attempt).send().await {
+                Ok(r) => r,
+                Err(e) => return Err(AttemptError::from_reqwest(inner, op, e)),
+            }
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = match resp.bytes().await {
-            Ok(b) => b,
-            Err(e) => {
-                let mut a = AttemptError::from_reqwest(inner, op, e);
-                a.processed = true;
-                return Err(a);
+        if streaming && (200..300).contains(&status) {
+            return Ok(Outcome::Streaming(StreamingResponse::new(
+                resp,
+                inner.vendor,
+                op,
+            )));
+        }
+        let read = async {
+            match resp.bytes().await {
+                Ok(b) => Ok(b),
+                Err(e) => {
+                    let mut a = AttemptError::from_reqwest(inner, op, e);
+                    a.processed = true;
+                    Err(a)
+                }
             }
+        };
+        let body = if streaming {
+            // An error body of a streamed request is read within the attempt's time.
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(per_attempt.min(remaining), read).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(AttemptError {
+                        error: mk(ErrorKind::Timeout, "error body not read in time".into())
+                            .with_status(status),
+                        processed: true,
+                    })
+                }
+            }
+        } else {
+            read.await?
         };
         if (200..300).contains(&status) {
             if let Some(info) = self.transport.success_check.and_then(|c| c(status, &body)) {
                 return Err(vendor_failure(inner, op, status, &headers, info));
             }
-            return Ok(Response {
+            return Ok(Outcome::Full(Response {
                 status,
                 headers,
                 body,
-            });
+            }));
         }
         let info = (inner.classifier)(status, &body);
         Err(vendor_failure(inner, op, status, &headers, info))
+    }
+}
+
+/// What one successful attempt produced.
+enum Outcome {
+    Full(Response),
+    Streaming(StreamingResponse),
+}
+
+impl Outcome {
+    fn status(&self) -> u16 {
+        match self {
+            Outcome::Full(r) => r.status,
+            Outcome::Streaming(r) => r.status,
+        }
     }
 }
 
@@ -773,13 +882,12 @@ fn vendor_failure(
 
 /// A local upload file that could not be read.
 fn file_error(inner: &Inner, op: &str, e: body::FileError) -> Error {
-    inner_error(
-        inner,
-        ErrorKind::Transport,
-        op,
-        format!("cannot open upload file {}: {}", e.path.display(), e.error),
+    Error::io(
+        format!("cannot read upload file {}", e.path.display()),
+        e.error,
     )
-    .with_source(e.error)
+    .with_vendor(inner.vendor)
+    .with_operation(op)
 }
 
 fn inner_error(inner: &Inner, kind: ErrorKind, op: &str, message: String) -> Error {

@@ -18,6 +18,9 @@ const SECRET_PARAMS: &[&str] = &[
     "x-amz-signature",
     "x-amz-credential",
     "x-amz-security-token",
+    // Google Cloud Storage signed URLs (Labelbox exports and uploads).
+    "x-goog-signature",
+    "x-goog-credential",
     "sig",
     "password",
 ];
@@ -117,5 +120,16 @@ mod tests {
         assert!(!r.contains("CANARY"), "{r}");
         assert!(r.contains("page=1&access_key=REDACTED)"), "{r}");
         assert_eq!(redact_text("monkey=1"), "monkey=1");
+    }
+
+    #[test]
+    fn redacts_signed_storage_urls() {
+        let u = Url::parse(
+            "https://storage.googleapis.com/b/export.ndjson?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=CANARY1&X-Goog-Signature=CANARY2&X-Amz-Signature=CANARY3",
+        )
+        .unwrap();
+        let r = redact_url(&u);
+        assert!(!r.contains("CANARY"), "{r}");
+        assert!(r.contains("X-Goog-Algorithm=GOOG4-RSA-SHA256"), "{r}");
     }
 }
