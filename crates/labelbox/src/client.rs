@@ -24,9 +24,9 @@ pub use queues::{DataRowIdentifiers, OverviewScope};
 pub use webhooks::{WebhookScope, WebhookUpdate};
 
 use crate::errors::{classify, success_check};
-use crate::shim::{self, PollOptions, PollStatus};
 use crate::wire::{self, decode, LbTask, Organization, User};
 use graphql_client::GraphQLQuery;
+use labelmux_core::poll::{self, PollOptions, PollStatus};
 use labelmux_core::transport::{
     Auth, ExposeSecret, RetryMode, SecretString, Transport, TransportConfig,
 };
@@ -212,7 +212,7 @@ impl LabelboxClient {
         variables: Value,
         retry: RetryMode,
     ) -> Result<Value> {
-        shim::execute_raw(
+        labelmux_core::transport::graphql::execute_raw(
             &self.transport,
             endpoint.path(),
             op,
@@ -357,7 +357,7 @@ impl LabelboxClient {
         op: &'static str,
         options: PollOptions,
     ) -> Result<LbTask> {
-        shim::poll_until(VENDOR, op, options, || async {
+        poll::poll_until(VENDOR, op, options, || async {
             let task = self.get_task(task_id).await?;
             if task.status.is_finished() {
                 Ok(PollStatus::Done(task))

@@ -6,7 +6,6 @@
 
 use crate::client::{op_err, required, Endpoint, LabelboxClient};
 use crate::ops;
-use crate::shim;
 use crate::wire::{
     decode, decode_list, decode_plain, ExportChunk, ExportHeader, ExportLine, ExportTaskCreated,
     LabelVersion, LbTask, MediaType, TaskStatus, WithRaw,
@@ -16,6 +15,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use labelmux_core::paginate::{paginate, Page};
 use labelmux_core::transport::RetryMode;
+use labelmux_core::transport::{ndjson_lines, resumable_download};
 use labelmux_core::{Error, ErrorKind, Result};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -492,10 +492,11 @@ impl LabelboxClient {
                     let expected = chunk.len();
                     let seen = Arc::new(AtomicU64::new(0));
                     let counter = seen.clone();
-                    let body = shim::resumable_download(client.transport(), OP, &chunk.file)
-                        .inspect_ok(move |b| {
+                    let body = resumable_download(client.transport(), OP, &chunk.file).inspect_ok(
+                        move |b| {
                             counter.fetch_add(b.len() as u64, Ordering::Relaxed);
-                        });
+                        },
+                    );
                     let check = stream::once(async move {
                         let got = seen.load(Ordering::Relaxed);
                         if got == expected {
@@ -528,7 +529,7 @@ impl LabelboxClient {
         task_id: &str,
         stream: ExportStream,
     ) -> BoxStream<'static, Result<Value>> {
-        shim::ndjson_lines(self.export_bytes(task_id, stream), MAX_EXPORT_LINE_BYTES)
+        ndjson_lines(self.export_bytes(task_id, stream), MAX_EXPORT_LINE_BYTES)
             .map(|line| {
                 let line = line?;
                 serde_json::from_slice::<Value>(&line).map_err(|e| {

@@ -31,7 +31,6 @@ pub mod client;
 pub mod errors;
 pub mod export;
 pub mod ops;
-mod shim;
 pub mod upload;
 pub mod wire;
 
@@ -43,7 +42,7 @@ pub use client::{
 pub use export::{
     ExportFilters, ExportParams, ExportStream, ExportWorkflowStatus, LabelVersionsQuery, TimeRange,
 };
-pub use shim::{PollOptions, PollStatus};
+pub use labelmux_core::poll::{PollOptions, PollStatus};
 pub use upload::{DataRowSpec, SpecKey, UploadLimits, UploadReport};
 pub use wire::{
     Batch, ConsensusSettings, CreatedBatch, DataRow, Dataset, ExportLine, LabelVersion, LbTask,

@@ -130,16 +130,21 @@ impl LabelboxClient {
             } else if let BatchRows::Ids(ids) = rows {
                 if !self.data_rows_processed_by_id(ids).await? {
                     let client = self.clone();
-                    crate::shim::poll_until(super::VENDOR, OP, self.poll.processing, || {
-                        let client = client.clone();
-                        async move {
-                            Ok(if client.data_rows_processed_by_id(ids).await? {
-                                crate::shim::PollStatus::Done(())
-                            } else {
-                                crate::shim::PollStatus::Pending(None)
-                            })
-                        }
-                    })
+                    labelmux_core::poll::poll_until(
+                        super::VENDOR,
+                        OP,
+                        self.poll.processing,
+                        || {
+                            let client = client.clone();
+                            async move {
+                                Ok(if client.data_rows_processed_by_id(ids).await? {
+                                    labelmux_core::poll::PollStatus::Done(())
+                                } else {
+                                    labelmux_core::poll::PollStatus::Pending(None)
+                                })
+                            }
+                        },
+                    )
                     .await?;
                 }
             }

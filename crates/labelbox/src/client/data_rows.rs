@@ -3,13 +3,13 @@
 
 use super::{op_err, required, Endpoint, LabelboxClient, VENDOR};
 use crate::ops;
-use crate::shim::{self, PollStatus};
 use crate::wire::{
     decode, decode_list, decode_plain, DataRow, Dataset, GlobalKeyJobResult, GlobalKeyResolution,
     MetadataSchema,
 };
 use futures::stream::BoxStream;
 use labelmux_core::paginate::{paginate, Page};
+use labelmux_core::poll::{self, PollStatus};
 use labelmux_core::transport::RetryMode;
 use labelmux_core::{Error, ErrorKind, Result};
 use serde_json::Value;
@@ -210,7 +210,7 @@ impl LabelboxClient {
                 OP,
             )
         })?;
-        let result: GlobalKeyJobResult = shim::poll_until(VENDOR, OP, self.poll.lookup, || async {
+        let result: GlobalKeyJobResult = poll::poll_until(VENDOR, OP, self.poll.lookup, || async {
             let data = self
                 .query::<ops::DataRowsForGlobalKeysResult>(
                     Endpoint::Main,
@@ -330,7 +330,7 @@ impl LabelboxClient {
     /// creating a batch; polls per the client's processing settings.
     pub async fn wait_until_processed(&self, global_keys: &[String]) -> Result<()> {
         const OP: &str = "wait_until_data_rows_processed";
-        shim::poll_until(VENDOR, OP, self.poll.processing, || async {
+        poll::poll_until(VENDOR, OP, self.poll.processing, || async {
             Ok(if self.data_rows_processed(global_keys).await? {
                 PollStatus::Done(())
             } else {
