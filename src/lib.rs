@@ -57,10 +57,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let spec = BatchSpec {
-        name: Some(format!("pipeline-{consumer}")),
-        ..BatchSpec::default()
-    };
+    let spec = BatchSpec::default().with_name(format!("pipeline-{consumer}"));
     let receipt = provider
         .create_batch(
             project,
@@ -78,7 +75,7 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
         batch = provider.batch_status(project, &receipt.batch_id).await?;
     }
-    if batch.status != BatchStatus::Completed {
+    if batch.status != BatchStatus::Created {
         return Err(Error::new(
             ErrorKind::Internal,
             format!("batch ended {}", batch.status),

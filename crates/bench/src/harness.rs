@@ -262,7 +262,7 @@ impl Orchestra {
                 .block_on(client.get_status_batch_creation_job_page(project, batch, true, 1, 0))?;
             let status = job.status.as_deref().map(BatchStatus::parse);
             if status.as_ref().is_some_and(BatchStatus::is_terminal) {
-                if status != Some(BatchStatus::Completed) {
+                if status != Some(BatchStatus::Created) {
                     eprintln!(
                         "# warning: batch {batch} ended {:?}: {:?}",
                         job.status, job.messages

@@ -179,10 +179,7 @@ async fn operate(args: &WorkerArgs) -> AnyResult<(u64, Option<String>)> {
         Op::Create => {
             let prefix = args.prefix.clone();
             let specs = stream::iter((0..args.count).map(move |i| Ok(task_spec(i, &prefix))));
-            let spec = BatchSpec {
-                name: Some(format!("{}-batch", args.prefix)),
-                ..BatchSpec::default()
-            };
+            let spec = BatchSpec::default().with_name(format!("{}-batch", args.prefix));
             let receipt = provider
                 .create_batch(&project, spec, specs.boxed(), None)
                 .await?;

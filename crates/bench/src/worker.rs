@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use labelmux_core::transport::{SecretString, TransportConfig};
 use labelmux_core::{
-    BatchSpec, DeliveryQuery, Error, JsonMap, ProjectId, Provider, TaskSpec, TaskSpecStream,
+    BatchSpec, DeliveryQuery, Error, JsonMap, ProjectId, Provider, TaskSpecStream,
 };
 use labelmux_sama::{DeliveredTasksQuery, SamaClient, SamaProvider};
 use serde_json::json;
@@ -208,7 +208,7 @@ async fn jsonl_specs(path: &str) -> AnyResult<TaskSpecStream<'static>> {
             }
             let record: JsonMap = serde_json::from_str(&line)
                 .map_err(|e| Error::validation(format!("line {no}: not a JSON object: {e}")))?;
-            let spec = TaskSpec::from_record(record)
+            let spec = labelmux::io::spec_from_record(record)
                 .map_err(|e| Error::validation(format!("line {no}: {e}")))?;
             return Ok(Some((spec, (lines, no))));
         }

@@ -106,11 +106,10 @@ pub fn batch_tables(b: &Batch, line_of: impl Fn(u64) -> Option<u64>) -> Vec<Tabl
         ("pending", c.pending.to_string()),
         ("canceled", c.canceled.to_string()),
     ];
-    if let Some(n) = c.in_progress {
-        rows.push(("in progress", n.to_string()));
-    }
-    if let Some(n) = c.completed {
-        rows.push(("completed", n.to_string()));
+    if let Some(l) = &b.labeling {
+        for (state, n) in &l.by_state {
+            rows.push((state.as_str(), n.to_string()));
+        }
     }
     if !b.messages.is_empty() {
         rows.push(("messages", b.messages.join("\n")));
@@ -157,8 +156,9 @@ mod tests {
             id: BatchId::new("9"),
             project_id: ProjectId::new("1001"),
             name: None,
-            status: BatchStatus::Completed,
+            status: BatchStatus::Created,
             vendor_status: "completed".into(),
+            labeling: None,
             counts: BatchCounts {
                 created: 1,
                 failed: 1,
@@ -185,12 +185,16 @@ mod tests {
 
     #[test]
     fn capabilities_table_lists_every_operation() {
-        let caps = Capabilities {
-            create_batch: true,
-            ..Default::default()
-        };
+        let caps = Capabilities::new(
+            [labelmux::Operation::CreateBatch],
+            [],
+            labelmux::TaskState::Delivered,
+        );
         let text = capabilities_table(&caps).to_string();
         assert_eq!(text.matches("yes").count(), 1);
-        assert_eq!(text.matches(" no ").count(), 15);
+        assert_eq!(
+            text.matches(" no ").count(),
+            labelmux::Operation::ALL.len() + labelmux::Property::ALL.len() - 1
+        );
     }
 }

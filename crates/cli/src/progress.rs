@@ -110,6 +110,8 @@ impl ProgressObserver for BarObserver {
         match event {
             ProgressEvent::Phase(p) => self.bar.set_message(p),
             ProgressEvent::TasksSent(n) | ProgressEvent::ItemsReceived(n) => self.bar.inc(n),
+            ProgressEvent::BatchOpened(id) => self.bar.set_message(format!("batch {id}")),
+            _ => {}
         }
     }
 }

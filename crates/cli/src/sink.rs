@@ -283,6 +283,10 @@ mod tests {
 
     fn delivery(i: u32) -> Delivery {
         Delivery {
+            id: labelmux::DeliveryId::new(format!("t{i}")),
+            labelset: None,
+            review: None,
+            updated_at: None,
             task_id: TaskId::new(format!("t{i}")),
             external_key: Some(format!("k{i}")),
             project_id: ProjectId::new("1001"),

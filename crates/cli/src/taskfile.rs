@@ -1,6 +1,6 @@
 //! Task files: JSONL or CSV, one task per row, read as a stream with line numbers.
 //!
-//! Each row becomes a [`TaskSpec`] through [`TaskSpec::from_record`] (Sama Databricks connector
+//! Each row becomes a [`TaskSpec`] through [`labelmux::io::spec_from_record`] (Sama Databricks connector
 //! conventions: `output_<name>` columns are pre-annotations, `external_id` the external key,
 //! `priority` the priority, every other column an input). A file is read twice: a first pass
 //! that only validates ([`TaskFile::validate`]), so nothing is submitted unless every row
@@ -290,7 +290,7 @@ fn record_to_spec(record: JsonMap, line: u64) -> Result<Row, RowError> {
             message: "the row has no columns".into(),
         });
     }
-    TaskSpec::from_record(record)
+    labelmux::io::spec_from_record(record)
         .map(|spec| Row { line, spec })
         .map_err(|message| RowError { line, message })
 }
@@ -471,7 +471,10 @@ mod tests {
         assert_eq!(rows[0].line, 1);
         assert_eq!(rows[0].spec.external_key.as_deref(), Some("k1"));
         assert_eq!(rows[1].line, 4);
-        assert_eq!(rows[1].spec.pre_annotations["label"], json!("cat"));
+        assert_eq!(
+            rows[1].spec.pre_annotations_by_target()["label"],
+            json!("cat")
+        );
         assert_eq!(rows[1].spec.priority, Some(3));
         let s = f.validate().unwrap();
         assert_eq!((s.rows, s.first_line, s.last_line), (2, Some(1), Some(4)));
@@ -527,7 +530,10 @@ mod tests {
         assert_eq!(rows[0].line, 2);
         assert_eq!(rows[0].spec.inputs["url"], json!("https://x/1.jpg"));
         assert_eq!(rows[0].spec.inputs["name"], json!("one"));
-        assert_eq!(rows[0].spec.pre_annotations["label"], json!("dog"));
+        assert_eq!(
+            rows[0].spec.pre_annotations_by_target()["label"],
+            json!("dog")
+        );
         assert_eq!(rows[0].spec.priority, Some(2));
         assert_eq!(rows[1].line, 3);
         assert!(!rows[1].spec.inputs.contains_key("name"));
@@ -604,7 +610,8 @@ mod tests {
                     .unwrap()
                     .spec
                     .pre_annotations
-                    .contains_key("label")
+                    .iter()
+                    .any(|p| p.target == "label")
             })
             .count();
         assert_eq!(with_label, 50);

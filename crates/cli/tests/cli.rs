@@ -187,7 +187,7 @@ async fn tasks_create_from_jsonl_and_csv() {
     assert_eq!(receipt["rows_sent"], 5);
     assert_eq!(receipt["first_line"], 1);
     assert_eq!(receipt["last_line"], 5);
-    assert_eq!(receipt["batch"]["status"], "completed");
+    assert_eq!(receipt["batch"]["status"], "created");
     assert_eq!(receipt["batch"]["counts"]["created"], 5);
     assert_eq!(emu.control().task_count(SAMA_PROJECT), 5);
 
@@ -435,7 +435,7 @@ async fn batches_status_waits_until_creation_finishes() {
     let out = run(cmd).await;
     assert_ok(&out);
     let doc = stdout_json(&out);
-    assert_eq!(doc["status"], "completed");
+    assert_eq!(doc["status"], "created");
     assert_eq!(doc["counts"]["created"], 30);
 
     let mut cmd = against(&emu, Vendor::Sama, dir.path());

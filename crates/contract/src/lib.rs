@@ -39,6 +39,7 @@ pub use labelmux_emulator::{Control, FaultConfig, RunningEmulator};
 
 use async_trait::async_trait;
 use labelmux_core::{Capabilities, ProjectId, Provider, TaskId, TaskSpec};
+pub use labelmux_core::{Operation, Property};
 use std::future::Future;
 use std::io::Write;
 
@@ -183,27 +184,61 @@ impl Fixture for EmulatorFixture {
     }
 }
 
-/// Whether `fixture`'s adapter has every capability in `needs` (names as in
-/// [`Capabilities::entries`]). If not, prints `SKIPPED <test>: <vendor> lacks <capability>`
-/// to stderr, bypassing output capture so the skip shows in every `cargo test` run.
-pub fn requires(fixture: &dyn Fixture, test: &str, needs: &[&str]) -> bool {
+/// A capability a contract test needs: an operation or a property (an enum, so a misspelt
+/// capability is a compile error, not a silent skip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// An operation of the `Provider` trait.
+    Op(Operation),
+    /// A property of the adapter.
+    Prop(Property),
+}
+
+impl From<Operation> for Need {
+    fn from(op: Operation) -> Self {
+        Need::Op(op)
+    }
+}
+
+impl From<Property> for Need {
+    fn from(p: Property) -> Self {
+        Need::Prop(p)
+    }
+}
+
+impl Need {
+    fn name(self) -> &'static str {
+        match self {
+            Need::Op(o) => o.as_str(),
+            Need::Prop(p) => p.as_str(),
+        }
+    }
+}
+
+/// Whether `fixture`'s adapter has every capability in `needs`. If not, prints
+/// `SKIPPED <test>: <vendor> lacks <capability>` to stderr, bypassing output capture so the skip
+/// shows in every `cargo test` run.
+pub fn requires(fixture: &dyn Fixture, test: &str, needs: &[Need]) -> bool {
     let caps = fixture.provider().capabilities();
-    match needs.iter().find(|n| !has(&caps, n)) {
+    match needs.iter().find(|n| !has(&caps, **n)) {
         None => true,
         Some(missing) => {
             skip_note(&format!(
-                "SKIPPED {test}: {} lacks {missing}",
-                fixture.provider().vendor()
+                "SKIPPED {test}: {} lacks {}",
+                fixture.provider().vendor(),
+                missing.name()
             ));
             false
         }
     }
 }
 
-/// Whether `caps` has the capability named `name`. Unknown names count as missing, so a typo
-/// shows up as a visible skip rather than a silent pass.
-pub fn has(caps: &Capabilities, name: &str) -> bool {
-    caps.entries().iter().any(|(n, ok)| *n == name && *ok)
+/// Whether `caps` has `need`.
+pub fn has(caps: &Capabilities, need: Need) -> bool {
+    match need {
+        Need::Op(o) => caps.supports(o),
+        Need::Prop(p) => caps.has(p),
+    }
 }
 
 /// Write one line to the real stderr (not the captured one).
@@ -277,7 +312,7 @@ macro_rules! contract_self_tests {
             DuplicateFirstDelivery,
             deliveries_since_timestamp_deliver_each_task_once,
             "delivered twice",
-            ["create_batch", "deliveries_since"]
+            [CreateBatch, DeliveriesSince]
         );
         $crate::__self_test!(
             $make,
@@ -285,7 +320,7 @@ macro_rules! contract_self_tests {
             DropLastDelivery,
             deliveries_since_timestamp_deliver_each_task_once,
             "expected 40 deliveries",
-            ["create_batch", "deliveries_since"]
+            [CreateBatch, DeliveriesSince]
         );
         $crate::__self_test!(
             $make,
@@ -293,7 +328,7 @@ macro_rules! contract_self_tests {
             DropLastListedTask,
             create_batch_from_stream_creates_every_task_once,
             "tasks listed for the batch",
-            ["create_batch", "list_tasks"]
+            [CreateBatch, ListTasks]
         );
         $crate::__self_test!(
             $make,
@@ -301,7 +336,7 @@ macro_rules! contract_self_tests {
             SwallowCreationFailures,
             invalid_task_failure_is_not_lost,
             "creation failures reported",
-            ["create_batch"]
+            [CreateBatch]
         );
         $crate::__self_test!(
             $make,
@@ -309,7 +344,7 @@ macro_rules! contract_self_tests {
             NotFoundAsInternal,
             unknown_task_is_not_found,
             "right: NotFound",
-            ["get_task"]
+            [GetTask]
         );
         $crate::__self_test!(
             $make,
@@ -317,7 +352,7 @@ macro_rules! contract_self_tests {
             ErrorsWithoutOperation,
             unknown_task_is_not_found,
             "error names no operation",
-            ["get_task"]
+            [GetTask]
         );
         $crate::__self_test!(
             $make,
@@ -325,7 +360,7 @@ macro_rules! contract_self_tests {
             ClaimRejectUnsupported,
             capabilities_match_behaviour,
             "reject_task",
-            ["reject_task"]
+            [RejectTasks]
         );
     };
 }
@@ -333,12 +368,12 @@ macro_rules! contract_self_tests {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __self_test {
-    ($make:path, $name:ident, $bug:ident, $test:ident, $expected:literal, [$($need:literal),*]) => {
+    ($make:path, $name:ident, $bug:ident, $test:ident, $expected:literal, [$($need:ident),*]) => {
         #[test]
         fn $name() {
             $crate::block_on(async {
                 let fixture = $make().await;
-                if !$crate::requires(&fixture, stringify!($name), &[$($need),*]) {
+                if !$crate::requires(&fixture, stringify!($name), &[$($crate::Need::Op($crate::Operation::$need)),*]) {
                     return;
                 }
                 let bug = $crate::mutants::Bug::$bug;

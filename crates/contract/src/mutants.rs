@@ -6,14 +6,12 @@
 
 use crate::{FaultConfig, Fixture, InvalidTask};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use labelmux_core::{
-    Batch, BatchId, BatchReceipt, BatchSpec, Capabilities, Checkpoint, DeleteReport, Delivery,
-    DeliveryQuery, Error, ErrorKind, Progress, Project, ProjectId, ProjectStats, Provider, Result,
-    Task, TaskFilter, TaskId, TaskSpec, TaskSpecStream, Vendor,
+    Batch, BatchId, BatchReceipt, BatchSpec, Capabilities, Delivery, DeliveryQuery, Error,
+    ErrorKind, Operation, Progress, ProjectId, Provider, ProviderLayer, Result, Task, TaskFilter,
+    TaskId, TaskSpec, TaskSpecStream,
 };
-use serde_json::Value;
 
 /// One bug a broken adapter could have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,18 +94,21 @@ fn edited<'a, T: Send + 'a>(
     .boxed()
 }
 
+/// A mutant is a layer over the fixture's provider: only the operations a bug touches are
+/// overridden; the rest forward.
 #[async_trait]
-impl<F: Fixture> Provider for Mutant<F> {
-    fn vendor(&self) -> Vendor {
-        self.p().vendor()
+impl<F: Fixture> ProviderLayer for Mutant<F> {
+    fn inner(&self) -> &dyn Provider {
+        self.p()
     }
 
     fn capabilities(&self) -> Capabilities {
-        let mut caps = self.p().capabilities();
+        let caps = self.p().capabilities();
         if self.bug == Bug::ClaimRejectUnsupported {
-            caps.reject_task = false;
+            caps.without(Operation::RejectTasks)
+        } else {
+            caps
         }
-        caps
     }
 
     async fn create_batch(
@@ -136,10 +137,6 @@ impl<F: Fixture> Provider for Mutant<F> {
         Ok(b)
     }
 
-    async fn cancel_batch(&self, project: &ProjectId, batch: &BatchId) -> Result<()> {
-        self.p().cancel_batch(project, batch).await
-    }
-
     async fn get_task(&self, project: &ProjectId, task: &TaskId) -> Result<Task> {
         self.p()
             .get_task(project, task)
@@ -158,11 +155,11 @@ impl<F: Fixture> Provider for Mutant<F> {
             })
     }
 
-    fn list_tasks<'a>(
-        &'a self,
-        project: &'a ProjectId,
+    fn list_tasks(
+        &self,
+        project: &ProjectId,
         filter: TaskFilter,
-    ) -> BoxStream<'a, Result<Task>> {
+    ) -> BoxStream<'static, Result<Task>> {
         let s = self.p().list_tasks(project, filter);
         if self.bug == Bug::DropLastListedTask {
             edited(s, |v| {
@@ -173,11 +170,11 @@ impl<F: Fixture> Provider for Mutant<F> {
         }
     }
 
-    fn deliveries<'a>(
-        &'a self,
-        project: &'a ProjectId,
+    fn deliveries(
+        &self,
+        project: &ProjectId,
         query: DeliveryQuery,
-    ) -> BoxStream<'a, Result<Delivery>> {
+    ) -> BoxStream<'static, Result<Delivery>> {
         let s = self.p().deliveries(project, query);
         match self.bug {
             Bug::DropLastDelivery => edited(s, |v| {
@@ -191,56 +188,6 @@ impl<F: Fixture> Provider for Mutant<F> {
             }),
             _ => s,
         }
-    }
-
-    async fn commit_consumer(
-        &self,
-        project: &ProjectId,
-        consumer: &str,
-        checkpoint: &Checkpoint,
-    ) -> Result<()> {
-        self.p()
-            .commit_consumer(project, consumer, checkpoint)
-            .await
-    }
-
-    async fn reject_task(
-        &self,
-        project: &ProjectId,
-        task: &TaskId,
-        reasons: &[String],
-    ) -> Result<()> {
-        self.p().reject_task(project, task, reasons).await
-    }
-
-    async fn set_priority(
-        &self,
-        project: &ProjectId,
-        tasks: &[TaskId],
-        priority: i32,
-    ) -> Result<()> {
-        self.p().set_priority(project, tasks, priority).await
-    }
-
-    async fn delete_tasks(&self, project: &ProjectId, tasks: &[TaskId]) -> Result<DeleteReport> {
-        self.p().delete_tasks(project, tasks).await
-    }
-
-    async fn project(&self, project: &ProjectId) -> Result<Project> {
-        self.p().project(project).await
-    }
-
-    async fn project_stats(
-        &self,
-        project: &ProjectId,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<ProjectStats> {
-        self.p().project_stats(project, from, to).await
-    }
-
-    async fn task_schema(&self, project: &ProjectId) -> Result<Value> {
-        self.p().task_schema(project).await
     }
 }
 

@@ -3,8 +3,8 @@
 use crate::{has, Fixture};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use labelmux_core::{
-    Batch, BatchId, BatchReceipt, BatchSpec, BatchStatus, Delivery, DeliveryQuery, Error, Task,
-    TaskFilter, TaskId, TaskSpec,
+    Batch, BatchId, BatchReceipt, BatchSpec, BatchStatus, Delivery, DeliveryQuery, Error,
+    Operation as Op, Property as Prop, Task, TaskFilter, TaskId, TaskSpec,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -21,10 +21,7 @@ pub fn key(prefix: &str, i: usize) -> String {
 
 /// A batch name unique to the test and round.
 pub fn batch_spec(prefix: &str) -> BatchSpec {
-    BatchSpec {
-        name: Some(format!("{prefix}-batch")),
-        ..BatchSpec::default()
-    }
+    BatchSpec::default().with_name(format!("{prefix}-batch"))
 }
 
 /// Panic with the full error (the suite's errors carry vendor, operation and message).
@@ -74,7 +71,7 @@ pub async fn create(f: &dyn Fixture, prefix: &str, range: std::ops::Range<usize>
 /// Poll `batch_status` until the batch's creation is over; `None` if the vendor has no
 /// batch status.
 pub async fn wait_batch(f: &dyn Fixture, batch: &BatchId) -> Option<Batch> {
-    if !has(&f.provider().capabilities(), "batch_status") {
+    if !has(&f.provider().capabilities(), Op::BatchStatus.into()) {
         return None;
     }
     let mut last = None;
@@ -101,7 +98,7 @@ pub fn assert_all_created(c: &Created, n: u64) {
         Some(b) => {
             assert_eq!(
                 b.status,
-                BatchStatus::Completed,
+                BatchStatus::Created,
                 "batch status (vendor: {:?}, messages: {:?})",
                 b.vendor_status,
                 b.messages
@@ -129,11 +126,8 @@ pub fn assert_all_created(c: &Created, n: u64) {
 
 /// Every task of a batch, via `list_tasks` (or the receipt's ids where the vendor cannot list).
 pub async fn tasks_of(f: &dyn Fixture, c: &Created) -> Vec<Task> {
-    if has(&f.provider().capabilities(), "list_tasks") {
-        let filter = TaskFilter {
-            batch_id: Some(c.batch_id.clone()),
-            ..TaskFilter::default()
-        };
+    if has(&f.provider().capabilities(), Op::ListTasks.into()) {
+        let filter = TaskFilter::default().with_batch(c.batch_id.clone());
         let project = f.project();
         ok(
             "list_tasks",
@@ -193,7 +187,7 @@ pub async fn deliveries(f: &dyn Fixture, query: DeliveryQuery) -> Vec<Delivery> 
 /// Pull everything new for `consumer`. For client-side cursors, commit each delivery's
 /// checkpoint right after it is consumed when `commit` is set.
 pub async fn pull(f: &dyn Fixture, consumer: &str, commit: bool) -> Vec<Delivery> {
-    let server_side = f.provider().capabilities().server_side_consumer;
+    let server_side = f.provider().capabilities().has(Prop::ServerSideConsumer);
     let project = f.project();
     let mut s = f
         .provider()

@@ -1,16 +1,67 @@
-//! Durable consumer cursors for vendors without a server-side "since last call" cursor.
+//! Durable client-side consumer cursors, for vendors without a server-side "since last call"
+//! cursor (Scale, Labelbox, Segments) — one service every adapter configures.
 //!
-//! A cursor is stored per (vendor, project, consumer) as a small JSON file, written atomically
-//! (temporary file, fsync, rename, fsync of the directory), so a crash leaves either the old or
-//! the new position — never a torn one. Callers commit only after the deliveries are stored:
-//! a crash in between re-delivers; nothing is skipped.
+//! - A cursor is keyed by everything that identifies the feed ([`FeedKey`]: vendor, endpoint,
+//!   account, project, consumer and the filters it reads with), so pulling consumer `k` from the
+//!   emulator and then from production never shares a position.
+//! - The position is a keyset ([`KeysetPosition`]) over (time, id): every delivery ordered at or
+//!   before it was stored. Ties at one instant are ordered by id, so nothing is skipped or
+//!   repeated at second granularity.
+//! - [`KeysetTracker`] hands each delivery the checkpoint just after it; callers commit only
+//!   after the deliveries are stored (a crash in between re-delivers; nothing is skipped).
+//! - [`FileCursorStore`] writes atomically (temporary file, fsync, rename, fsync of the
+//!   directory) off the async threads, so a crash leaves the old or the new position, never a torn
+//!   one. A commit can carry the durable length of the output it covers.
 
-use crate::{Error, ErrorKind, Result, Vendor};
+use crate::{Checkpoint, Error, ErrorKind, Result, Vendor};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// A directory of consumer cursors.
+/// Everything that identifies one consumer's feed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FeedKey {
+    /// The vendor.
+    pub vendor: Vendor,
+    /// The API endpoint (base URL, without credentials).
+    pub endpoint: String,
+    /// The account, where the adapter knows it (a key fingerprint, an organization id).
+    pub account: Option<String>,
+    /// The project.
+    pub project: String,
+    /// The consumer's name.
+    pub consumer: String,
+    /// The filters the consumer reads with (`batch=b1`), `None` for unfiltered reads:
+    /// differently filtered readers keep separate positions.
+    pub scope: Option<String>,
+}
+
+/// A stored cursor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredCursor {
+    /// The feed it belongs to (checked on load).
+    pub feed: FeedKey,
+    /// The position (vendor-defined JSON, usually a [`KeysetPosition`]).
+    pub position: Value,
+    /// The durable length of the output this position covers, where the caller said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_len: Option<u64>,
+}
+
+/// Where consumer cursors are kept.
+#[async_trait]
+pub trait CursorStore: Send + Sync + std::fmt::Debug {
+    /// The stored cursor of `feed`, or `None` for a consumer never committed.
+    async fn load(&self, feed: &FeedKey) -> Result<Option<StoredCursor>>;
+    /// Store `cursor` atomically and durably.
+    async fn store(&self, cursor: &StoredCursor) -> Result<()>;
+}
+
+/// A directory of consumer cursors, one small JSON file per feed.
 #[derive(Debug, Clone)]
 pub struct FileCursorStore {
     dir: PathBuf,
@@ -42,68 +93,75 @@ impl FileCursorStore {
         &self.dir
     }
 
-    fn path(&self, vendor: Vendor, project: &str, consumer: &str) -> PathBuf {
-        fn clean(s: &str) -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '%'
-                    }
-                })
-                .collect::<String>()
-                + &format!("-{:08x}", fnv1a(s))
-        }
+    /// The file of `feed`.
+    pub fn path(&self, feed: &FeedKey) -> PathBuf {
+        let endpoint = match &feed.account {
+            Some(a) => format!("{}@{}", a, feed.endpoint),
+            None => feed.endpoint.clone(),
+        };
+        let consumer = match &feed.scope {
+            Some(s) => format!("{}#{s}", feed.consumer),
+            None => feed.consumer.clone(),
+        };
         self.dir
-            .join(vendor.name())
-            .join(clean(project))
-            .join(format!("{}.json", clean(consumer)))
+            .join(feed.vendor.name())
+            .join(clean(&endpoint))
+            .join(clean(&feed.project))
+            .join(format!("{}.json", clean(&consumer)))
     }
 
-    /// The stored position, or `None` for a consumer never committed.
-    pub fn load(&self, vendor: Vendor, project: &str, consumer: &str) -> Result<Option<Value>> {
-        let path = self.path(vendor, project, consumer);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "consumer cursor file {} is corrupt: {e}; delete it to start over",
-                        path.display()
-                    ),
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::new(
-                ErrorKind::Config,
-                format!("cannot read consumer cursor {}: {e}", path.display()),
-            )),
-        }
-    }
-
-    /// Store a position atomically and durably.
-    pub fn store(
-        &self,
-        vendor: Vendor,
-        project: &str,
-        consumer: &str,
-        position: &Value,
-    ) -> Result<()> {
-        let path = self.path(vendor, project, consumer);
-        let dir = path.parent().expect("cursor path has a parent");
-        let fail = |what: &str, e: std::io::Error| {
+    fn load_blocking(path: &Path, feed: &FeedKey) -> Result<Option<StoredCursor>> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!("cannot read consumer cursor {}: {e}", path.display()),
+                ))
+            }
+        };
+        let stored: StoredCursor = serde_json::from_slice(&bytes).map_err(|e| {
             Error::new(
                 ErrorKind::Config,
+                format!(
+                    "consumer cursor file {} is corrupt: {e}; delete it to start over",
+                    path.display()
+                ),
+            )
+        })?;
+        if &stored.feed != feed {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "consumer cursor {} belongs to {} at {} (project {}, consumer {:?}), not to {} at {}; use another consumer name for this endpoint, or delete the file to start over",
+                    path.display(),
+                    stored.feed.vendor,
+                    stored.feed.endpoint,
+                    stored.feed.project,
+                    stored.feed.consumer,
+                    feed.vendor,
+                    feed.endpoint
+                ),
+            ));
+        }
+        Ok(Some(stored))
+    }
+
+    fn store_blocking(path: &Path, cursor: &StoredCursor) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let fail = |what: &str, e: std::io::Error| {
+            Error::new(
+                ErrorKind::Io,
                 format!("cannot {what} consumer cursor in {}: {e}", dir.display()),
             )
         };
         std::fs::create_dir_all(dir).map_err(|e| fail("create directory for", e))?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail("create", e))?;
-        serde_json::to_writer(&mut tmp, position).map_err(|e| fail("write", e.into()))?;
+        serde_json::to_writer(&mut tmp, cursor).map_err(|e| fail("write", e.into()))?;
         tmp.flush().map_err(|e| fail("write", e))?;
         tmp.as_file().sync_all().map_err(|e| fail("sync", e))?;
-        tmp.persist(&path).map_err(|e| fail("replace", e.error))?;
+        tmp.persist(path).map_err(|e| fail("replace", e.error))?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
@@ -111,51 +169,324 @@ impl FileCursorStore {
     }
 }
 
-/// A stable short hash, so distinct names that clean to the same text get distinct files.
+#[async_trait]
+impl CursorStore for FileCursorStore {
+    async fn load(&self, feed: &FeedKey) -> Result<Option<StoredCursor>> {
+        let path = self.path(feed);
+        let feed = feed.clone();
+        blocking(move || FileCursorStore::load_blocking(&path, &feed)).await
+    }
+
+    async fn store(&self, cursor: &StoredCursor) -> Result<()> {
+        let path = self.path(&cursor.feed);
+        let cursor = cursor.clone();
+        blocking(move || FileCursorStore::store_blocking(&path, &cursor)).await
+    }
+}
+
+/// Run file I/O off the async threads (inline when there is no runtime).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cursor I/O task failed: {e}")))?,
+        Err(_) => f(),
+    }
+}
+
+/// File-name-safe text plus a short hash, so distinct names that clean alike stay distinct.
+fn clean(s: &str) -> String {
+    let text: String = s
+        .chars()
+        .take(80)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '%'
+            }
+        })
+        .collect();
+    format!("{text}-{:08x}", fnv1a(s))
+}
+
+/// A stable short hash.
 fn fnv1a(s: &str) -> u32 {
     s.bytes().fold(0x811c9dc5u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(0x01000193)
     })
 }
 
+/// A keyset position over (`at`, `id`): every delivery ordered at or before it was delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysetPosition {
+    /// Format version (1).
+    pub v: u32,
+    /// The filters of the reads (see [`FeedKey::scope`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Time of the last delivery (completion, update).
+    #[serde(alias = "completed_at")]
+    pub at: DateTime<Utc>,
+    /// Id of the last delivery (the greatest among those at `at`).
+    #[serde(alias = "task_id")]
+    pub id: String,
+}
+
+impl KeysetPosition {
+    /// Read a checkpoint back; `vendor` names who is asking in the error.
+    pub fn from_checkpoint(vendor: Vendor, checkpoint: &Checkpoint) -> Result<KeysetPosition> {
+        let pos: KeysetPosition = serde_json::from_value(checkpoint.0.clone()).map_err(|e| {
+            Error::validation(format!("not a {vendor} delivery checkpoint: {e}"))
+                .with_vendor(vendor)
+        })?;
+        if pos.v != 1 {
+            return Err(Error::validation(format!(
+                "{vendor} delivery checkpoint version {} is not supported",
+                pos.v
+            ))
+            .with_vendor(vendor));
+        }
+        Ok(pos)
+    }
+
+    /// As a checkpoint.
+    pub fn to_checkpoint(&self) -> Checkpoint {
+        Checkpoint(serde_json::to_value(self).unwrap_or(Value::Null))
+    }
+
+    /// Whether the delivery at `t` with id `id` was delivered before this position.
+    pub fn covers(&self, t: &DateTime<Utc>, id: &str) -> bool {
+        (t, id) <= (&self.at, self.id.as_str())
+    }
+}
+
+/// Builds each delivery's checkpoint: the position just after it.
+#[derive(Debug, Clone)]
+pub struct KeysetTracker {
+    scope: Option<String>,
+    at: Option<(DateTime<Utc>, String)>,
+}
+
+impl KeysetTracker {
+    /// A tracker for reads with `scope`, starting after `start`.
+    pub fn new(scope: Option<String>, start: Option<&KeysetPosition>) -> Self {
+        KeysetTracker {
+            scope,
+            at: start.map(|p| (p.at, p.id.clone())),
+        }
+    }
+
+    /// Record a delivery (deliveries arrive in (`at`, `id`) order) and return the position
+    /// after it; a delivery without a time cannot move the position.
+    pub fn advance(&mut self, at: Option<DateTime<Utc>>, id: &str) -> Option<Checkpoint> {
+        if let Some(t) = at {
+            let newer = self
+                .at
+                .as_ref()
+                .is_none_or(|(t0, id0)| (&t, id) > (t0, id0.as_str()));
+            if newer {
+                self.at = Some((t, id.to_owned()));
+            }
+        }
+        let (t, id) = self.at.as_ref()?;
+        Some(
+            KeysetPosition {
+                v: 1,
+                scope: self.scope.clone(),
+                at: *t,
+                id: id.clone(),
+            }
+            .to_checkpoint(),
+        )
+    }
+}
+
+/// The cursor service an adapter configures: its vendor, endpoint and account, over a store.
+#[derive(Debug, Clone)]
+pub struct ConsumerCursors {
+    store: Arc<dyn CursorStore>,
+    vendor: Vendor,
+    endpoint: String,
+    account: Option<String>,
+}
+
+impl ConsumerCursors {
+    /// Cursors of `vendor` at `endpoint` (a base URL without credentials) in `store`.
+    pub fn new(store: Arc<dyn CursorStore>, vendor: Vendor, endpoint: impl Into<String>) -> Self {
+        ConsumerCursors {
+            store,
+            vendor,
+            endpoint: endpoint.into(),
+            account: None,
+        }
+    }
+
+    /// Key cursors by this account too.
+    pub fn with_account(mut self, account: impl Into<String>) -> Self {
+        self.account = Some(account.into());
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn CursorStore> {
+        &self.store
+    }
+
+    /// The feed key of `consumer` reading `project` with `scope`.
+    pub fn feed(&self, project: &str, consumer: &str, scope: Option<&str>) -> FeedKey {
+        FeedKey {
+            vendor: self.vendor,
+            endpoint: self.endpoint.clone(),
+            account: self.account.clone(),
+            project: project.to_owned(),
+            consumer: consumer.to_owned(),
+            scope: scope.map(str::to_owned),
+        }
+    }
+
+    /// Where `consumer` stopped, or `None` if it never committed.
+    pub async fn position(
+        &self,
+        project: &str,
+        consumer: &str,
+        scope: Option<&str>,
+    ) -> Result<Option<KeysetPosition>> {
+        let feed = self.feed(project, consumer, scope);
+        match self.store.load(&feed).await? {
+            None => Ok(None),
+            Some(stored) => KeysetPosition::from_checkpoint(self.vendor, &Checkpoint(stored.position))
+                .map(Some)
+                .map_err(|e| {
+                    Error::config(format!(
+                        "the stored cursor of consumer {consumer:?} is unreadable ({}); delete it to start over",
+                        e.message()
+                    ))
+                    .with_vendor(self.vendor)
+                }),
+        }
+    }
+
+    /// Store `checkpoint` as `consumer`'s position (its scope comes from the checkpoint), with
+    /// the durable length of the output it covers where the caller knows it.
+    pub async fn commit(
+        &self,
+        project: &str,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output_len: Option<u64>,
+    ) -> Result<()> {
+        let pos = KeysetPosition::from_checkpoint(self.vendor, checkpoint)?;
+        let feed = self.feed(project, consumer, pos.scope.as_deref());
+        let position = serde_json::to_value(&pos)
+            .map_err(|e| Error::validation(format!("cannot encode checkpoint: {e}")))?;
+        self.store
+            .store(&StoredCursor {
+                feed,
+                position,
+                output_len,
+            })
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    #[test]
-    fn stores_and_loads_per_consumer() {
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn cursors(dir: &Path, endpoint: &str) -> ConsumerCursors {
+        ConsumerCursors::new(Arc::new(FileCursorStore::new(dir)), Vendor::Scale, endpoint)
+    }
+
+    #[tokio::test]
+    async fn positions_are_kept_per_endpoint_project_consumer_and_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let emu = cursors(dir.path(), "http://127.0.0.1:9/v1");
+        let prod = cursors(dir.path(), "https://api.scale.com/v1");
+        let mut tr = KeysetTracker::new(None, None);
+        let cp = tr.advance(Some(t("2026-01-01T00:00:00Z")), "a").unwrap();
+        emu.commit("p/1", "k", &cp, Some(10)).await.unwrap();
+        assert_eq!(
+            emu.position("p/1", "k", None).await.unwrap().unwrap().id,
+            "a"
+        );
+        // Another endpoint, project, consumer or scope starts from the beginning.
+        assert_eq!(prod.position("p/1", "k", None).await.unwrap(), None);
+        assert_eq!(emu.position("p_1", "k", None).await.unwrap(), None);
+        assert_eq!(emu.position("p/1", "j", None).await.unwrap(), None);
+        assert_eq!(
+            emu.position("p/1", "k", Some("batch=b")).await.unwrap(),
+            None
+        );
+        let stored = emu
+            .store()
+            .load(&emu.feed("p/1", "k", None))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.output_len, Some(10));
+    }
+
+    #[tokio::test]
+    async fn a_cursor_of_another_feed_is_refused_and_a_corrupt_one_is_clear() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileCursorStore::new(dir.path());
-        assert_eq!(store.load(Vendor::Scale, "p/1", "a").unwrap(), None);
-        store
-            .store(Vendor::Scale, "p/1", "a", &json!({"t": 1}))
+        let c = cursors(dir.path(), "http://127.0.0.1:9/v1");
+        let cp = KeysetTracker::new(None, None)
+            .advance(Some(t("2026-01-01T00:00:00Z")), "a")
             .unwrap();
-        store
-            .store(Vendor::Scale, "p/1", "b", &json!({"t": 2}))
-            .unwrap();
-        store
-            .store(Vendor::Scale, "p/1", "a", &json!({"t": 3}))
-            .unwrap();
-        assert_eq!(
-            store.load(Vendor::Scale, "p/1", "a").unwrap(),
-            Some(json!({"t": 3}))
+        c.commit("p", "k", &cp, None).await.unwrap();
+        let feed = c.feed("p", "k", None);
+        let path = store.path(&feed);
+        // A file copied under another feed's name is refused with the fix in the message.
+        let other = cursors(dir.path(), "https://api.scale.com/v1").feed("p", "k", None);
+        std::fs::create_dir_all(store.path(&other).parent().unwrap()).unwrap();
+        std::fs::copy(&path, store.path(&other)).unwrap();
+        let err = store.load(&other).await.unwrap_err().to_string();
+        assert!(
+            err.contains("belongs to") && err.contains("127.0.0.1"),
+            "{err}"
         );
-        assert_eq!(
-            store.load(Vendor::Scale, "p/1", "b").unwrap(),
-            Some(json!({"t": 2}))
-        );
-        assert_eq!(store.load(Vendor::Scale, "p_1", "a").unwrap(), None);
+        std::fs::write(&path, b"{torn").unwrap();
+        let err = store.load(&feed).await.unwrap_err();
+        assert!(err.to_string().contains("corrupt"), "{err}");
     }
 
     #[test]
-    fn a_corrupt_file_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FileCursorStore::new(dir.path());
-        store.store(Vendor::Scale, "p", "c", &json!(1)).unwrap();
-        let path = store.path(Vendor::Scale, "p", "c");
-        std::fs::write(&path, b"{torn").unwrap();
-        let err = store.load(Vendor::Scale, "p", "c").unwrap_err();
-        assert!(err.to_string().contains("corrupt"), "{err}");
+    fn checkpoints_cover_exactly_what_was_delivered_including_ties() {
+        let t1 = t("2026-01-01T00:00:00Z");
+        let t2 = t("2026-01-01T00:00:01Z");
+        let mut tr = KeysetTracker::new(None, None);
+        let a = KeysetPosition::from_checkpoint(Vendor::Scale, &tr.advance(Some(t1), "a").unwrap())
+            .unwrap();
+        assert!(a.covers(&t1, "a") && !a.covers(&t1, "b") && !a.covers(&t2, "0"));
+        let mut resumed = KeysetTracker::new(None, Some(&a));
+        // An older delivery cannot move the position back.
+        let cp = resumed.advance(Some(t1), "0").unwrap();
+        assert_eq!(
+            KeysetPosition::from_checkpoint(Vendor::Scale, &cp)
+                .unwrap()
+                .id,
+            "a"
+        );
+        assert!(KeysetTracker::new(None, None).advance(None, "x").is_none());
+        assert!(KeysetPosition::from_checkpoint(
+            Vendor::Scale,
+            &Checkpoint(serde_json::json!({"foo": 1}))
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn version_one_scale_checkpoints_still_read() {
+        let old =
+            serde_json::json!({"v": 1, "completed_at": "2026-01-01T00:00:00Z", "task_id": "t"});
+        let pos = KeysetPosition::from_checkpoint(Vendor::Scale, &Checkpoint(old)).unwrap();
+        assert_eq!(pos.id, "t");
     }
 }

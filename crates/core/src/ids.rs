@@ -104,8 +104,15 @@ string_id!(
     TaskId
 );
 string_id!(
-    /// A batch (Sama batch-creation job, Scale batch name, Labelbox batch, Segments label set).
+    /// A batch (Sama batch-creation job, Scale batch name, Labelbox batch; Segments has no
+    /// batches: labelmux records its own batch name on each sample).
     BatchId
+);
+string_id!(
+    /// A delivered label: the task for vendors with one label per task (Sama, Scale), the label
+    /// id for Labelbox (several labels per data row under consensus), `sample/labelset` for
+    /// Segments. Together with `Delivery::updated_at` it identifies one revision of one label.
+    DeliveryId
 );
 
 #[cfg(test)]

@@ -21,10 +21,11 @@ mod vendor;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result, Retryability};
-pub use ids::{opt_string_or_number, string_or_number, BatchId, ProjectId, TaskId};
+pub use ids::{opt_string_or_number, string_or_number, BatchId, DeliveryId, ProjectId, TaskId};
 pub use model::*;
 pub use provider::{
-    report, unsupported, Progress, ProgressEvent, ProgressObserver, Provider, TaskSpecStream,
+    error_stream, report, unsupported, MapInputs, Progress, ProgressEvent, ProgressObserver,
+    Provider, ProviderLayer, TaskSpecStream,
 };
 pub use vendor::{UnknownVendor, Vendor};
 

@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod config;
+pub mod io;
 
 pub use config::{Config, SamaInputs, VendorSettings, DEFAULT_CONFIG_FILE};
 pub use labelmux_core::*;
@@ -30,8 +31,7 @@ pub use labelmux_sama as sama;
 pub use labelmux_scale as scale;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::BoxStream;
 use labelmux_sama::{SamaClient, SamaOptions, SamaProvider};
 use labelmux_scale::{ScaleClient, ScaleProvider};
 use serde_json::Value;
@@ -57,39 +57,57 @@ impl From<ScaleProvider> for Adapter {
     }
 }
 
-/// Whichever adapter the configuration chose, plus the configured input mapping for it. This is
-/// the type pipelines hold: it implements [`Provider`], so code written against it runs
-/// unchanged on every vendor.
+/// What `vendor`'s adapter supports, without credentials or a provider (for `labelmux
+/// capabilities` before a key is configured). `None` for a vendor this release has no adapter
+/// for.
+pub fn capabilities_of(vendor: Vendor) -> Option<Capabilities> {
+    match vendor {
+        Vendor::Sama => Some(labelmux_sama::capabilities()),
+        Vendor::Scale => Some(labelmux_scale::capabilities()),
+        _ => None,
+    }
+}
+
+/// The vendors this release has an adapter for.
+pub fn available_vendors() -> Vec<Vendor> {
+    Vendor::ALL
+        .into_iter()
+        .filter(|v| capabilities_of(*v).is_some())
+        .collect()
+}
+
+/// Whichever adapter the configuration chose, wrapped in the configured input mapping (a
+/// [`MapInputs`] layer). This is the type pipelines hold: it implements [`Provider`], so code
+/// written against it runs unchanged on every vendor.
 pub struct AnyProvider {
-    adapter: Adapter,
-    inputs: InputMapping,
+    inner: MapInputs<Adapter>,
 }
 
 impl std::fmt::Debug for AnyProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AnyProvider({})", self.vendor())
+        write!(f, "AnyProvider({})", Provider::vendor(self))
     }
 }
 
 impl AnyProvider {
-    /// Wrap an adapter built by hand (no input mapping).
+    /// Wrap an adapter, with no input mapping.
     pub fn new(adapter: impl Into<Adapter>) -> AnyProvider {
         AnyProvider {
-            adapter: adapter.into(),
-            inputs: InputMapping::default(),
+            inner: MapInputs::new(adapter.into(), InputMapping::default()),
         }
     }
 
-    /// Rename and default task inputs with `inputs` before they reach the vendor.
-    pub fn with_input_mapping(mut self, inputs: InputMapping) -> AnyProvider {
-        self.inputs = inputs;
-        self
+    /// Apply `inputs` to every task before it reaches the adapter.
+    pub fn with_input_mapping(self, inputs: InputMapping) -> AnyProvider {
+        let adapter = self.inner.into_inner();
+        AnyProvider {
+            inner: MapInputs::new(adapter, inputs),
+        }
     }
 
-    /// The adapter inside, e.g. to reach a vendor-native client:
-    /// `if let Adapter::Sama(p) = provider.adapter() { p.client() … }`.
+    /// The adapter inside, for its vendor-native client.
     pub fn adapter(&self) -> &Adapter {
-        &self.adapter
+        self.inner.get_ref()
     }
 
     /// Build the adapter `config.provider` names, with its base URL, key, transport settings
@@ -138,10 +156,16 @@ impl From<ScaleProvider> for AnyProvider {
     }
 }
 
+impl ProviderLayer for AnyProvider {
+    fn inner(&self) -> &dyn Provider {
+        &self.inner
+    }
+}
+
 /// Forward a call to whichever adapter is inside.
 macro_rules! dispatch {
     ($self:ident, $p:ident => $call:expr) => {
-        match &$self.adapter {
+        match $self {
             Adapter::Sama($p) => $call,
             Adapter::Scale($p) => $call,
         }
@@ -149,15 +173,13 @@ macro_rules! dispatch {
 }
 
 #[async_trait]
-impl Provider for AnyProvider {
+impl Provider for Adapter {
     fn vendor(&self) -> Vendor {
         dispatch!(self, p => p.vendor())
     }
-
     fn capabilities(&self) -> Capabilities {
         dispatch!(self, p => p.capabilities())
     }
-
     async fn create_batch(
         &self,
         project: &ProjectId,
@@ -165,45 +187,45 @@ impl Provider for AnyProvider {
         tasks: TaskSpecStream<'_>,
         progress: Progress,
     ) -> Result<BatchReceipt> {
-        let tasks = if self.inputs.is_empty() {
-            tasks
-        } else {
-            let inputs = &self.inputs;
-            tasks
-                .map(move |item| item.and_then(|t| inputs.apply(t).map_err(Error::validation)))
-                .boxed()
-        };
         dispatch!(self, p => p.create_batch(project, spec, tasks, progress).await)
     }
-
     async fn batch_status(&self, project: &ProjectId, batch: &BatchId) -> Result<Batch> {
         dispatch!(self, p => p.batch_status(project, batch).await)
     }
-
+    fn list_batches(&self, project: &ProjectId) -> BoxStream<'static, Result<Batch>> {
+        dispatch!(self, p => p.list_batches(project))
+    }
+    async fn wait_batch(
+        &self,
+        project: &ProjectId,
+        batch: &BatchId,
+        options: WaitOptions,
+    ) -> Result<Batch> {
+        dispatch!(self, p => p.wait_batch(project, batch, options).await)
+    }
     async fn cancel_batch(&self, project: &ProjectId, batch: &BatchId) -> Result<()> {
         dispatch!(self, p => p.cancel_batch(project, batch).await)
     }
-
     async fn get_task(&self, project: &ProjectId, task: &TaskId) -> Result<Task> {
         dispatch!(self, p => p.get_task(project, task).await)
     }
-
-    fn list_tasks<'a>(
-        &'a self,
-        project: &'a ProjectId,
+    async fn find_task(&self, project: &ProjectId, external_key: &str) -> Result<Option<Task>> {
+        dispatch!(self, p => p.find_task(project, external_key).await)
+    }
+    fn list_tasks(
+        &self,
+        project: &ProjectId,
         filter: TaskFilter,
-    ) -> BoxStream<'a, Result<Task>> {
+    ) -> BoxStream<'static, Result<Task>> {
         dispatch!(self, p => p.list_tasks(project, filter))
     }
-
-    fn deliveries<'a>(
-        &'a self,
-        project: &'a ProjectId,
+    fn deliveries(
+        &self,
+        project: &ProjectId,
         query: DeliveryQuery,
-    ) -> BoxStream<'a, Result<Delivery>> {
+    ) -> BoxStream<'static, Result<Delivery>> {
         dispatch!(self, p => p.deliveries(project, query))
     }
-
     async fn commit_consumer(
         &self,
         project: &ProjectId,
@@ -212,7 +234,14 @@ impl Provider for AnyProvider {
     ) -> Result<()> {
         dispatch!(self, p => p.commit_consumer(project, consumer, checkpoint).await)
     }
-
+    async fn reject_tasks(
+        &self,
+        project: &ProjectId,
+        tasks: &[TaskId],
+        rework: Rework,
+    ) -> Result<BulkReport> {
+        dispatch!(self, p => p.reject_tasks(project, tasks, rework).await)
+    }
     async fn reject_task(
         &self,
         project: &ProjectId,
@@ -221,7 +250,6 @@ impl Provider for AnyProvider {
     ) -> Result<()> {
         dispatch!(self, p => p.reject_task(project, task, reasons).await)
     }
-
     async fn set_priority(
         &self,
         project: &ProjectId,
@@ -230,24 +258,19 @@ impl Provider for AnyProvider {
     ) -> Result<()> {
         dispatch!(self, p => p.set_priority(project, tasks, priority).await)
     }
-
     async fn delete_tasks(&self, project: &ProjectId, tasks: &[TaskId]) -> Result<DeleteReport> {
         dispatch!(self, p => p.delete_tasks(project, tasks).await)
     }
-
     async fn project(&self, project: &ProjectId) -> Result<Project> {
         dispatch!(self, p => p.project(project).await)
     }
-
     async fn project_stats(
         &self,
         project: &ProjectId,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        options: StatsOptions,
     ) -> Result<ProjectStats> {
-        dispatch!(self, p => p.project_stats(project, from, to).await)
+        dispatch!(self, p => p.project_stats(project, options).await)
     }
-
     async fn task_schema(&self, project: &ProjectId) -> Result<Value> {
         dispatch!(self, p => p.task_schema(project).await)
     }

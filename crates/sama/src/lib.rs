@@ -31,6 +31,7 @@
 pub mod client;
 pub mod errors;
 pub mod mapping;
+pub mod provider;
 pub mod wire;
 
 pub use client::{
@@ -38,7 +39,7 @@ pub use client::{
     MultiTaskStatusQuery, SamaClient, SinceLastCallQuery, DEFAULT_BASE_URL,
     DEFAULT_READ_AHEAD_PAGES, DEFAULT_TASKS_FILE_NAME, MULTI_TASK_STATUS_MAX_PAGE_SIZE, PAGE_SIZE,
 };
-pub use mapping::{SamaOptions, SamaProvider};
+pub use provider::{capabilities, SamaOptions, SamaProvider};
 pub use wire::{
     BatchJob, BatchStarted, BatchTaskEntry, SamaProject, SamaStats, SamaTask, TaskRecord,
     WaitingBatch,

@@ -1,88 +1,26 @@
-//! Sama wire types → the core model, and the [`Provider`] implementation.
+//! Sama wire types ↔ the core model: pure conversions, no I/O.
 //!
 //! Sama is the reference backend: the core model uses its vocabulary, so task states map one to
-//! one and `output_` pre-annotations are Sama's own convention.
+//! one; pre-annotations travel as `output_<target>` inputs, Sama's own convention.
 
-use crate::client::{
-    decode_raw_task, CreateBatchOptions, DeliveredTasksQuery, MultiTaskStatusQuery, SamaClient,
-    SinceLastCallQuery, DEFAULT_TASKS_FILE_NAME, PAGE_SIZE,
-};
+use crate::provider::SamaOptions;
 use crate::wire::{BatchJob, SamaTask, TaskRecord};
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use futures::stream::{self, BoxStream, StreamExt};
 use labelmux_core::{
-    Batch, BatchCounts, BatchId, BatchReceipt, BatchSpec, BatchStatus, Capabilities, DeleteReport,
-    Delivery, DeliveryQuery, DeliverySince, Error, ErrorKind, JsonMap, Progress, Project,
-    ProjectId, ProjectStats, Provider, Result, Task, TaskCreationFailure, TaskFilter, TaskId,
-    TaskSpec, TaskSpecStream, TaskState, Vendor, PRE_ANNOTATION_PREFIX,
+    Batch, BatchCounts, BatchId, BatchSpec, BatchStatus, Delivery, DeliveryId, Error, JsonMap,
+    ProjectId, Result, Task, TaskCreationFailure, TaskId, TaskSpec, TaskState, Vendor,
 };
 // The shared lenient decoding helpers (not this crate's `wire` module of Sama types).
 use labelmux_core::wire;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 
 const VENDOR: Vendor = Vendor::Sama;
 
-/// Ids per bulk request (priority update, delete); Sama publishes no limit, smaller requests
-/// are kinder to it.
-const BULK_CHUNK: usize = 1000;
+/// The prefix of pre-annotation inputs (`output_<name>`), Sama's convention.
+pub const OUTPUT_PREFIX: &str = "output_";
 
-/// How the adapter maps labelmux concepts Sama has no field for onto task inputs.
-///
-/// Sama stores only task inputs. labelmux's [`TaskSpec::external_key`] and the batch name
-/// ([`BatchSpec::name`], Sama's "client batch id") therefore travel as inputs, which **must
-/// exist in the Sama project** (Sama rejects unknown inputs with `InvalidInputSchema`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SamaOptions {
-    /// Input that carries the external key (default `external_id`); `None` drops the key.
-    pub external_key_input: Option<String>,
-    /// Input that carries the batch name as client batch id (default `client_batch_id`);
-    /// `None` drops the name.
-    pub client_batch_id_input: Option<String>,
-    /// Directory of the temporary spool file of uploads (default: the system's temp dir).
-    pub spool_dir: Option<PathBuf>,
-}
-
-impl Default for SamaOptions {
-    fn default() -> Self {
-        SamaOptions {
-            external_key_input: Some("external_id".to_owned()),
-            client_batch_id_input: Some("client_batch_id".to_owned()),
-            spool_dir: None,
-        }
-    }
-}
-
-/// Sama behind the vendor-neutral [`Provider`] API.
-#[derive(Debug, Clone)]
-pub struct SamaProvider {
-    client: SamaClient,
-    options: SamaOptions,
-}
-
-impl SamaProvider {
-    /// A provider with the default [`SamaOptions`].
-    pub fn new(client: SamaClient) -> Self {
-        Self::with_options(client, SamaOptions::default())
-    }
-
-    /// A provider with these options.
-    pub fn with_options(client: SamaClient, options: SamaOptions) -> Self {
-        SamaProvider { client, options }
-    }
-
-    /// The vendor-native client, for calls beyond the [`Provider`] API.
-    pub fn client(&self) -> &SamaClient {
-        &self.client
-    }
-
-    /// The options in force.
-    pub fn options(&self) -> &SamaOptions {
-        &self.options
-    }
-}
+/// Keys of [`BatchSpec::extensions`] Sama reads: `notification_email` (string), `submit`
+/// (boolean: submit tasks with their pre-annotations at once).
+pub const BATCH_EXTENSIONS: &[&str] = &["notification_email", "submit"];
 
 fn op_err(e: Error, op: &str) -> Error {
     e.with_vendor(VENDOR).with_operation(op)
@@ -108,12 +46,28 @@ pub fn build_record(
             "create_batch",
         )
     };
+    batch
+        .extensions
+        .check_known(VENDOR, "create_batch", BATCH_EXTENSIONS)?;
+    let submit = match batch.extensions.get("submit") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(op_err(
+                Error::validation(format!(
+                    "option `submit` must be true or false, not {other}"
+                )),
+                "create_batch",
+            ))
+        }
+    };
+    // Sama stores no free-form metadata: `spec.metadata` is not sent.
     let TaskSpec {
         inputs,
         pre_annotations,
         external_key,
         priority,
-        metadata: _, // Sama stores no free-form metadata
+        ..
     } = spec;
     let mut data = inputs;
     let mut put = |key: String, value: Value, what: &str| -> Result<()> {
@@ -123,11 +77,11 @@ pub fn build_record(
             ))
         })
     };
-    for (name, value) in pre_annotations {
+    for pre in pre_annotations {
         put(
-            format!("{PRE_ANNOTATION_PREFIX}{name}"),
-            value,
-            &format!("pre-annotation `{name}`"),
+            format!("{OUTPUT_PREFIX}{}", pre.target),
+            pre.value,
+            &format!("pre-annotation `{}`", pre.target),
         )?;
     }
     if let (Some(input), Some(key)) = (&options.external_key_input, external_key) {
@@ -139,7 +93,7 @@ pub fn build_record(
     Ok(TaskRecord {
         data,
         priority: Some(priority.or(batch.priority).unwrap_or(0)),
-        submit: Some(batch.submit),
+        submit: Some(submit),
         extra: JsonMap::new(),
     })
 }
@@ -164,7 +118,7 @@ pub fn task_from_wire(t: SamaTask, project: &ProjectId, options: &SamaOptions) -
     let inputs: JsonMap = t
         .data
         .into_iter()
-        .filter(|(k, _)| !k.starts_with(PRE_ANNOTATION_PREFIX))
+        .filter(|(k, _)| !k.starts_with(OUTPUT_PREFIX))
         .collect();
     let vendor_state = t.state.unwrap_or_default();
     Task {
@@ -196,6 +150,10 @@ pub fn delivery_from_wire(t: SamaTask, project: &ProjectId, options: &SamaOption
         .and_then(|i| t.data.get(i))
         .and_then(wire::key_string);
     Delivery {
+        id: DeliveryId::new(t.id.clone()),
+        labelset: None,
+        review: None,
+        updated_at: None,
         task_id: TaskId::new(t.id),
         external_key,
         project_id: t
@@ -247,6 +205,10 @@ pub fn delivery_from_value(
         Some(a) => a.clone(),
     };
     Ok(Delivery {
+        id: DeliveryId::new(task_id.clone()),
+        labelset: None,
+        review: None,
+        updated_at: None,
         task_id: TaskId::new(task_id),
         external_key,
         project_id: lenient("project_id")
@@ -311,390 +273,11 @@ pub fn batch_from_job(
         status: BatchStatus::parse(&vendor_status),
         vendor_status,
         counts,
+        // Sama's batch status is the creation job only; progress comes from project stats.
+        labeling: None,
         failures,
         messages: job.messages,
         raw: job.raw,
-    }
-}
-
-fn no_content(what: &str, op: &str) -> Error {
-    op_err(Error::decode(format!("Sama sent no {what}")), op)
-}
-
-/// What a status check says about a task after a delete.
-enum AfterDelete {
-    Gone,
-    Remains(String),
-    Unknown(String),
-}
-
-impl SamaProvider {
-    async fn check_deleted(&self, project: &ProjectId, task: &TaskId) -> AfterDelete {
-        match self.client.get_task_status(project, task, false).await {
-            Err(e) if e.kind() == ErrorKind::NotFound => AfterDelete::Gone,
-            Err(e) => AfterDelete::Unknown(format!("deletion could not be confirmed: {e}")),
-            Ok(Some(t)) => AfterDelete::Remains(t.state.unwrap_or_default()),
-            Ok(None) => AfterDelete::Unknown(
-                "deletion could not be confirmed: Sama sent no content for the task".into(),
-            ),
-        }
-    }
-
-    async fn check_all(&self, project: &ProjectId, tasks: &[TaskId]) -> Vec<(TaskId, AfterDelete)> {
-        let concurrency = self.client.transport().config().concurrency.max(1);
-        stream::iter(tasks.iter().cloned())
-            .map(|t| async move {
-                let outcome = self.check_deleted(project, &t).await;
-                (t, outcome)
-            })
-            .buffered(concurrency)
-            .collect()
-            .await
-    }
-
-    /// Send the delete in chunks. A refusal of a whole request (4xx) is remembered, not
-    /// returned: the status checks decide per task. Other errors end the operation.
-    async fn send_deletes(&self, project: &ProjectId, tasks: &[TaskId]) -> Result<Option<String>> {
-        let mut refusal = None;
-        for chunk in tasks.chunks(BULK_CHUNK) {
-            match self.client.delete_tasks(project, chunk).await {
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::InvalidRequest | ErrorKind::Validation | ErrorKind::NotFound
-                    ) =>
-                {
-                    refusal = Some(e.message().to_owned());
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(refusal)
-    }
-}
-
-#[async_trait]
-impl Provider for SamaProvider {
-    fn vendor(&self) -> Vendor {
-        VENDOR
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            create_batch: true,
-            cancel_batch: true,
-            batch_status: true,
-            get_task: true,
-            list_tasks: true,
-            deliveries_since: true,
-            deliveries_since_last_call: true,
-            server_side_consumer: true,
-            reject_task: true,
-            set_priority: true,
-            delete_tasks: true,
-            project_info: true,
-            project_stats: true,
-            task_schema: true,
-            // Sama does not deduplicate on any input: resubmitting creates a second task.
-            idempotent_create: false,
-            pre_annotations: true,
-        }
-    }
-
-    async fn create_batch(
-        &self,
-        project: &ProjectId,
-        spec: BatchSpec,
-        tasks: TaskSpecStream<'_>,
-        progress: Progress,
-    ) -> Result<BatchReceipt> {
-        let options = CreateBatchOptions {
-            notification_email: spec.notification_email.clone(),
-            tasks_file_name: DEFAULT_TASKS_FILE_NAME.to_owned(),
-            spool_dir: self.options.spool_dir.clone(),
-        };
-        let sama_options = &self.options;
-        let batch_spec = &spec;
-        let records = tasks
-            .enumerate()
-            .map(move |(i, item)| {
-                item.and_then(|t| build_record(t, batch_spec, sama_options, i as u64))
-            })
-            .boxed();
-        let created = self
-            .client
-            .create_task_batch_streaming(project, records, &options, &progress)
-            .await?;
-        Ok(BatchReceipt {
-            batch_id: created.batch_id,
-            project_id: project.clone(),
-            submitted: created.submitted,
-            created: 0, // Sama creates asynchronously; see batch_status
-            failures: Vec::new(),
-            task_ids: created
-                .started
-                .task_ids
-                .into_iter()
-                .map(TaskId::new)
-                .collect(),
-            already_existed: Vec::new(),
-            raw: created.started.raw,
-        })
-    }
-
-    async fn batch_status(&self, project: &ProjectId, batch: &BatchId) -> Result<Batch> {
-        let job = self
-            .client
-            .get_status_batch_creation_job(project, batch, false)
-            .await?;
-        Ok(batch_from_job(job, project, batch, &self.options))
-    }
-
-    async fn cancel_batch(&self, project: &ProjectId, batch: &BatchId) -> Result<()> {
-        self.client
-            .cancel_batch_creation_job(project, batch)
-            .await
-            .map(|_| ())
-    }
-
-    async fn get_task(&self, project: &ProjectId, task: &TaskId) -> Result<Task> {
-        match self.client.get_task_status(project, task, true).await? {
-            Some(t) => Ok(task_from_wire(t, project, &self.options)),
-            None => Err(op_err(
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("task {task} not found (Sama sent no content)"),
-                ),
-                "get_task",
-            )),
-        }
-    }
-
-    fn list_tasks<'a>(
-        &'a self,
-        project: &'a ProjectId,
-        filter: TaskFilter,
-    ) -> BoxStream<'a, Result<Task>> {
-        let query = MultiTaskStatusQuery {
-            batch_id: filter.batch_id,
-            client_batch_id: filter.client_batch_id,
-            from: filter.from,
-            to: filter.to,
-            state: filter.state,
-            omit_answers: !filter.include_answers,
-            ..MultiTaskStatusQuery::default()
-        };
-        self.client
-            .get_multi_task_status(project, query)
-            .map(move |r| r.map(|t| task_from_wire(t, project, &self.options)))
-            .boxed()
-    }
-
-    fn deliveries<'a>(
-        &'a self,
-        project: &'a ProjectId,
-        query: DeliveryQuery,
-    ) -> BoxStream<'a, Result<Delivery>> {
-        let DeliveryQuery {
-            since,
-            batch_id,
-            client_batch_id,
-            task_id,
-        } = query;
-        let tasks = match since {
-            DeliverySince::Beginning | DeliverySince::Timestamp(_) => {
-                let from = match since {
-                    DeliverySince::Timestamp(ts) => Some(ts),
-                    _ => None,
-                };
-                self.client.delivered_tasks_raw(
-                    project,
-                    DeliveredTasksQuery {
-                        batch_id,
-                        client_batch_id,
-                        from,
-                        task_id,
-                        ..DeliveredTasksQuery::default()
-                    },
-                )
-            }
-            DeliverySince::LastCall { consumer } => {
-                let invalid = |msg: &str| {
-                    let e = op_err(Error::validation(msg), "deliveries");
-                    stream::once(async move { Err(e) }).boxed()
-                };
-                if consumer.trim().is_empty() {
-                    invalid("the consumer name is empty")
-                } else if task_id.is_some() {
-                    // Filtering client-side would advance the cursor past other deliveries.
-                    invalid("Sama's since-last-call endpoint has no task_id filter; use DeliverySince::Beginning with task_id")
-                } else {
-                    self.client.delivered_tasks_since_last_call_raw(
-                        project,
-                        SinceLastCallQuery {
-                            consumer: Some(consumer),
-                            batch_id,
-                            client_batch_id,
-                            client_batch_id_match_type: None,
-                            limit: PAGE_SIZE,
-                        },
-                    )
-                }
-            }
-        };
-        // Pages wait as raw JSON; each task becomes a `Value` (once) when it is taken.
-        tasks
-            .map(move |r| {
-                r.and_then(|raw| {
-                    let value = decode_raw_task::<Value>(&raw, "deliveries")?;
-                    drop(raw);
-                    delivery_from_value(value, project, &self.options)
-                        .map_err(|e| op_err(e, "deliveries"))
-                })
-            })
-            .boxed()
-    }
-
-    async fn reject_task(
-        &self,
-        project: &ProjectId,
-        task: &TaskId,
-        reasons: &[String],
-    ) -> Result<()> {
-        match self.client.reject_task(project, task, reasons).await {
-            Ok(_) => Ok(()),
-            // A retry was refused: the first attempt may have been applied with its answer lost.
-            Err(e) if !e.is_retryable() && e.attempts() > 1 => {
-                match self.client.get_task_status(project, task, false).await {
-                    Ok(Some(t))
-                        if t.state.as_deref().map(TaskState::parse)
-                            == Some(TaskState::Rejected) =>
-                    {
-                        Ok(())
-                    }
-                    _ => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn set_priority(
-        &self,
-        project: &ProjectId,
-        tasks: &[TaskId],
-        priority: i32,
-    ) -> Result<()> {
-        for chunk in tasks.chunks(BULK_CHUNK) {
-            self.client
-                .update_task_priorities(project, chunk, priority)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn delete_tasks(&self, project: &ProjectId, tasks: &[TaskId]) -> Result<DeleteReport> {
-        let mut seen = HashSet::new();
-        let tasks: Vec<TaskId> = tasks
-            .iter()
-            .filter(|t| seen.insert(t.as_str().to_owned()))
-            .cloned()
-            .collect();
-        if tasks.is_empty() {
-            return Ok(DeleteReport::default());
-        }
-        // Sama's answer to delete_tasks is undocumented, so each task's fate is read back.
-        let mut refusal = self.send_deletes(project, &tasks).await?;
-        let mut outcomes = self.check_all(project, &tasks).await;
-        if refusal.is_some() {
-            // A whole request may have been refused for one undeletable task: retry once with
-            // only the tasks still `new`.
-            let retry: Vec<TaskId> = outcomes
-                .iter()
-                .filter(|(_, o)| matches!(o, AfterDelete::Remains(s) if TaskState::parse(s) == TaskState::New))
-                .map(|(t, _)| t.clone())
-                .collect();
-            if !retry.is_empty() {
-                if let Some(second) = self.send_deletes(project, &retry).await? {
-                    refusal = Some(second);
-                }
-                let rechecked: BTreeMap<TaskId, AfterDelete> =
-                    self.check_all(project, &retry).await.into_iter().collect();
-                let mut rechecked = rechecked;
-                for (t, o) in outcomes.iter_mut() {
-                    if let Some(new) = rechecked.remove(t) {
-                        *o = new;
-                    }
-                }
-            }
-        }
-        let mut report = DeleteReport::default();
-        for (task, outcome) in outcomes {
-            match outcome {
-                AfterDelete::Gone => report.deleted.push(task),
-                AfterDelete::Remains(state) => {
-                    let reason = if TaskState::parse(&state) == TaskState::New {
-                        match &refusal {
-                            Some(msg) => format!("still `new` after delete; Sama said: {msg}"),
-                            None => "still `new` after delete (Sama gave no reason)".to_owned(),
-                        }
-                    } else {
-                        format!("task is `{state}`; Sama deletes only tasks in state `new`")
-                    };
-                    report.refused.push((task, reason));
-                }
-                AfterDelete::Unknown(reason) => report.refused.push((task, reason)),
-            }
-        }
-        Ok(report)
-    }
-
-    async fn project(&self, project: &ProjectId) -> Result<Project> {
-        let p = self
-            .client
-            .get_project_information(project)
-            .await?
-            .ok_or_else(|| no_content("project information", "project"))?;
-        Ok(Project {
-            id: p.id.map(ProjectId::new).unwrap_or_else(|| project.clone()),
-            name: p.name,
-            state: p.state,
-            kind: p.project_type,
-            description: p.description,
-            raw: p.raw,
-        })
-    }
-
-    async fn project_stats(
-        &self,
-        project: &ProjectId,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<ProjectStats> {
-        let stats = self
-            .client
-            .get_project_stats(project, from, to)
-            .await?
-            .ok_or_else(|| no_content("project statistics", "project_stats"))?;
-        let mut tasks_by_state = BTreeMap::new();
-        for (state, n) in stats.state_counts() {
-            *tasks_by_state
-                .entry(TaskState::parse(&state).as_str().to_owned())
-                .or_insert(0) += n;
-        }
-        Ok(ProjectStats {
-            project_id: project.clone(),
-            tasks_by_state,
-            raw: stats.raw,
-        })
-    }
-
-    async fn task_schema(&self, project: &ProjectId) -> Result<Value> {
-        self.client
-            .get_creation_task_schema(project)
-            .await?
-            .ok_or_else(|| no_content("task creation schema", "task_schema"))
     }
 }
 
@@ -702,6 +285,7 @@ impl Provider for SamaProvider {
 mod tests {
     use super::*;
     use crate::wire::BatchJob;
+    use labelmux_core::ErrorKind;
     use serde_json::json;
 
     fn obj(v: Value) -> JsonMap {
@@ -714,12 +298,10 @@ mod tests {
             .with_pre_annotation("label", json!("cat"))
             .with_pre_annotation("boxes", json!({"layers": {}}))
             .with_external_key("img-1");
-        let batch = BatchSpec {
-            name: Some("speed_racer".into()),
-            priority: Some(-3),
-            submit: true,
-            ..BatchSpec::default()
-        };
+        let batch = BatchSpec::default()
+            .with_name("speed_racer")
+            .with_priority(-3)
+            .with_extension("submit", json!(true));
         let r = build_record(spec, &batch, &SamaOptions::default(), 0).unwrap();
         assert_eq!(
             serde_json::to_value(&r).unwrap(),
@@ -739,11 +321,7 @@ mod tests {
     fn record_priority_task_over_batch_over_zero_and_configurable_inputs() {
         let mut spec = TaskSpec::new(obj(json!({"url": "u"}))).with_external_key("k");
         spec.priority = Some(7);
-        let batch = BatchSpec {
-            priority: Some(-1),
-            name: Some("b".into()),
-            ..BatchSpec::default()
-        };
+        let batch = BatchSpec::default().with_priority(-1).with_name("b");
         let opts = SamaOptions {
             external_key_input: Some("my key".into()),
             client_batch_id_input: None,
@@ -934,8 +512,6 @@ mod tests {
                 created: 1,
                 failed: 2,
                 pending: 3,
-                in_progress: None,
-                completed: None,
                 canceled: 1,
             }
         );
@@ -960,21 +536,33 @@ mod tests {
         );
         assert_eq!(b.counts.created, 1000);
         assert_eq!(b.counts.submitted, None);
-        assert_eq!(b.status, BatchStatus::Completed);
+        assert_eq!(b.status, BatchStatus::Created);
         assert_eq!(b.id.as_str(), "9");
     }
 
     #[test]
-    fn capabilities_are_all_but_idempotent_create() {
-        let client = SamaClient::new(
-            "https://api.sama.com/v2",
-            labelmux_core::transport::SecretString::from("k"),
-            Default::default(),
-        )
-        .unwrap();
-        let caps = SamaProvider::new(client).capabilities();
+    fn capabilities_are_all_but_idempotent_create_and_the_batch_listing() {
+        let caps = crate::capabilities();
         for (name, supported) in caps.entries() {
-            assert_eq!(supported, name != "idempotent_create", "{name}");
+            let expected = !matches!(
+                name,
+                "idempotent_create"
+                    | "list_batches"
+                    | "find_task"
+                    | "several_deliveries_per_task"
+                    | "batch_labeling_progress"
+            );
+            assert_eq!(supported, expected, "{name}");
         }
+    }
+
+    #[test]
+    fn unknown_batch_options_are_refused() {
+        let batch = BatchSpec::default().with_extension("sumbit", json!(true));
+        let err =
+            build_record(TaskSpec::default(), &batch, &SamaOptions::default(), 0).unwrap_err();
+        assert!(err.to_string().contains("sumbit"), "{err}");
+        let batch = BatchSpec::default().with_extension("submit", json!("yes"));
+        assert!(build_record(TaskSpec::default(), &batch, &SamaOptions::default(), 0).is_err());
     }
 }

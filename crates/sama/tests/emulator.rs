@@ -37,10 +37,7 @@ fn spec(i: usize) -> TaskSpec {
 }
 
 async fn create(sama: &SamaProvider, specs: Vec<TaskSpec>, name: &str) -> BatchId {
-    let batch = BatchSpec {
-        name: Some(name.to_owned()),
-        ..BatchSpec::default()
-    };
+    let batch = BatchSpec::default().with_name(name.to_owned());
     let tasks = stream::iter(specs.into_iter().map(Ok)).boxed();
     sama.create_batch(&ProjectId::new(PROJECT), batch, tasks, None)
         .await
@@ -70,7 +67,7 @@ async fn full_flow_against_the_emulator() {
     // Create 1,000 tasks through the spooled 3-step upload.
     let batch = create(&sama, (0..1000).map(spec).collect(), "run-1").await;
     let status = wait_done(&sama, &batch).await;
-    assert_eq!(status.status, BatchStatus::Completed, "{status:?}");
+    assert_eq!(status.status, BatchStatus::Created, "{status:?}");
     assert_eq!(status.counts.created, 1000);
     assert_eq!(status.counts.failed, 0);
     assert!(status.failures.is_empty());
@@ -87,10 +84,7 @@ async fn full_flow_against_the_emulator() {
     assert!(!mixed.failures[0].errors.is_empty());
 
     // List the batch.
-    let filter = TaskFilter {
-        batch_id: Some(batch.clone()),
-        ..TaskFilter::default()
-    };
+    let filter = TaskFilter::default().with_batch(batch.clone());
     let tasks: Vec<_> = sama
         .list_tasks(&project, filter)
         .try_collect()
@@ -157,13 +151,7 @@ async fn full_flow_against_the_emulator() {
     let fresh = create(&sama, vec![spec(5000), spec(5001)], "run-2").await;
     wait_done(&sama, &fresh).await;
     let fresh_ids: Vec<TaskId> = sama
-        .list_tasks(
-            &project,
-            TaskFilter {
-                batch_id: Some(fresh),
-                ..TaskFilter::default()
-            },
-        )
+        .list_tasks(&project, TaskFilter::default().with_batch(fresh))
         .map_ok(|t| t.id)
         .try_collect()
         .await
@@ -186,7 +174,10 @@ async fn full_flow_against_the_emulator() {
     // Project reads.
     let info = sama.project(&project).await.unwrap();
     assert_eq!(info.id.as_str(), PROJECT);
-    let stats = sama.project_stats(&project, None, None).await.unwrap();
+    let stats = sama
+        .project_stats(&project, labelmux_core::StatsOptions::default())
+        .await
+        .unwrap();
     assert!(stats.total() >= 1000, "{stats:?}");
     let schema = sama.task_schema(&project).await.unwrap();
     assert!(schema.is_object());

@@ -141,11 +141,7 @@ async fn create_batch_runs_the_three_step_upload_flow() {
     let sama = SamaProvider::new(client);
     let events = Arc::new(Events::default());
     let tasks = stream::iter((0..3).map(|i| Ok(spec(i)))).boxed();
-    let batch = BatchSpec {
-        name: Some("run-7".into()),
-        priority: Some(-1),
-        ..BatchSpec::default()
-    };
+    let batch = BatchSpec::default().with_name("run-7").with_priority(-1);
     let receipt = sama
         .create_batch(&ProjectId::new("1001"), batch, tasks, Some(events.clone()))
         .await
@@ -326,11 +322,9 @@ async fn multi_task_status_encodes_every_filter_and_pages() {
 async fn list_tasks_maps_filter_and_include_answers() {
     let (m, client) = mock(|_, _| ok(json!({"tasks": [{"id": "a", "state": "new", "data": {"url": "u", "output_label": "x"}}]}))).await;
     let sama = SamaProvider::new(client);
-    let filter = TaskFilter {
-        include_answers: true,
-        state: Some(TaskState::New),
-        ..TaskFilter::default()
-    };
+    let filter = TaskFilter::default()
+        .with_answers(true)
+        .with_state(TaskState::New);
     let tasks: Vec<_> = sama
         .list_tasks(&ProjectId::new("1001"), filter)
         .try_collect()
@@ -439,7 +433,7 @@ async fn batch_status_reads_every_page_and_keeps_job_fields() {
         .batch_status(&ProjectId::new("1001"), &BatchId::new("5"))
         .await
         .unwrap();
-    assert_eq!(b.status, BatchStatus::Completed);
+    assert_eq!(b.status, BatchStatus::Created);
     assert_eq!(b.counts.created, 1000);
     assert_eq!(b.counts.failed, 3);
     assert_eq!(b.counts.submitted, Some(1003));
@@ -588,7 +582,10 @@ async fn writes_send_the_sdk_bodies_and_accept_empty_answers() {
         .await
         .unwrap();
     sama.set_priority(&p, &[], 1).await.unwrap();
-    let stats = sama.project_stats(&p, None, None).await.unwrap();
+    let stats = sama
+        .project_stats(&p, labelmux_core::StatsOptions::default())
+        .await
+        .unwrap();
     assert_eq!(stats.raw, json!({"success": true}));
     let reqs = m.requests();
     assert_eq!(reqs[0].content_type.as_deref(), Some("application/json"));

@@ -38,13 +38,14 @@
 pub mod client;
 pub mod errors;
 pub mod mapping;
+pub mod provider;
 pub mod wire;
 
 pub use client::{
     encode_segment, BatchesQuery, CreatedTask, ScaleClient, TasksQuery, DEFAULT_BASE_URL,
     MAX_PAGE_SIZE, TASK_TYPES,
 };
-pub use mapping::{CursorPosition, PreAnnotationTarget, ScaleOptions, ScaleProvider, METADATA_KEY};
+pub use provider::{capabilities, PreAnnotationTarget, ScaleOptions, ScaleProvider, METADATA_KEY};
 pub use wire::{
     Batchlist, CreateBatchRequest, CreateProjectRequest, ProjectGroup, QualityTask, ScaleBatch,
     ScaleBatchStatus, ScaleFile, ScaleProject, ScaleTask, StudioAssignments, StudioBatch,

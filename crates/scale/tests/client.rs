@@ -381,10 +381,7 @@ fn three_tasks() -> labelmux_core::TaskSpecStream<'static> {
 async fn a_batch_that_cannot_be_finalized_names_itself_and_what_was_done() {
     use labelmux_core::Provider;
     let (provider, _dir) = batch_env(500, 200).await;
-    let spec = labelmux_core::BatchSpec {
-        name: Some("b1".into()),
-        ..labelmux_core::BatchSpec::default()
-    };
+    let spec = labelmux_core::BatchSpec::default().with_name("b1");
     let err = provider
         .create_batch(&"p".into(), spec, three_tasks(), None)
         .await

@@ -53,10 +53,7 @@ fn spec(i: usize) -> TaskSpec {
 }
 
 fn batch(name: &str) -> BatchSpec {
-    BatchSpec {
-        name: Some(name.to_owned()),
-        ..BatchSpec::default()
-    }
+    BatchSpec::default().with_name(name)
 }
 
 async fn create(e: &Env, name: &str, specs: Vec<TaskSpec>) -> labelmux_core::BatchReceipt {
@@ -107,19 +104,17 @@ async fn a_batch_of_500_with_a_repeated_key_lists_delivers_rejects_and_deletes()
     assert_eq!(e.emu.control().task_count(e.project.as_str()), 499);
 
     let status = e.scale.batch_status(&e.project, &r.batch_id).await.unwrap();
-    assert_eq!(status.status, BatchStatus::Completed);
+    assert_eq!(status.status, BatchStatus::Created);
     assert_eq!((status.counts.created, status.counts.failed), (499, 0));
-    assert_eq!(status.counts.in_progress, Some(499));
+    let labeling = status.labeling.expect("Scale reports labeling progress");
+    assert_eq!(labeling.count(&labelmux_core::TaskState::New), 499);
 
     // Listing crosses pages of 100.
     let listed: Vec<_> = e
         .scale
         .list_tasks(
             &e.project,
-            TaskFilter {
-                batch_id: Some(r.batch_id.clone()),
-                ..TaskFilter::default()
-            },
+            TaskFilter::default().with_batch(r.batch_id.clone()),
         )
         .try_collect()
         .await
@@ -218,10 +213,7 @@ async fn a_batch_of_500_with_a_repeated_key_lists_delivers_rejects_and_deletes()
         .scale
         .list_tasks(
             &e.project,
-            TaskFilter {
-                state: Some(TaskState::Canceled),
-                ..TaskFilter::default()
-            },
+            TaskFilter::default().with_state(TaskState::Canceled),
         )
         .try_collect()
         .await
@@ -408,7 +400,11 @@ async fn stats_project_and_unsupported_operations() {
         .reject_task(&e.project, &r.task_ids[1], &[])
         .await
         .unwrap();
-    let s = e.scale.project_stats(&e.project, None, None).await.unwrap();
+    let s = e
+        .scale
+        .project_stats(&e.project, labelmux_core::StatsOptions::default())
+        .await
+        .unwrap();
     assert_eq!(s.tasks_by_state["completed"], 4);
     assert_eq!(s.tasks_by_state["rejected"], 1);
     assert_eq!(s.tasks_by_state["canceled"], 1);

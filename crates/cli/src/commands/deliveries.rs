@@ -194,7 +194,9 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
     bar.finish_and_clear();
     let outcome = outcome?;
     let elapsed = started.elapsed();
-    let server_side = provider.capabilities().server_side_consumer;
+    let server_side = provider
+        .capabilities()
+        .has(labelmux::Property::ServerSideConsumer);
     if ctx.json() {
         output::print_json(&json!({
             "project_id": project,
@@ -243,10 +245,7 @@ mod tests {
     use crate::progress::Bars;
     use async_trait::async_trait;
     use futures::stream::{self, BoxStream};
-    use labelmux::{
-        unsupported, Batch, BatchReceipt, BatchSpec, Capabilities, DeleteReport, Delivery, Error,
-        ErrorKind, Project, ProjectStats, Result, Task, TaskFilter, TaskId, TaskSpecStream, Vendor,
-    };
+    use labelmux::{Capabilities, Delivery, Error, ErrorKind, Result, TaskId, Vendor};
     use serde_json::{json, Value};
     use std::path::PathBuf;
     use std::sync::Mutex;
@@ -261,6 +260,10 @@ mod tests {
 
     fn delivery(i: u64) -> Delivery {
         Delivery {
+            id: labelmux::DeliveryId::new(format!("t{i}")),
+            labelset: None,
+            review: None,
+            updated_at: None,
             task_id: TaskId::new(format!("t{i}")),
             external_key: None,
             project_id: ProjectId::new("p"),
@@ -278,44 +281,19 @@ mod tests {
             Vendor::Scale
         }
         fn capabilities(&self) -> Capabilities {
-            Capabilities::default()
+            Capabilities::none()
         }
-        async fn create_batch(
+        fn deliveries(
             &self,
             _: &ProjectId,
-            _: BatchSpec,
-            _: TaskSpecStream<'_>,
-            _: labelmux::Progress,
-        ) -> Result<BatchReceipt> {
-            unsupported(Vendor::Scale, "create_batch")
-        }
-        async fn batch_status(&self, _: &ProjectId, _: &BatchId) -> Result<Batch> {
-            unsupported(Vendor::Scale, "batch_status")
-        }
-        async fn cancel_batch(&self, _: &ProjectId, _: &BatchId) -> Result<()> {
-            unsupported(Vendor::Scale, "cancel_batch")
-        }
-        async fn get_task(&self, _: &ProjectId, _: &TaskId) -> Result<Task> {
-            unsupported(Vendor::Scale, "get_task")
-        }
-        fn list_tasks<'a>(
-            &'a self,
-            _: &'a ProjectId,
-            _: TaskFilter,
-        ) -> BoxStream<'a, Result<Task>> {
-            stream::empty().boxed()
-        }
-        fn deliveries<'a>(
-            &'a self,
-            _: &'a ProjectId,
             _: DeliveryQuery,
-        ) -> BoxStream<'a, Result<Delivery>> {
+        ) -> BoxStream<'static, Result<Delivery>> {
             let first = stream::iter([Ok(delivery(1)), Ok(delivery(2))]);
             let later = stream::once(async {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 Ok(delivery(3))
             });
-            let tail: BoxStream<'a, Result<Delivery>> = if self.fail_at_end {
+            let tail: BoxStream<'static, Result<Delivery>> = if self.fail_at_end {
                 stream::once(async {
                     Err(Error::new(ErrorKind::ServiceUnavailable, "down")
                         .with_vendor(Vendor::Scale))
@@ -331,29 +309,6 @@ mod tests {
             let lines = std::fs::read_to_string(&self.file).unwrap().lines().count();
             self.commits.lock().unwrap().push((cp.0.clone(), lines));
             Ok(())
-        }
-        async fn reject_task(&self, _: &ProjectId, _: &TaskId, _: &[String]) -> Result<()> {
-            unsupported(Vendor::Scale, "reject_task")
-        }
-        async fn set_priority(&self, _: &ProjectId, _: &[TaskId], _: i32) -> Result<()> {
-            unsupported(Vendor::Scale, "set_priority")
-        }
-        async fn delete_tasks(&self, _: &ProjectId, _: &[TaskId]) -> Result<DeleteReport> {
-            unsupported(Vendor::Scale, "delete_tasks")
-        }
-        async fn project(&self, _: &ProjectId) -> Result<Project> {
-            unsupported(Vendor::Scale, "project")
-        }
-        async fn project_stats(
-            &self,
-            _: &ProjectId,
-            _: Option<chrono::DateTime<chrono::Utc>>,
-            _: Option<chrono::DateTime<chrono::Utc>>,
-        ) -> Result<ProjectStats> {
-            unsupported(Vendor::Scale, "project_stats")
-        }
-        async fn task_schema(&self, _: &ProjectId) -> Result<Value> {
-            unsupported(Vendor::Scale, "task_schema")
         }
     }
 

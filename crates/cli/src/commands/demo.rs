@@ -36,7 +36,10 @@ fn is_pullable(vendor: Vendor, state: &TaskState) -> bool {
 
 async fn pullable_count(provider: &AnyProvider, project: &ProjectId) -> Result<u64, Error> {
     let vendor = provider.vendor();
-    match provider.project_stats(project, None, None).await {
+    match provider
+        .project_stats(project, labelmux::StatsOptions::default())
+        .await
+    {
         Ok(s) => Ok(s
             .tasks_by_state
             .iter()
@@ -100,10 +103,7 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<(), CliError> {
     // 1. Send the sample file as one batch.
     let file = TaskFile::embedded("sample_tasks.jsonl", SAMPLE_TASKS, TaskFileFormat::Jsonl);
     let summary = file.validate()?;
-    let spec = BatchSpec {
-        name: Some("labelmux-demo".into()),
-        ..BatchSpec::default()
-    };
+    let spec = BatchSpec::default().with_name("labelmux-demo");
     // The sample matches the Sama project's inputs; Scale wants its own task parameters.
     let adapt: fn(TaskSpec) -> TaskSpec = match vendor {
         Vendor::Scale => sample_for_scale,

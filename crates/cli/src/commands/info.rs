@@ -30,7 +30,9 @@ pub(crate) async fn project_info(ctx: &Ctx) -> Result<(), CliError> {
 pub(crate) async fn project_stats(ctx: &Ctx, a: StatsArgs) -> Result<(), CliError> {
     let (provider, cfg) = ctx.provider()?;
     let project = ctx.project(&cfg)?;
-    let s = provider.project_stats(&project, a.from, a.to).await?;
+    let s = provider
+        .project_stats(&project, labelmux::StatsOptions::window(a.from, a.to))
+        .await?;
     if ctx.json() {
         let mut v = serde_json::to_value(&s).unwrap_or_default();
         v["total"] = json!(s.total());
@@ -60,9 +62,15 @@ pub(crate) async fn capabilities(ctx: &Ctx) -> Result<(), CliError> {
     let provider = ctx.provider_without_key()?;
     let caps = provider.capabilities();
     if ctx.json() {
+        let named: serde_json::Map<String, serde_json::Value> = caps
+            .entries()
+            .into_iter()
+            .map(|(name, on)| (name.to_owned(), json!(on)))
+            .collect();
         output::print_json(&json!({
             "provider": provider.vendor().name(),
-            "capabilities": caps,
+            "capabilities": named,
+            "delivers_at": caps.delivers_at,
         }));
     } else {
         println!("Provider: {}", provider.vendor());

@@ -71,12 +71,19 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
         summary.rows,
         provider.vendor()
     ));
-    let spec = BatchSpec {
-        name: a.batch_name.clone(),
-        priority: a.priority,
-        notification_email: None,
-        submit: a.submit,
-    };
+    let mut spec = BatchSpec::default();
+    spec.name = a.batch_name.clone();
+    spec.priority = a.priority;
+    if a.submit {
+        if provider.vendor() == labelmux::Vendor::Sama {
+            spec = spec.with_extension("submit", serde_json::Value::Bool(true));
+        } else {
+            ctx.note(format!(
+                "warning: --submit is a Sama option; {} has no submit step, so it is ignored",
+                provider.vendor()
+            ));
+        }
+    }
     let receipt = send_file(&provider, &project, &file, &summary, spec, ctx.bars, |t| t).await?;
     let batch: Option<Batch> = if a.wait {
         Some(
@@ -234,13 +241,15 @@ fn existed_json(existed: &[labelmux::AlreadyExisted], summary: &Summary) -> Vec<
 pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
     let (provider, cfg) = ctx.provider()?;
     let project = ctx.project(&cfg)?;
-    let filter = TaskFilter {
-        batch_id: a.batch.map(Into::into),
-        state: a.state,
-        from: a.since,
-        include_answers: a.answers,
-        ..TaskFilter::default()
-    };
+    let mut filter = TaskFilter::default()
+        .with_window(a.since, None)
+        .with_answers(a.answers);
+    if let Some(batch) = a.batch {
+        filter = filter.with_batch(batch);
+    }
+    if let Some(state) = a.state {
+        filter = filter.with_state(state);
+    }
     let mut tasks = provider.list_tasks(&project, filter);
     let bar = ctx.bars.items("tasks", "listing");
     if ctx.json() {

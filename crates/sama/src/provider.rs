@@ -1,0 +1,575 @@
+//! [`SamaProvider`]: Sama behind the vendor-neutral [`Provider`] API, and its [`SamaOptions`].
+
+use crate::client::{
+    decode_raw_task, CreateBatchOptions, DeliveredTasksQuery, MultiTaskStatusQuery, SamaClient,
+    SinceLastCallQuery, DEFAULT_TASKS_FILE_NAME, PAGE_SIZE,
+};
+use crate::mapping::{
+    batch_from_job, build_record, delivery_from_value, task_from_wire, BATCH_EXTENSIONS,
+};
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt};
+use labelmux_core::{
+    error_stream, Batch, BatchId, BatchReceipt, BatchRef, BatchSpec, BulkReport, Capabilities,
+    DeleteReport, Delivery, DeliveryQuery, DeliverySince, Error, ErrorKind, Operation, Progress,
+    Project, ProjectId, ProjectStats, Property, Provider, Result, Rework, StatsOptions, Task,
+    TaskFilter, TaskId, TaskSpecStream, TaskState, Vendor,
+};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+const VENDOR: Vendor = Vendor::Sama;
+
+/// Ids per bulk request (priority update, delete); Sama publishes no limit, smaller requests
+/// are kinder to it.
+const BULK_CHUNK: usize = 1000;
+
+/// What the Sama adapter supports; needs no credentials.
+pub fn capabilities() -> Capabilities {
+    use Operation::*;
+    Capabilities::new(
+        [
+            CreateBatch,
+            BatchStatus,
+            CancelBatch,
+            GetTask,
+            ListTasks,
+            DeliveriesSince,
+            DeliveriesSinceLastCall,
+            RejectTasks,
+            SetPriority,
+            DeleteTasks,
+            ProjectInfo,
+            ProjectStats,
+            TaskSchema,
+        ],
+        // Sama does not deduplicate on any input: resubmitting creates a second task.
+        [Property::ServerSideConsumer, Property::PreAnnotations],
+        TaskState::Delivered,
+    )
+}
+
+fn op_err(e: Error, op: &str) -> Error {
+    e.with_vendor(VENDOR).with_operation(op)
+}
+
+/// How the adapter maps labelmux concepts Sama has no field for onto task inputs.
+///
+/// Sama stores only task inputs. labelmux's [`TaskSpec::external_key`] and the batch name
+/// ([`BatchSpec::name`], Sama's "client batch id") therefore travel as inputs, which **must
+/// exist in the Sama project** (Sama rejects unknown inputs with `InvalidInputSchema`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamaOptions {
+    /// Input that carries the external key (default `external_id`); `None` drops the key.
+    pub external_key_input: Option<String>,
+    /// Input that carries the batch name as client batch id (default `client_batch_id`);
+    /// `None` drops the name.
+    pub client_batch_id_input: Option<String>,
+    /// Directory of the temporary spool file of uploads (default: the system's temp dir).
+    pub spool_dir: Option<PathBuf>,
+}
+
+impl Default for SamaOptions {
+    fn default() -> Self {
+        SamaOptions {
+            external_key_input: Some("external_id".to_owned()),
+            client_batch_id_input: Some("client_batch_id".to_owned()),
+            spool_dir: None,
+        }
+    }
+}
+
+/// Sama behind the vendor-neutral [`Provider`] API.
+#[derive(Debug, Clone)]
+pub struct SamaProvider {
+    client: SamaClient,
+    options: SamaOptions,
+}
+
+impl SamaProvider {
+    /// A provider with the default [`SamaOptions`].
+    pub fn new(client: SamaClient) -> Self {
+        Self::with_options(client, SamaOptions::default())
+    }
+
+    /// A provider with these options.
+    pub fn with_options(client: SamaClient, options: SamaOptions) -> Self {
+        SamaProvider { client, options }
+    }
+
+    /// The vendor-native client, for calls beyond the [`Provider`] API.
+    pub fn client(&self) -> &SamaClient {
+        &self.client
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &SamaOptions {
+        &self.options
+    }
+}
+
+fn no_content(what: &str, op: &str) -> Error {
+    op_err(Error::decode(format!("Sama sent no {what}")), op)
+}
+
+/// What a status check says about a task after a delete.
+enum AfterDelete {
+    Gone,
+    Remains(String),
+    Unknown(String),
+}
+
+/// Sama's batch filters: an id, or a name (its client batch id).
+fn split_batch_ref(batch: Option<BatchRef>) -> (Option<BatchId>, Option<String>) {
+    match batch {
+        Some(BatchRef::Id(id)) => (Some(id), None),
+        Some(BatchRef::Name(name)) => (None, Some(name)),
+        None | Some(_) => (None, None),
+    }
+}
+
+impl SamaProvider {
+    async fn reject_one(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+        reasons: &[String],
+    ) -> Result<()> {
+        match self.client.reject_task(project, task, reasons).await {
+            Ok(_) => Ok(()),
+            // A retry was refused: the first attempt may have been applied with its answer lost.
+            Err(e) if !e.is_retryable() && e.attempts() > 1 => {
+                match self.client.get_task_status(project, task, false).await {
+                    Ok(Some(t))
+                        if t.state.as_deref().map(TaskState::parse)
+                            == Some(TaskState::Rejected) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn check_deleted(&self, project: &ProjectId, task: &TaskId) -> AfterDelete {
+        match self.client.get_task_status(project, task, false).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => AfterDelete::Gone,
+            Err(e) => AfterDelete::Unknown(format!("deletion could not be confirmed: {e}")),
+            Ok(Some(t)) => AfterDelete::Remains(t.state.unwrap_or_default()),
+            Ok(None) => AfterDelete::Unknown(
+                "deletion could not be confirmed: Sama sent no content for the task".into(),
+            ),
+        }
+    }
+
+    async fn check_all(&self, project: &ProjectId, tasks: &[TaskId]) -> Vec<(TaskId, AfterDelete)> {
+        let concurrency = self.client.transport().config().concurrency.max(1);
+        stream::iter(tasks.iter().cloned())
+            .map(|t| async move {
+                let outcome = self.check_deleted(project, &t).await;
+                (t, outcome)
+            })
+            .buffered(concurrency)
+            .collect()
+            .await
+    }
+
+    /// Send the delete in chunks. A refusal of a whole request (4xx) is remembered, not
+    /// returned: the status checks decide per task. Other errors end the operation.
+    async fn send_deletes(&self, project: &ProjectId, tasks: &[TaskId]) -> Result<Option<String>> {
+        let mut refusal = None;
+        for chunk in tasks.chunks(BULK_CHUNK) {
+            match self.client.delete_tasks(project, chunk).await {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::InvalidRequest | ErrorKind::Validation | ErrorKind::NotFound
+                    ) =>
+                {
+                    refusal = Some(e.message().to_owned());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(refusal)
+    }
+}
+
+#[async_trait]
+impl Provider for SamaProvider {
+    fn vendor(&self) -> Vendor {
+        VENDOR
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        capabilities()
+    }
+
+    async fn create_batch(
+        &self,
+        project: &ProjectId,
+        spec: BatchSpec,
+        tasks: TaskSpecStream<'_>,
+        progress: Progress,
+    ) -> Result<BatchReceipt> {
+        spec.extensions
+            .check_known(VENDOR, "create_batch", BATCH_EXTENSIONS)?;
+        let notification_email = match spec.extensions.get("notification_email") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                return Err(op_err(
+                    Error::validation(format!(
+                        "option `notification_email` must be a string, not {other}"
+                    )),
+                    "create_batch",
+                ))
+            }
+        };
+        let options = CreateBatchOptions {
+            notification_email,
+            tasks_file_name: DEFAULT_TASKS_FILE_NAME.to_owned(),
+            spool_dir: self.options.spool_dir.clone(),
+        };
+        let sama_options = &self.options;
+        let batch_spec = &spec;
+        let records = tasks
+            .enumerate()
+            .map(move |(i, item)| {
+                item.and_then(|t| build_record(t, batch_spec, sama_options, i as u64))
+            })
+            .boxed();
+        let created = self
+            .client
+            .create_task_batch_streaming(project, records, &options, &progress)
+            .await?;
+        Ok(BatchReceipt {
+            batch_id: created.batch_id,
+            more_batches: Vec::new(),
+            generated_keys: Vec::new(),
+            project_id: project.clone(),
+            submitted: created.submitted,
+            created: 0, // Sama creates asynchronously; see batch_status
+            failures: Vec::new(),
+            task_ids: created
+                .started
+                .task_ids
+                .into_iter()
+                .map(TaskId::new)
+                .collect(),
+            already_existed: Vec::new(),
+            raw: created.started.raw,
+        })
+    }
+
+    async fn batch_status(&self, project: &ProjectId, batch: &BatchId) -> Result<Batch> {
+        let job = self
+            .client
+            .get_status_batch_creation_job(project, batch, false)
+            .await?;
+        Ok(batch_from_job(job, project, batch, &self.options))
+    }
+
+    async fn cancel_batch(&self, project: &ProjectId, batch: &BatchId) -> Result<()> {
+        self.client
+            .cancel_batch_creation_job(project, batch)
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_task(&self, project: &ProjectId, task: &TaskId) -> Result<Task> {
+        match self.client.get_task_status(project, task, true).await? {
+            Some(t) => Ok(task_from_wire(t, project, &self.options)),
+            None => Err(op_err(
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("task {task} not found (Sama sent no content)"),
+                ),
+                "get_task",
+            )),
+        }
+    }
+
+    fn list_tasks(
+        &self,
+        project: &ProjectId,
+        filter: TaskFilter,
+    ) -> BoxStream<'static, Result<Task>> {
+        if filter.labelset.is_some() {
+            return error_stream(op_err(
+                Error::validation("Sama has no labelsets; remove the labelset filter"),
+                "list_tasks",
+            ));
+        }
+        if let Err(e) = filter.extensions.check_known(VENDOR, "list_tasks", &[]) {
+            return error_stream(e);
+        }
+        let (batch_id, client_batch_id) = split_batch_ref(filter.batch.clone());
+        // One state is filtered by Sama; several are filtered here.
+        let one_state = match filter.states.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        };
+        let query = MultiTaskStatusQuery {
+            batch_id,
+            client_batch_id,
+            from: filter.from,
+            to: filter.to,
+            state: one_state,
+            omit_answers: !filter.include_answers,
+            ..MultiTaskStatusQuery::default()
+        };
+        let project = project.clone();
+        let options = self.options.clone();
+        self.client
+            .get_multi_task_status(&project, query)
+            .map(move |r| r.map(|t| task_from_wire(t, &project, &options)))
+            .filter(move |r| {
+                let keep = match r {
+                    Ok(t) => filter.accepts_state(&t.state),
+                    Err(_) => true,
+                };
+                async move { keep }
+            })
+            .boxed()
+    }
+
+    fn deliveries(
+        &self,
+        project: &ProjectId,
+        query: DeliveryQuery,
+    ) -> BoxStream<'static, Result<Delivery>> {
+        if query.labelset.is_some() {
+            return error_stream(op_err(
+                Error::validation("Sama has no labelsets; remove the labelset filter"),
+                "deliveries",
+            ));
+        }
+        if let Err(e) = query.extensions.check_known(VENDOR, "deliveries", &[]) {
+            return error_stream(e);
+        }
+        let project = project.clone();
+        let until = query.until;
+        let since = query.since;
+        let task_id = query.task_id;
+        let (batch_id, client_batch_id) = split_batch_ref(query.batch);
+        let tasks = match since {
+            DeliverySince::Beginning | DeliverySince::Timestamp(_) => {
+                let from = match since {
+                    DeliverySince::Timestamp(ts) => Some(ts),
+                    _ => None,
+                };
+                self.client.delivered_tasks_raw(
+                    &project,
+                    DeliveredTasksQuery {
+                        batch_id,
+                        client_batch_id,
+                        from,
+                        task_id,
+                        ..DeliveredTasksQuery::default()
+                    },
+                )
+            }
+            DeliverySince::LastCall { consumer } => {
+                let invalid = |msg: &str| {
+                    let e = op_err(Error::validation(msg), "deliveries");
+                    stream::once(async move { Err(e) }).boxed()
+                };
+                if consumer.trim().is_empty() {
+                    invalid("the consumer name is empty")
+                } else if task_id.is_some() {
+                    // Filtering client-side would advance the cursor past other deliveries.
+                    invalid("Sama's since-last-call endpoint has no task_id filter; use DeliverySince::Beginning with task_id")
+                } else {
+                    self.client.delivered_tasks_since_last_call_raw(
+                        &project,
+                        SinceLastCallQuery {
+                            consumer: Some(consumer),
+                            batch_id,
+                            client_batch_id,
+                            client_batch_id_match_type: None,
+                            limit: PAGE_SIZE,
+                        },
+                    )
+                }
+            }
+            other => {
+                return error_stream(op_err(
+                    Error::validation(format!("Sama cannot start deliveries at {other:?}")),
+                    "deliveries",
+                ))
+            }
+        };
+        // Pages wait as raw JSON; each task becomes a `Value` (once) when it is taken.
+        let options = self.options.clone();
+        tasks
+            .map(move |r| {
+                r.and_then(|raw| {
+                    let value = decode_raw_task::<Value>(&raw, "deliveries")?;
+                    drop(raw);
+                    delivery_from_value(value, &project, &options)
+                        .map_err(|e| op_err(e, "deliveries"))
+                })
+            })
+            // Sama has no upper bound on its delivery feeds: cut here.
+            .filter(move |r| {
+                let keep = match (r, until) {
+                    (Ok(d), Some(until)) => d.delivered_at.is_none_or(|t| t < until),
+                    _ => true,
+                };
+                async move { keep }
+            })
+            .boxed()
+    }
+
+    async fn reject_tasks(
+        &self,
+        project: &ProjectId,
+        tasks: &[TaskId],
+        rework: Rework,
+    ) -> Result<BulkReport> {
+        if rework.queue.is_some() {
+            return Err(op_err(
+                Error::validation("Sama has one rework queue; remove the queue option"),
+                "reject_tasks",
+            ));
+        }
+        rework.extensions.check_known(VENDOR, "reject_tasks", &[])?;
+        let mut report = BulkReport::default();
+        for task in tasks {
+            match self.reject_one(project, task, &rework.reasons).await {
+                Ok(()) => report.done.push(task.clone()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::NotFound | ErrorKind::InvalidRequest | ErrorKind::Validation
+                    ) =>
+                {
+                    report.refused.push((task.clone(), e.message().to_owned()))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+
+    async fn set_priority(
+        &self,
+        project: &ProjectId,
+        tasks: &[TaskId],
+        priority: i32,
+    ) -> Result<()> {
+        for chunk in tasks.chunks(BULK_CHUNK) {
+            self.client
+                .update_task_priorities(project, chunk, priority)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_tasks(&self, project: &ProjectId, tasks: &[TaskId]) -> Result<DeleteReport> {
+        let mut seen = HashSet::new();
+        let tasks: Vec<TaskId> = tasks
+            .iter()
+            .filter(|t| seen.insert(t.as_str().to_owned()))
+            .cloned()
+            .collect();
+        if tasks.is_empty() {
+            return Ok(DeleteReport::default());
+        }
+        // Sama's answer to delete_tasks is undocumented, so each task's fate is read back.
+        let mut refusal = self.send_deletes(project, &tasks).await?;
+        let mut outcomes = self.check_all(project, &tasks).await;
+        if refusal.is_some() {
+            // A whole request may have been refused for one undeletable task: retry once with
+            // only the tasks still `new`.
+            let retry: Vec<TaskId> = outcomes
+                .iter()
+                .filter(|(_, o)| matches!(o, AfterDelete::Remains(s) if TaskState::parse(s) == TaskState::New))
+                .map(|(t, _)| t.clone())
+                .collect();
+            if !retry.is_empty() {
+                if let Some(second) = self.send_deletes(project, &retry).await? {
+                    refusal = Some(second);
+                }
+                let rechecked: BTreeMap<TaskId, AfterDelete> =
+                    self.check_all(project, &retry).await.into_iter().collect();
+                let mut rechecked = rechecked;
+                for (t, o) in outcomes.iter_mut() {
+                    if let Some(new) = rechecked.remove(t) {
+                        *o = new;
+                    }
+                }
+            }
+        }
+        let mut report = DeleteReport::default();
+        for (task, outcome) in outcomes {
+            match outcome {
+                AfterDelete::Gone => report.deleted.push(task),
+                AfterDelete::Remains(state) => {
+                    let reason = if TaskState::parse(&state) == TaskState::New {
+                        match &refusal {
+                            Some(msg) => format!("still `new` after delete; Sama said: {msg}"),
+                            None => "still `new` after delete (Sama gave no reason)".to_owned(),
+                        }
+                    } else {
+                        format!("task is `{state}`; Sama deletes only tasks in state `new`")
+                    };
+                    report.refused.push((task, reason));
+                }
+                AfterDelete::Unknown(reason) => report.refused.push((task, reason)),
+            }
+        }
+        Ok(report)
+    }
+
+    async fn project(&self, project: &ProjectId) -> Result<Project> {
+        let p = self
+            .client
+            .get_project_information(project)
+            .await?
+            .ok_or_else(|| no_content("project information", "project"))?;
+        Ok(Project {
+            id: p.id.map(ProjectId::new).unwrap_or_else(|| project.clone()),
+            name: p.name,
+            state: p.state,
+            kind: p.project_type,
+            description: p.description,
+            raw: p.raw,
+        })
+    }
+
+    async fn project_stats(
+        &self,
+        project: &ProjectId,
+        options: StatsOptions,
+    ) -> Result<ProjectStats> {
+        let stats = self
+            .client
+            .get_project_stats(project, options.from, options.to)
+            .await?
+            .ok_or_else(|| no_content("project statistics", "project_stats"))?;
+        let mut tasks_by_state = BTreeMap::new();
+        for (state, n) in stats.state_counts() {
+            *tasks_by_state
+                .entry(TaskState::parse(&state).as_str().to_owned())
+                .or_insert(0) += n;
+        }
+        Ok(ProjectStats {
+            project_id: project.clone(),
+            tasks_by_state,
+            raw: stats.raw,
+        })
+    }
+
+    async fn task_schema(&self, project: &ProjectId) -> Result<Value> {
+        self.client
+            .get_creation_task_schema(project)
+            .await?
+            .ok_or_else(|| no_content("task creation schema", "task_schema"))
+    }
+}
