@@ -316,8 +316,9 @@ impl LabelboxClient {
                         streamable: Some(true),
                     },
                 },
-                // Another export Task would count against the 10 running exports allowed.
-                RetryMode::OnlyIfNotProcessed,
+                // An export only reads; a resent one at worst leaves a second export Task
+                // (counted against the 10 running exports allowed until it finishes).
+                RetryMode::Idempotent,
             )
             .await?;
         let created: ExportTaskCreated = decode_plain(
@@ -366,7 +367,7 @@ impl LabelboxClient {
                         streamable: Some(true),
                     },
                 },
-                RetryMode::OnlyIfNotProcessed,
+                RetryMode::Idempotent,
             )
             .await?;
         let created: ExportTaskCreated = decode_plain(

@@ -30,7 +30,9 @@
 pub mod client;
 pub mod errors;
 pub mod export;
+pub mod mapping;
 pub mod ops;
+pub mod provider;
 pub mod upload;
 pub mod wire;
 
@@ -43,6 +45,7 @@ pub use export::{
     ExportFilters, ExportParams, ExportStream, ExportWorkflowStatus, LabelVersionsQuery, TimeRange,
 };
 pub use labelmux_core::poll::{PollOptions, PollStatus};
+pub use provider::{capabilities, LabelboxOptions, LabelboxProvider};
 pub use upload::{DataRowSpec, SpecKey, UploadLimits, UploadReport};
 pub use wire::{
     Batch, ConsensusSettings, CreatedBatch, DataRow, Dataset, ExportLine, LabelVersion, LbTask,

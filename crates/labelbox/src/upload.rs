@@ -260,7 +260,7 @@ impl LabelboxClient {
             let item = serde_json::to_vec(&item)
                 .map_err(|e| op_err(Error::validation(format!("cannot encode a spec: {e}")), OP))?;
             report.submitted += 1;
-            job.push(&item).await?;
+            job.push(&item, spec.key != SpecKey::Auto).await?;
             if job.rows == limits.max_rows_per_task {
                 let finished = std::mem::replace(&mut job, JobUpload::new(self, limits));
                 finished.run(&mut report).await?;
@@ -339,6 +339,9 @@ struct JobUpload<'a> {
     in_flight: FuturesOrdered<UploadFuture<'a>>,
     uris: Vec<String>,
     rows: usize,
+    /// Whether every spec names its row (by id or global key): then running the job twice
+    /// writes the same rows and it may be resent.
+    all_keyed: bool,
 }
 
 impl<'a> JobUpload<'a> {
@@ -350,10 +353,12 @@ impl<'a> JobUpload<'a> {
             in_flight: FuturesOrdered::new(),
             uris: Vec::new(),
             rows: 0,
+            all_keyed: true,
         }
     }
 
-    async fn push(&mut self, item: &[u8]) -> Result<()> {
+    async fn push(&mut self, item: &[u8], keyed: bool) -> Result<()> {
+        self.all_keyed &= keyed;
         if !self.chunk.fits(item, self.limits.max_chunk_bytes) {
             self.flush().await?;
         }
@@ -408,8 +413,13 @@ impl<'a> JobUpload<'a> {
                 ops::upsert_data_rows::Variables {
                     manifest_uri: manifest_url,
                 },
-                // A second job would try every row again: AUTO specs would be created twice.
-                RetryMode::OnlyIfNotProcessed,
+                // Specs that name their rows write the same rows again; `AUTO` specs would be
+                // created twice.
+                if self.all_keyed {
+                    RetryMode::Idempotent
+                } else {
+                    RetryMode::OnlyIfNotProcessed
+                },
             )
             .await?;
         let task: LbTask = crate::wire::decode(required(data, &["upsertDataRows"], OP)?, "task")

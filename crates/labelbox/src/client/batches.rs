@@ -16,6 +16,9 @@ pub const MAX_SYNC_BATCH_ROWS: usize = 1_000;
 /// Most rows in one batch (the SDK's client-side check).
 pub const MAX_BATCH_ROWS: usize = 100_000;
 
+/// Attempts of a batch creation after failures that may have been acted on.
+const MAX_AMBIGUOUS_CREATES: u32 = 3;
+
 /// Page size of the batch list.
 pub const BATCH_PAGE: i64 = 100;
 
@@ -155,37 +158,91 @@ impl LabelboxClient {
                 .await;
         }
         let (data_row_ids, global_keys) = rows.wire();
-        let data = self
-            .run::<ops::CreateBatchV2>(
-                Endpoint::Experimental,
-                OP,
-                ops::create_batch_v2::Variables {
-                    project_id: project_id.to_owned(),
-                    batch_input: ops::create_batch_v2::CreateBatchInput {
-                        name: name.to_owned(),
-                        data_row_ids: Some(data_row_ids),
-                        global_keys,
-                        priority: options.priority,
-                        consensus_settings: batch_consensus(options.consensus, |n, c| {
-                            ops::create_batch_v2::ConsensusSettingsInput {
-                                number_of_labels: n,
-                                coverage_percentage: c,
-                            }
-                        }),
-                    },
+        let variables = ops::create_batch_v2::Variables {
+            project_id: project_id.to_owned(),
+            batch_input: ops::create_batch_v2::CreateBatchInput {
+                name: name.to_owned(),
+                data_row_ids: Some(data_row_ids),
+                global_keys,
+                priority: options.priority,
+                consensus_settings: batch_consensus(options.consensus, |n, c| {
+                    ops::create_batch_v2::ConsensusSettingsInput {
+                        number_of_labels: n,
+                        coverage_percentage: c,
+                    }
+                }),
+            },
+        };
+        let mut ambiguous = 0;
+        loop {
+            let outcome = self
+                .run::<ops::CreateBatchV2>(
+                    Endpoint::Experimental,
+                    OP,
+                    variables.clone(),
+                    // A resent create could make the batch twice: after a failure that may
+                    // have been acted on, the batch is looked up by its name instead.
+                    RetryMode::OnlyIfNotProcessed,
+                )
+                .await;
+            match outcome {
+                Ok(data) => {
+                    let mut created = required(data, &["project", "createBatchV2"], OP)?;
+                    let batch =
+                        decode(created["batch"].take(), "batch").map_err(|e| op_err(e, OP))?;
+                    let failed =
+                        labelmux_core::wire::string_list(created["failedDataRowIds"].take())
+                            .unwrap_or_default();
+                    return Ok(CreatedBatch {
+                        batch,
+                        failed_data_row_ids: failed,
+                    });
+                }
+                Err(e) => match self.recover(project_id, name, e, &mut ambiguous).await? {
+                    Some(batch) => {
+                        return Ok(CreatedBatch {
+                            batch,
+                            failed_data_row_ids: Vec::new(),
+                        })
+                    }
+                    None => continue,
                 },
-                // A resent create could make the batch twice, or fail on its own name.
-                RetryMode::OnlyIfNotProcessed,
-            )
-            .await?;
-        let mut created = required(data, &["project", "createBatchV2"], OP)?;
-        let batch = decode(created["batch"].take(), "batch").map_err(|e| op_err(e, OP))?;
-        let failed = labelmux_core::wire::string_list(created["failedDataRowIds"].take())
-            .unwrap_or_default();
-        Ok(CreatedBatch {
-            batch,
-            failed_data_row_ids: failed,
-        })
+            }
+        }
+    }
+
+    /// After a batch creation failed: `Ok(Some(batch))` when an earlier ambiguous attempt did
+    /// create it (found by name), `Ok(None)` to try again (the failure may have been acted on,
+    /// but no batch of that name exists), `Err` to give up with the failure.
+    async fn recover(
+        &self,
+        project_id: &str,
+        name: &str,
+        error: labelmux_core::Error,
+        ambiguous: &mut u32,
+    ) -> Result<Option<Batch>> {
+        let maybe_done = error.kind().is_temporary()
+            || (*ambiguous > 0 && error.kind() == labelmux_core::ErrorKind::Duplicate);
+        if !maybe_done || *ambiguous >= MAX_AMBIGUOUS_CREATES {
+            return Err(error);
+        }
+        if let Some(b) = self.batch_named(project_id, name).await? {
+            return Ok(Some(b));
+        }
+        if error.kind() == labelmux_core::ErrorKind::Duplicate {
+            return Err(error);
+        }
+        *ambiguous += 1;
+        Ok(None)
+    }
+
+    /// The project's batch with this name, if any.
+    pub async fn batch_named(&self, project_id: &str, name: &str) -> Result<Option<Batch>> {
+        use futures::TryStreamExt;
+        self.list_batches(project_id)
+            .try_filter(|b| futures::future::ready(b.name.as_deref() == Some(name)))
+            .try_next()
+            .await
     }
 
     async fn create_batch_async(
@@ -196,31 +253,46 @@ impl LabelboxClient {
         options: &CreateBatchOptions,
     ) -> Result<CreatedBatch> {
         const OP: &str = "create_batch";
-        let data = self
-            .run::<ops::CreateEmptyBatch>(
-                Endpoint::Experimental,
-                OP,
-                ops::create_empty_batch::Variables {
-                    project_id: project_id.to_owned(),
-                    input: ops::create_empty_batch::CreateEmptyBatchInput {
-                        name: name.to_owned(),
-                        consensus_settings: batch_consensus(options.consensus, |n, c| {
-                            ops::create_empty_batch::ConsensusSettingsInput {
-                                number_of_labels: n,
-                                coverage_percentage: c,
-                            }
-                        }),
-                    },
-                },
-                RetryMode::OnlyIfNotProcessed,
-            )
-            .await?;
-        let batch_id = labelmux_core::wire::key_string(&required(
-            data,
-            &["project", "createEmptyBatch", "id"],
-            OP,
-        )?)
-        .ok_or_else(|| op_err(Error::decode("Labelbox answered an empty batch id"), OP))?;
+        let variables = ops::create_empty_batch::Variables {
+            project_id: project_id.to_owned(),
+            input: ops::create_empty_batch::CreateEmptyBatchInput {
+                name: name.to_owned(),
+                consensus_settings: batch_consensus(options.consensus, |n, c| {
+                    ops::create_empty_batch::ConsensusSettingsInput {
+                        number_of_labels: n,
+                        coverage_percentage: c,
+                    }
+                }),
+            },
+        };
+        let mut ambiguous = 0;
+        let batch_id = loop {
+            let outcome = self
+                .run::<ops::CreateEmptyBatch>(
+                    Endpoint::Experimental,
+                    OP,
+                    variables.clone(),
+                    RetryMode::OnlyIfNotProcessed,
+                )
+                .await;
+            match outcome {
+                Ok(data) => {
+                    break labelmux_core::wire::key_string(&required(
+                        data,
+                        &["project", "createEmptyBatch", "id"],
+                        OP,
+                    )?)
+                    .ok_or_else(|| {
+                        op_err(Error::decode("Labelbox answered an empty batch id"), OP)
+                    })?
+                }
+                Err(e) => {
+                    if let Some(b) = self.recover(project_id, name, e, &mut ambiguous).await? {
+                        break b.id;
+                    }
+                }
+            }
+        };
         let (data_row_ids, global_keys) = rows.wire();
         let data = self
             .run::<ops::AddDataRowsToBatchAsync>(
