@@ -17,7 +17,7 @@ mod projects;
 mod queues;
 mod webhooks;
 
-pub use batches::{BatchRows, CreateBatchOptions};
+pub use batches::{batch_parts, BatchRows, CreateBatchOptions};
 pub use data_rows::DataRowFilter;
 pub use projects::{NewProject, ProjectUpdate, QualityMode};
 pub use queues::{DataRowIdentifiers, OverviewScope};
@@ -62,6 +62,45 @@ impl Endpoint {
         match self {
             Endpoint::Main => "graphql",
             Endpoint::Experimental => "_gql",
+        }
+    }
+}
+
+/// Labelbox plans and their API rate limits per organization (spec §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// 1,500 requests per minute.
+    Free,
+    /// 5,000 requests per minute.
+    Starter,
+    /// 5,000 requests per minute.
+    Education,
+    /// 20,000 requests per minute.
+    Enterprise,
+}
+
+impl Plan {
+    /// Requests per minute the plan allows.
+    pub fn requests_per_minute(self) -> u32 {
+        match self {
+            Plan::Free => 1_500,
+            Plan::Starter | Plan::Education => 5_000,
+            Plan::Enterprise => 20_000,
+        }
+    }
+
+    /// `config` with its client-side rate limit set to the plan's (rounded down to whole
+    /// requests per second, so a minute never holds more than the plan allows). A stricter
+    /// limit already configured is kept.
+    pub fn transport_config(self, config: TransportConfig) -> TransportConfig {
+        let per_second = (self.requests_per_minute() / 60).max(1);
+        TransportConfig {
+            rate_limit_per_second: Some(
+                config
+                    .rate_limit_per_second
+                    .map_or(per_second, |r| r.min(per_second)),
+            ),
+            ..config
         }
     }
 }
@@ -458,6 +497,26 @@ pub(crate) fn required(mut data: Value, path: &[&str], op: &str) -> Result<Value
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_rate_limits_become_a_transport_limit_that_never_exceeds_the_plan() {
+        let free = Plan::Free.transport_config(TransportConfig::default());
+        assert_eq!(free.rate_limit_per_second, Some(25));
+        assert_eq!(
+            Plan::Enterprise
+                .transport_config(TransportConfig::default())
+                .rate_limit_per_second,
+            Some(333)
+        );
+        let strict = TransportConfig {
+            rate_limit_per_second: Some(5),
+            ..TransportConfig::default()
+        };
+        assert_eq!(
+            Plan::Starter.transport_config(strict).rate_limit_per_second,
+            Some(5)
+        );
+    }
 
     #[test]
     fn the_root_is_derived_from_any_configured_form() {

@@ -38,7 +38,7 @@ pub mod wire;
 
 pub use client::{
     BatchRows, CreateBatchOptions, DataRowFilter, DataRowIdentifiers, LabelboxClient, NewProject,
-    OverviewScope, PollSettings, ProjectUpdate, QualityMode, WebhookScope, WebhookUpdate,
+    OverviewScope, Plan, PollSettings, ProjectUpdate, QualityMode, WebhookScope, WebhookUpdate,
     DEFAULT_ROOT,
 };
 pub use export::{

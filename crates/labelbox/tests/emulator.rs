@@ -593,3 +593,28 @@ async fn errors_inside_200_answers_are_classified_and_temporary_ones_retried() {
     let e = client.get_data_row("cl-no-such-row").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
 }
+
+#[tokio::test]
+async fn a_batch_creation_that_may_have_failed_midway_is_looked_up_then_sent_again() {
+    let (emu, client) = setup().await;
+    let (project, _dataset, keys) = project_with_rows(&client, "r", 2).await;
+    // The next GraphQL request fails temporarily inside a 200: for a mutation that may have
+    // been acted on, so the transport does not resend it.
+    control(
+        &emu,
+        "graphql-faults",
+        json!({"code": "INTERNAL_SERVER_ERROR", "status": 503, "message": "busy", "count": 1}),
+    )
+    .await;
+    let options = CreateBatchOptions {
+        wait_until_processed: false,
+        ..CreateBatchOptions::default()
+    };
+    let created = client
+        .create_batch(&project, "once", &BatchRows::GlobalKeys(keys), &options)
+        .await
+        .unwrap();
+    assert_eq!(created.batch.size, Some(2));
+    let batches: Vec<_> = client.list_batches(&project).try_collect().await.unwrap();
+    assert_eq!(batches.len(), 1, "one batch, not two");
+}

@@ -90,6 +90,24 @@ fn batch_consensus<T>(c: Option<ConsensusSettings>, make: fn(i64, f64) -> T) -> 
     c.map(|c| make(c.number_of_labels, c.coverage_percentage))
 }
 
+/// Split rows into batches of at most `max` rows: `name` alone, or `name-1`, `name-2`, ….
+pub fn batch_parts(name: &str, rows: &BatchRows, max: usize) -> Vec<(String, BatchRows)> {
+    let parts = rows.chunks(max.max(1));
+    let many = parts.len() > 1;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let part_name = if many {
+                format!("{name}-{}", i + 1)
+            } else {
+                name.to_owned()
+            };
+            (part_name, part)
+        })
+        .collect()
+}
+
 impl LabelboxClient {
     /// Create one batch of at most [`MAX_BATCH_ROWS`] rows: directly below
     /// [`MAX_SYNC_BATCH_ROWS`], otherwise as an empty batch filled by an add-rows Task (as the
@@ -337,17 +355,10 @@ impl LabelboxClient {
         rows: &BatchRows,
         options: &CreateBatchOptions,
     ) -> Result<Vec<CreatedBatch>> {
-        let parts = rows.chunks(MAX_BATCH_ROWS);
-        let mut out = Vec::with_capacity(parts.len());
-        let many = parts.len() > 1;
-        for (i, part) in parts.iter().enumerate() {
-            let part_name = if many {
-                format!("{name}-{}", i + 1)
-            } else {
-                name.to_owned()
-            };
+        let mut out = Vec::new();
+        for (part_name, part) in batch_parts(name, rows, MAX_BATCH_ROWS) {
             out.push(
-                self.create_batch(project_id, &part_name, part, options)
+                self.create_batch(project_id, &part_name, &part, options)
                     .await?,
             );
         }
@@ -528,5 +539,40 @@ impl LabelboxClient {
             v.get("deletedLabelIds").cloned().unwrap_or(Value::Null),
         )
         .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_over_the_limit_are_split_into_named_batches() {
+        let keys: Vec<String> = (0..250_001).map(|i| format!("k{i}")).collect();
+        let parts = batch_parts("big", &BatchRows::GlobalKeys(keys), MAX_BATCH_ROWS);
+        let summary: Vec<(String, usize)> =
+            parts.iter().map(|(n, r)| (n.clone(), r.len())).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("big-1".to_owned(), 100_000),
+                ("big-2".to_owned(), 100_000),
+                ("big-3".to_owned(), 50_001)
+            ]
+        );
+        assert!(matches!(parts[2].1, BatchRows::GlobalKeys(ref v) if v[0] == "k200000"));
+        let one = batch_parts("small", &BatchRows::Ids(vec!["a".into()]), MAX_BATCH_ROWS);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].0, "small");
+    }
+
+    #[test]
+    fn rows_go_on_the_wire_as_the_sdk_sends_them() {
+        let (ids, keys) = BatchRows::GlobalKeys(vec!["g".into()]).wire();
+        assert!(ids.is_empty());
+        assert_eq!(keys, Some(vec!["g".to_owned()]));
+        let (ids, keys) = BatchRows::Ids(vec!["i".into()]).wire();
+        assert_eq!(ids, vec!["i".to_owned()]);
+        assert_eq!(keys, None);
     }
 }
