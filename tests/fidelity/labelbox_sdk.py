@@ -108,7 +108,9 @@ def _dataset():
     assert row.row_data == f"https://example.com/img/{keys[7]}.jpg", row.row_data
     found = client.get_data_row_ids_for_global_keys([keys[0], "no-such-key"])
     assert found["status"] == "PARTIAL SUCCESS", found
-    assert found["results"][0] == rows[-1].uid or found["results"][0], found
+    by_key = {r.global_key: r.uid for r in rows}
+    assert found["results"] == [by_key[keys[0]], ""], found
+    assert found["errors"][0]["global_key"] == "no-such-key", found
     STATE.update(dataset=ds, keys=keys)
 
 

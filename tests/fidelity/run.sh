@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Fidelity check of the labelmux emulators against the vendors' OFFICIAL Python SDKs.
 #
-# Usage: tests/fidelity/run.sh [sama|scale|labelbox|all] [PYTHON]
+# Usage: tests/fidelity/run.sh [sama|scale|labelbox|segments|all] [PYTHON]
 #   target   which vendor(s) to check (default: all; a vendor without a script is skipped)
 #   PYTHON   interpreter that has the SDKs installed (or env LABELMUX_PYTHON). Without one, a
 #            venv at ${LABELMUX_VENV:-.venv} is created/reused and `sama==0.5.12 scaleapi
-#            labelbox==7.17.0` are pip-installed into it.
+#            labelbox==7.17.0 segments-ai==1.33.0` are pip-installed into it.
 # Env: LABELMUX_EMULATOR_PROFILE=release|debug (default release) selects the cargo profile of
 #      the emulator binary.
 #
@@ -23,9 +23,9 @@ python="${2:-${LABELMUX_PYTHON:-}}"
 profile="${LABELMUX_EMULATOR_PROFILE:-release}"
 
 case "$target" in
-  sama | scale | labelbox) vendors=("$target") ;;
-  all) vendors=(sama scale labelbox) ;;
-  *) echo "usage: $0 [sama|scale|labelbox|all] [PYTHON]" >&2; exit 2 ;;
+  sama | scale | labelbox | segments) vendors=("$target") ;;
+  all) vendors=(sama scale labelbox segments) ;;
+  *) echo "usage: $0 [sama|scale|labelbox|segments|all] [PYTHON]" >&2; exit 2 ;;
 esac
 
 project_of() {
@@ -33,6 +33,7 @@ project_of() {
     sama) echo 1001 ;;
     scale) echo demo ;;
     labelbox) echo clemudemoproject000000001 ;;
+    segments) echo labelmux/demo ;;
   esac
 }
 
@@ -44,9 +45,9 @@ if [[ -z "$python" ]]; then
     python3 -m venv "$venv"
   fi
   python="$venv/bin/python"
-  if ! "$python" -c 'import sama, scaleapi, labelbox' 2>/dev/null; then
-    echo "fidelity: installing sama==0.5.12 scaleapi labelbox==7.17.0 into $venv" >&2
-    "$python" -m pip install -q 'sama==0.5.12' scaleapi 'labelbox==7.17.0'
+  if ! "$python" -c 'import sama, scaleapi, labelbox, segments' 2>/dev/null; then
+    echo "fidelity: installing sama==0.5.12 scaleapi labelbox==7.17.0 segments-ai==1.33.0 into $venv" >&2
+    "$python" -m pip install -q 'sama==0.5.12' scaleapi 'labelbox==7.17.0' 'segments-ai==1.33.0'
   fi
 fi
 

@@ -5,8 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An annotation vendor. Errors, logs and configuration name vendors by [`Vendor::name`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Vendor {
     /// Sama (SamaHub REST API v2), the reference backend.
     Sama,

@@ -84,15 +84,51 @@
 //! `PUT /_labelbox/graphql-faults` `{"code", "status", "message", "count"}` (the next `count`
 //! GraphQL requests answer that error). Choices: docs/decisions/0005-labelbox-emulator-graphql.md.
 //!
+//! ## Segments.ai
+//!
+//! Base `http://127.0.0.1:PORT` (every route at the host root, as the SDK requires; with or
+//! without a trailing slash, never redirected), header `Authorization: APIKey <key>` (none →
+//! 401 "Authentication credentials were not provided.", another key → 401 "Invalid token."),
+//! every endpoint of the `segments-ai` SDK: `/api_status/` (426 for a numeric `lib_version`
+//! below 1.0), user, datasets keyed by `owner/name` (create, organization create, PATCH,
+//! clone, delete, collaborators, labelsets), samples (single and `samples_bulk` create — an
+//! existing name comes back unchanged —, list with `name__contains`, `filters`,
+//! `label_status` (OR), `sort`, `labelset` / `include_full_label`, page-number paging with
+//! "Invalid page." past the end; PATCH, delete, bulk delete), labels (PUT upsert: 201 created,
+//! 200 replaced; PATCH, delete), label stats, issues, releases, workunits and assets.
+//! `Content-Encoding: gzip` request bodies are decoded. Errors are DRF bodies worded as the
+//! SDK classifies them (`{"detail": "Not found."}` for unknown objects, invisible datasets and
+//! unroutable paths; 403 "You do not have permission…" for a visible dataset the caller's role
+//! does not allow; 400 `{"name": ["… already exists…"]}` for duplicates). Injected 429s carry
+//! `Retry-After` and "Request was throttled. Expected available in N seconds.";
+//! `soft_throttle_rate` answers the same body with 200 (the SDK's `APILimitError`). Unauthenticated
+//! storage under `/storage/`: the presigned asset upload `POST /storage/upload/` (multipart,
+//! 204), assets and release files at `GET /storage/<key>`. A release reads `PENDING` for
+//! 300 ms (or until the next lifecycle step), then `SUCCEEDED` with the URL of its file (every
+//! labelset a key of every sample's `labels`, `null` where unlabeled).
+//!
+//! Fixture: the key belongs to user `labelmux`, admin of organization `labelmux-org`; seeded
+//! project `labelmux/demo` (a `vector` dataset, categories car 1 and pedestrian 2; a project
+//! `name` without owner means `labelmux/name`, an unknown owner becomes an organization the
+//! caller administers); `other-user/private-dataset` is invisible to the caller (404),
+//! `other-user/shared-dataset` has it as a `labeler` (managing it answers 403). Projects of
+//! the control API are datasets (`owner/name`), tasks are samples, states are ground-truth
+//! label statuses: `advance` labels unlabeled, prelabeled and rejected samples (annotations
+//! from the dataset's categories, shaped for its task type: bounding boxes and polygons for
+//! `vector`) and reviews labeled ones; `complete` labels, `deliver` reviews; `reject` (task =
+//! sample UUID or name) rejects a label and files the reasons as an open issue. Every step is
+//! a workunit (`label` / `review`).
+//!
 //! ## Adding a vendor
 //!
 //! A vendor emulator is one module (e.g. `src/scale/`) with a type implementing the crate-private
 //! trait `framework::VendorEmulator`: `api_prefix()` ("/v1"), `router()` (all of its routes as an
 //! axum `Router`; the framework applies counting and faults before it), `error_response()`
-//! (vendor-shaped error body for injected faults), the project queries and the lifecycle hooks
+//! (vendor-shaped error body for injected faults; optionally `throttle_response()` for injected
+//! throttles), the project queries and the lifecycle hooks
 //! `advance` / `complete_all` / `deliver_all` / `finish_all` / `reset` / `task_count` /
-//! `state_counts`. Then add one match arm in `framework::build_vendor` (and its default project
-//! list in `framework::default_projects`). Server, faults, control API, lifecycle clock and the
+//! `state_counts`. Then add one line to [`registered`] in this file (its constructor and
+//! default project). Server, faults, control API, lifecycle clock and the
 //! binary need no change.
 #![deny(missing_docs)]
 
@@ -100,6 +136,7 @@ mod framework;
 mod labelbox;
 mod sama;
 mod scale;
+mod segments;
 
 pub use framework::control::Control;
 pub use framework::faults::FaultConfig;
@@ -125,7 +162,7 @@ pub struct EmulatorConfig {
     /// The one accepted API key; default `"emulator-key"`.
     pub api_key: String,
     /// Seeded project ids (kept by `reset`); default per vendor (Sama `["1001"]`, Scale
-    /// `["demo"]`); an empty list also means the default.
+    /// `["demo"]`, Segments `["labelmux/demo"]`); an empty list also means the default.
     pub projects: Vec<String>,
     /// How tasks move through their lifecycle; default [`Lifecycle::Manual`].
     pub lifecycle: Lifecycle,
@@ -142,7 +179,7 @@ impl EmulatorConfig {
             vendor,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             api_key: "emulator-key".to_owned(),
-            projects: framework::default_projects(vendor),
+            projects: default_projects(vendor),
             lifecycle: Lifecycle::Manual,
             faults: FaultConfig::default(),
             enforce_rate_limits: false,
@@ -177,11 +214,11 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
     let addr = listener.local_addr()?;
     let root_url = format!("http://{addr}");
     let projects = if config.projects.is_empty() {
-        framework::default_projects(config.vendor)
+        default_projects(config.vendor)
     } else {
         config.projects.clone()
     };
-    let vendor = framework::build_vendor(
+    let vendor = build_vendor(
         config.vendor,
         VendorContext {
             root_url,
@@ -267,5 +304,66 @@ impl RunningEmulator {
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+    }
+}
+
+/// How to build one vendor's emulator, and the project it seeds.
+struct Registered {
+    build: fn(VendorContext) -> Arc<dyn framework::VendorEmulator>,
+    default_project: &'static str,
+}
+
+/// The one list of emulated vendors: adding a vendor adds one line here (the framework knows
+/// no vendor).
+fn registered(vendor: Vendor) -> Option<Registered> {
+    fn entry(
+        build: fn(VendorContext) -> Arc<dyn framework::VendorEmulator>,
+        default_project: &'static str,
+    ) -> Option<Registered> {
+        Some(Registered {
+            build,
+            default_project,
+        })
+    }
+    match vendor {
+        Vendor::Sama => entry(|c| Arc::new(sama::SamaEmulator::new(c)), "1001"),
+        Vendor::Scale => entry(|c| Arc::new(scale::ScaleEmulator::new(c)), "demo"),
+        // Labelbox ids are 25-character CUIDs.
+        Vendor::Labelbox => entry(
+            |c| Arc::new(labelbox::LabelboxEmulator::new(c)),
+            "clemudemoproject000000001",
+        ),
+        Vendor::Segments => entry(
+            |c| Arc::new(segments::SegmentsEmulator::new(c)),
+            "labelmux/demo",
+        ),
+        _ => None,
+    }
+}
+
+/// The vendors this build emulates.
+pub fn emulated_vendors() -> Vec<Vendor> {
+    Vendor::ALL
+        .into_iter()
+        .filter(|v| registered(*v).is_some())
+        .collect()
+}
+
+fn default_projects(vendor: Vendor) -> Vec<String> {
+    registered(vendor)
+        .map(|r| vec![r.default_project.to_owned()])
+        .unwrap_or_default()
+}
+
+fn build_vendor(
+    vendor: Vendor,
+    ctx: VendorContext,
+) -> std::io::Result<Arc<dyn framework::VendorEmulator>> {
+    match registered(vendor) {
+        Some(r) => Ok((r.build)(ctx)),
+        None => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            format!("no emulator for vendor {vendor}"),
+        )),
     }
 }

@@ -1035,15 +1035,6 @@ async fn shutdown_stops_serving() {
 }
 
 #[tokio::test]
-async fn unsupported_vendor_is_a_clear_error() {
-    let err = start(EmulatorConfig::new(Vendor::Segments))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
-    assert!(err.to_string().contains("segments"));
-}
-
-#[tokio::test]
 async fn standalone_binary_prints_its_base_url_and_serves() {
     use std::io::BufRead;
     /// Kills the child even when an assertion fails.

@@ -4,15 +4,16 @@
 
 use labelmux_core::cursor::FileCursorStore;
 use labelmux_core::transport::{SecretString, TransportConfig};
-use labelmux_core::{Error, InputMapping, Result, Vendor};
+use labelmux_core::{Error, InputMapping, JsonMap, Result, Vendor};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The file [`Config::load`] reads when no path is given and it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "labelmux.toml";
 
-/// Settings of one vendor.
+/// Settings of one vendor: the `[<vendor>]` table of the file.
 #[derive(Clone, Default)]
 pub struct VendorSettings {
     /// API base URL; the vendor's production URL when unset.
@@ -21,8 +22,15 @@ pub struct VendorSettings {
     pub api_key: Option<SecretString>,
     /// Environment variable holding the key, when not the vendor's default (e.g. `SAMA_API_KEY`).
     pub api_key_env: Option<String>,
-    /// Renames and defaults applied to task inputs before they go to this vendor.
+    /// Renames and defaults applied to task inputs before they go to this vendor
+    /// (`[<vendor>.inputs]`).
     pub inputs: InputMapping,
+    /// Overrides of the shared `[transport]` settings for this vendor (`[<vendor>.transport]`,
+    /// the same keys).
+    pub transport: JsonMap,
+    /// The adapter's own options: every other key of `[<vendor>]`, handed to the adapter, which
+    /// refuses unknown ones (see `SamaOptions`, `ScaleOptions`, …).
+    pub options: JsonMap,
 }
 
 impl fmt::Debug for VendorSettings {
@@ -38,25 +46,9 @@ impl fmt::Debug for VendorSettings {
             .field("api_key", &self.api_key.as_ref().map(|_| "REDACTED"))
             .field("api_key_env", &self.api_key_env)
             .field("inputs", &self.inputs)
+            .field("transport", &self.transport)
+            .field("options", &self.options)
             .finish()
-    }
-}
-
-/// Sama-only options: which project inputs carry labelmux's external key and batch name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SamaInputs {
-    /// Input that carries `TaskSpec::external_key` (default `external_id`; `None` to not send it).
-    pub external_key_input: Option<String>,
-    /// Input that carries `BatchSpec::name` as Sama's client batch id (default `client_batch_id`).
-    pub client_batch_id_input: Option<String>,
-}
-
-impl Default for SamaInputs {
-    fn default() -> Self {
-        SamaInputs {
-            external_key_input: Some("external_id".into()),
-            client_batch_id_input: Some("client_batch_id".into()),
-        }
     }
 }
 
@@ -69,63 +61,72 @@ pub struct Config {
     pub project: Option<String>,
     /// Where client-side consumer cursors are kept (vendors without a server-side cursor).
     pub state_dir: Option<PathBuf>,
-    /// Timeouts, retries, rate and concurrency limits, shared by every vendor.
+    /// Timeouts, retries, rate and concurrency limits shared by every vendor (each vendor's
+    /// `[<vendor>.transport]` overrides them: see [`Config::transport_for`]).
     pub transport: TransportConfig,
-    /// Sama settings.
-    pub sama: VendorSettings,
-    /// Sama's input-name options.
-    pub sama_inputs: SamaInputs,
-    /// Scale settings.
-    pub scale: VendorSettings,
-    /// Labelbox settings.
-    pub labelbox: VendorSettings,
-    /// Segments.ai settings.
-    pub segments: VendorSettings,
+    vendors: BTreeMap<Vendor, VendorSettings>,
 }
 
-// The raw shapes of the TOML file. `deny_unknown_fields` turns typos into errors.
+// The raw shapes of the TOML file. `deny_unknown_fields` turns typos into errors; a vendor
+// table's own options are checked by its adapter.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    provider: Option<String>,
-    project: Option<String>,
+    provider: Option<toml::Value>,
+    project: Option<toml::Value>,
     state_dir: Option<PathBuf>,
     transport: Option<TransportConfig>,
-    sama: Option<RawSama>,
+    sama: Option<RawVendor>,
     scale: Option<RawVendor>,
     labelbox: Option<RawVendor>,
     segments: Option<RawVendor>,
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawVendor {
     base_url: Option<String>,
     api_key: Option<String>,
     api_key_env: Option<String>,
     inputs: Option<InputMapping>,
+    transport: Option<toml::Table>,
+    #[serde(flatten)]
+    options: toml::Table,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawSama {
-    base_url: Option<String>,
-    api_key: Option<String>,
-    api_key_env: Option<String>,
-    inputs: Option<InputMapping>,
-    /// An empty string means "do not send".
-    external_key_input: Option<String>,
-    client_batch_id_input: Option<String>,
+fn to_json_map(table: toml::Table, origin: &str) -> Result<JsonMap> {
+    match serde_json::to_value(table) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) => Ok(JsonMap::new()),
+        Err(e) => Err(Error::config(format!("invalid {origin}: {e}"))),
+    }
 }
 
-impl From<RawVendor> for VendorSettings {
-    fn from(r: RawVendor) -> Self {
-        VendorSettings {
-            base_url: r.base_url,
-            api_key: r.api_key.map(SecretString::from),
-            api_key_env: r.api_key_env,
-            inputs: r.inputs.unwrap_or_default(),
-        }
+impl RawVendor {
+    fn into_settings(self, vendor: Vendor) -> Result<VendorSettings> {
+        Ok(VendorSettings {
+            base_url: self.base_url,
+            api_key: self.api_key.map(SecretString::from),
+            api_key_env: self.api_key_env,
+            inputs: self.inputs.unwrap_or_default(),
+            transport: to_json_map(
+                self.transport.unwrap_or_default(),
+                &format!("[{vendor}.transport]"),
+            )?,
+            options: to_json_map(self.options, &format!("[{vendor}]"))?,
+        })
+    }
+}
+
+/// A scalar id or name from the file: a string, or a number written without quotes
+/// (`project = 1001`).
+fn scalar_text(value: toml::Value, key: &str, origin: &str) -> Result<String> {
+    match value {
+        toml::Value::String(s) => Ok(s),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        other => Err(Error::config(format!(
+            "in {origin}: `{key}` must be a string, found {}",
+            other.type_str()
+        ))),
     }
 }
 
@@ -137,11 +138,10 @@ impl Config {
             project: None,
             state_dir: None,
             transport: TransportConfig::default(),
-            sama: VendorSettings::default(),
-            sama_inputs: SamaInputs::default(),
-            scale: VendorSettings::default(),
-            labelbox: VendorSettings::default(),
-            segments: VendorSettings::default(),
+            vendors: Vendor::ALL
+                .into_iter()
+                .map(|v| (v, VendorSettings::default()))
+                .collect(),
         }
     }
 
@@ -166,36 +166,59 @@ impl Config {
             Error::config(format!("invalid {origin}{at}: {msg}"))
         })?;
         let provider = match raw.provider {
-            Some(p) => p
+            Some(p) => scalar_text(p, "provider", origin)?
                 .parse::<Vendor>()
                 .map_err(|e| Error::config(format!("in {origin}: {e}")))?,
             None => Vendor::Sama,
         };
         let mut cfg = Config::for_vendor(provider);
-        cfg.project = raw.project;
+        cfg.project = raw
+            .project
+            .map(|p| scalar_text(p, "project", origin))
+            .transpose()?;
         cfg.state_dir = raw.state_dir;
         if let Some(t) = raw.transport {
             cfg.transport = t;
         }
-        if let Some(s) = raw.sama {
-            cfg.sama = VendorSettings {
-                base_url: s.base_url,
-                api_key: s.api_key.map(SecretString::from),
-                api_key_env: s.api_key_env,
-                inputs: s.inputs.unwrap_or_default(),
-            };
-            let non_empty = |v: String| (!v.trim().is_empty()).then_some(v);
-            if let Some(v) = s.external_key_input {
-                cfg.sama_inputs.external_key_input = non_empty(v);
-            }
-            if let Some(v) = s.client_batch_id_input {
-                cfg.sama_inputs.client_batch_id_input = non_empty(v);
+        for (vendor, table) in [
+            (Vendor::Sama, raw.sama),
+            (Vendor::Scale, raw.scale),
+            (Vendor::Labelbox, raw.labelbox),
+            (Vendor::Segments, raw.segments),
+        ] {
+            if let Some(table) = table {
+                cfg.vendors.insert(vendor, table.into_settings(vendor)?);
             }
         }
-        cfg.scale = raw.scale.map(Into::into).unwrap_or_default();
-        cfg.labelbox = raw.labelbox.map(Into::into).unwrap_or_default();
-        cfg.segments = raw.segments.map(Into::into).unwrap_or_default();
         Ok(cfg)
+    }
+
+    /// The transport settings of `vendor`: the shared `[transport]` with `[<vendor>.transport]`
+    /// applied over it, validated.
+    pub fn transport_for(&self, vendor: Vendor) -> Result<TransportConfig> {
+        let overrides = &self.settings(vendor).transport;
+        if overrides.is_empty() {
+            return Ok(self.transport.clone());
+        }
+        let mut merged = match serde_json::to_value(&self.transport) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => JsonMap::new(),
+        };
+        for (k, v) in overrides {
+            merged.insert(k.clone(), v.clone());
+        }
+        serde_json::from_value(serde_json::Value::Object(merged)).map_err(|e| {
+            Error::config(format!("invalid [{vendor}.transport]: {e}")).with_vendor(vendor)
+        })
+    }
+
+    /// The adapter options of `vendor` (every key of `[<vendor>]` but the common ones), decoded
+    /// into the adapter's options type, whose unknown keys are errors naming the table.
+    pub fn adapter_options<T: serde::de::DeserializeOwned>(&self, vendor: Vendor) -> Result<T> {
+        let options = self.settings(vendor).options.clone();
+        serde_json::from_value(serde_json::Value::Object(options)).map_err(|e| {
+            Error::config(format!("invalid option in [{vendor}]: {e}")).with_vendor(vendor)
+        })
     }
 
     /// Read a TOML file.
@@ -245,22 +268,15 @@ impl Config {
 
     /// The settings of `vendor`.
     pub fn settings(&self, vendor: Vendor) -> &VendorSettings {
-        match vendor {
-            Vendor::Sama => &self.sama,
-            Vendor::Scale => &self.scale,
-            Vendor::Labelbox => &self.labelbox,
-            Vendor::Segments => &self.segments,
-        }
+        static NONE: std::sync::OnceLock<VendorSettings> = std::sync::OnceLock::new();
+        self.vendors
+            .get(&vendor)
+            .unwrap_or_else(|| NONE.get_or_init(VendorSettings::default))
     }
 
     /// The settings of `vendor`, to change them.
     pub fn settings_mut(&mut self, vendor: Vendor) -> &mut VendorSettings {
-        match vendor {
-            Vendor::Sama => &mut self.sama,
-            Vendor::Scale => &mut self.scale,
-            Vendor::Labelbox => &mut self.labelbox,
-            Vendor::Segments => &mut self.segments,
-        }
+        self.vendors.entry(vendor).or_default()
     }
 
     /// The base URL for `vendor`: configured, else production.
@@ -368,10 +384,9 @@ mod tests {
         assert_eq!(cfg.transport.max_attempts, 3);
         assert_eq!(cfg.transport.rate_limit_per_second, Some(10));
         assert_eq!(cfg.transport.timeout_secs, 5.0);
-        assert_eq!(cfg.sama_inputs.external_key_input, None);
         assert_eq!(
-            cfg.sama_inputs.client_batch_id_input.as_deref(),
-            Some("client_batch_id")
+            cfg.settings(Vendor::Sama).options["external_key_input"],
+            serde_json::json!("")
         );
         assert_eq!(cfg.base_url(Vendor::Sama), "http://127.0.0.1:1/v2");
         assert_eq!(cfg.base_url(Vendor::Scale), "https://api.scale.com/v1");
@@ -381,12 +396,13 @@ mod tests {
             })
             .unwrap();
         assert_eq!(key.expose_secret(), "s3cret");
-        assert_eq!(cfg.scale.inputs.rename["url"], "attachment");
+        let scale = cfg.settings(Vendor::Scale);
+        assert_eq!(scale.inputs.rename["url"], "attachment");
         assert_eq!(
-            cfg.scale.inputs.defaults["geometries"],
+            scale.inputs.defaults["geometries"],
             serde_json::json!({"box": {}})
         );
-        assert!(cfg.sama.inputs.is_empty());
+        assert!(cfg.settings(Vendor::Sama).inputs.is_empty());
     }
 
     #[test]
@@ -398,8 +414,7 @@ mod tests {
         assert!(err.to_string().contains("retries"), "{err}");
         let err = Config::from_toml_str("[scale.inputs]\nrenames = {}").unwrap_err();
         assert!(err.to_string().contains("renames"), "{err}");
-        let err = Config::from_toml_str("[scale]\nexternal_key_input = \"x\"").unwrap_err();
-        assert!(err.to_string().contains("external_key_input"), "{err}");
+        // A vendor's own options are checked by its adapter: see the facade's tests.
         let err = Config::from_toml_str("provider = \"labelboxx\"").unwrap_err();
         assert!(
             err.to_string().contains("sama, scale, labelbox, segments"),
@@ -490,5 +505,56 @@ mod tests {
         let err =
             Config::from_toml_str(&format!("[sama]\napi_key = \"{canary}\" junk")).unwrap_err();
         assert!(!format!("{err} {err:?}").contains(canary), "{err}");
+    }
+
+    #[test]
+    fn vendor_tables_carry_transport_overrides_and_numeric_projects() {
+        let cfg = Config::from_toml_str(
+            "project = 1001\n[transport]\nmax_attempts = 3\n[scale.transport]\nmax_attempts = 7\n[scale]\ntask_type = \"imageannotation\"",
+        )
+        .unwrap();
+        assert_eq!(cfg.project.as_deref(), Some("1001"));
+        assert_eq!(cfg.transport_for(Vendor::Scale).unwrap().max_attempts, 7);
+        assert_eq!(cfg.transport_for(Vendor::Sama).unwrap().max_attempts, 3);
+        assert_eq!(
+            cfg.settings(Vendor::Scale).options["task_type"],
+            serde_json::json!("imageannotation")
+        );
+        let bad = Config::from_toml_str("[sama.transport]\nmax_attempts = \"many\"").unwrap();
+        let err = bad.transport_for(Vendor::Sama).unwrap_err().to_string();
+        assert!(err.contains("[sama.transport]"), "{err}");
+        let err = Config::from_toml_str("project = [1]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`project` must be a string"), "{err}");
+    }
+
+    #[test]
+    fn adapters_refuse_unknown_options_naming_the_table() {
+        let cfg = Config::from_toml_str("[scale]\nexternal_key_input = \"x\"").unwrap();
+        let err = cfg
+            .adapter_options::<labelmux_scale::ScaleOptions>(Vendor::Scale)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[scale]") && err.contains("external_key_input"),
+            "{err}"
+        );
+        let cfg = Config::from_toml_str(
+            "[sama]\nexternal_key_input = \"\"\n[scale]\ntask_type = \"imageannotation\"\npre_annotations = { metadata = \"pre\" }",
+        )
+        .unwrap();
+        let sama: labelmux_sama::SamaOptions = cfg.adapter_options(Vendor::Sama).unwrap();
+        assert_eq!(sama.external_key_input, None);
+        assert_eq!(
+            sama.client_batch_id_input.as_deref(),
+            Some("client_batch_id")
+        );
+        let scale: labelmux_scale::ScaleOptions = cfg.adapter_options(Vendor::Scale).unwrap();
+        assert_eq!(scale.task_type.as_deref(), Some("imageannotation"));
+        assert_eq!(
+            scale.pre_annotations,
+            labelmux_scale::PreAnnotationTarget::Metadata("pre".into())
+        );
     }
 }

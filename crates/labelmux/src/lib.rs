@@ -25,7 +25,7 @@
 mod config;
 pub mod io;
 
-pub use config::{Config, SamaInputs, VendorSettings, DEFAULT_CONFIG_FILE};
+pub use config::{Config, VendorSettings, DEFAULT_CONFIG_FILE};
 pub use labelmux_core::*;
 pub use labelmux_sama as sama;
 pub use labelmux_scale as scale;
@@ -33,7 +33,7 @@ pub use labelmux_scale as scale;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use labelmux_sama::{SamaClient, SamaOptions, SamaProvider};
-use labelmux_scale::{ScaleClient, ScaleProvider};
+use labelmux_scale::{ScaleClient, ScaleOptions, ScaleProvider};
 use serde_json::Value;
 
 /// One of the vendor adapters. Calls dispatch by `match` (no boxing); see
@@ -66,6 +66,20 @@ pub fn capabilities_of(vendor: Vendor) -> Option<Capabilities> {
         Vendor::Scale => Some(labelmux_scale::capabilities()),
         _ => None,
     }
+}
+
+/// The error for a vendor this release has no adapter for; it lists the available ones.
+fn unavailable(vendor: Vendor) -> Error {
+    let names: Vec<&str> = available_vendors().into_iter().map(Vendor::name).collect();
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "the {vendor} adapter is not part of this release; available providers: {}",
+            names.join(", ")
+        ),
+    )
+    .with_vendor(vendor)
+    .with_operation("from_config")
 }
 
 /// The vendors this release has an adapter for.
@@ -115,30 +129,23 @@ impl AnyProvider {
     pub fn from_config(config: &Config) -> Result<AnyProvider> {
         let vendor = config.provider;
         let base_url = config.base_url(vendor);
+        let transport = config.transport_for(vendor)?;
         let adapter = match vendor {
             Vendor::Sama => {
-                let key = config.api_key(vendor)?;
-                let client = SamaClient::new(&base_url, key, config.transport.clone())?;
-                let options = SamaOptions {
-                    external_key_input: config.sama_inputs.external_key_input.clone(),
-                    client_batch_id_input: config.sama_inputs.client_batch_id_input.clone(),
-                    ..SamaOptions::default()
-                };
+                let options: SamaOptions = config.adapter_options(vendor)?;
+                let client = SamaClient::new(&base_url, config.api_key(vendor)?, transport)?;
                 Adapter::Sama(SamaProvider::with_options(client, options))
             }
             Vendor::Scale => {
-                let key = config.api_key(vendor)?;
-                let client = ScaleClient::new(&base_url, key, config.transport.clone())?;
-                Adapter::Scale(ScaleProvider::new(client, config.cursor_store()))
+                let options: ScaleOptions = config.adapter_options(vendor)?;
+                let client = ScaleClient::new(&base_url, config.api_key(vendor)?, transport)?;
+                Adapter::Scale(ScaleProvider::with_options(
+                    client,
+                    config.cursor_store(),
+                    options,
+                ))
             }
-            Vendor::Labelbox | Vendor::Segments => {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    format!("the {vendor} adapter is not part of this release yet; available providers: sama, scale"),
-                )
-                .with_vendor(vendor)
-                .with_operation("from_config"))
-            }
+            other => return Err(unavailable(other)),
         };
         Ok(AnyProvider::new(adapter).with_input_mapping(config.settings(vendor).inputs.clone()))
     }

@@ -59,15 +59,28 @@ fn op_err(e: Error, op: &str) -> Error {
 /// Sama stores only task inputs. labelmux's [`TaskSpec::external_key`] and the batch name
 /// ([`BatchSpec::name`], Sama's "client batch id") therefore travel as inputs, which **must
 /// exist in the Sama project** (Sama rejects unknown inputs with `InvalidInputSchema`).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Configured under `[sama]` (an empty string means "do not send"); unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SamaOptions {
     /// Input that carries the external key (default `external_id`); `None` drops the key.
+    #[serde(deserialize_with = "empty_is_none")]
     pub external_key_input: Option<String>,
     /// Input that carries the batch name as client batch id (default `client_batch_id`);
     /// `None` drops the name.
+    #[serde(deserialize_with = "empty_is_none")]
     pub client_batch_id_input: Option<String>,
     /// Directory of the temporary spool file of uploads (default: the system's temp dir).
     pub spool_dir: Option<PathBuf>,
+}
+
+/// An input name from the configuration; blank means none.
+fn empty_is_none<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    let v: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(v.filter(|s| !s.trim().is_empty()))
 }
 
 impl Default for SamaOptions {

@@ -57,8 +57,10 @@ pub fn capabilities() -> Capabilities {
     )
 }
 
-/// Where [`TaskSpec::pre_annotations`] go in a Scale task.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where [`labelmux_core::TaskSpec::pre_annotations`] go in a Scale task. In the
+/// configuration: `pre_annotations = "hypothesis"` or `pre_annotations = { metadata = "key" }`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PreAnnotationTarget {
     /// As the task's `hypothesis` object (Scale's pre-labelling parameter of image, video,
     /// text and document task types): `{"<name>": <value>, ...}`, so pre-annotations named
@@ -68,8 +70,10 @@ pub enum PreAnnotationTarget {
     Metadata(String),
 }
 
-/// How the adapter maps labelmux concepts onto Scale tasks.
-#[derive(Debug, Clone, PartialEq)]
+/// How the adapter maps labelmux concepts onto Scale tasks. Configured under `[scale]`;
+/// unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ScaleOptions {
     /// Task type of created tasks (the `{type}` of `POST /task/{type}`); `None` uses the
     /// project's own type (one `GET /projects/{name}` per batch).

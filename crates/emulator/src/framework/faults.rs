@@ -17,6 +17,9 @@ pub struct FaultConfig {
     pub internal_rate: f64,
     /// Fraction answered 429 with a `Retry-After` header.
     pub throttle_rate: f64,
+    /// Fraction answered with a success status (200) whose body reports throttling, for vendors
+    /// whose servers signal a throttle that way (Segments' SDK raises `APILimitError` on it).
+    pub soft_throttle_rate: f64,
     /// `Retry-After` value (seconds, fractional allowed, e.g. 0.05) sent with injected 429s.
     pub retry_after_secs: f64,
     /// The next N vendor-API requests get 429 (a burst); counts down as requests arrive.
@@ -66,6 +69,7 @@ fn sanitize(mut c: FaultConfig) -> FaultConfig {
     c.unavailable_rate = clamp_rate(c.unavailable_rate);
     c.internal_rate = clamp_rate(c.internal_rate);
     c.throttle_rate = clamp_rate(c.throttle_rate);
+    c.soft_throttle_rate = clamp_rate(c.soft_throttle_rate);
     c.drop_rate = clamp_rate(c.drop_rate);
     if !c.retry_after_secs.is_finite() || c.retry_after_secs < 0.0 {
         c.retry_after_secs = 0.0;
@@ -129,15 +133,20 @@ impl FaultInjector {
             );
         }
         let c = &s.config;
-        let total = c.drop_rate + c.unavailable_rate + c.internal_rate + c.throttle_rate;
+        let total = c.drop_rate
+            + c.unavailable_rate
+            + c.internal_rate
+            + c.throttle_rate
+            + c.soft_throttle_rate;
         if total <= 0.0 {
             return (latency, FaultAction::Pass);
         }
-        let (drop, unavailable, internal, throttle, ra) = (
+        let (drop, unavailable, internal, throttle, soft, ra) = (
             c.drop_rate,
             c.unavailable_rate,
             c.internal_rate,
             c.throttle_rate,
+            c.soft_throttle_rate,
             c.retry_after_secs,
         );
         let r = s.rng.f64();
@@ -171,6 +180,16 @@ impl FaultInjector {
                 latency,
                 FaultAction::Status {
                     status: 429,
+                    retry_after: Some(ra),
+                },
+            );
+        }
+        edge += soft;
+        if r < edge {
+            return (
+                latency,
+                FaultAction::Status {
+                    status: 200,
                     retry_after: Some(ra),
                 },
             );
@@ -220,6 +239,22 @@ mod tests {
             status: 429,
             retry_after: Some(0.05)
         }));
+    }
+
+    #[test]
+    fn soft_throttles_answer_200_with_retry_after() {
+        let inj = FaultInjector::new(FaultConfig {
+            soft_throttle_rate: 1.0,
+            retry_after_secs: 2.0,
+            ..Default::default()
+        });
+        assert_eq!(
+            inj.decide().1,
+            FaultAction::Status {
+                status: 200,
+                retry_after: Some(2.0)
+            }
+        );
     }
 
     #[test]

@@ -37,6 +37,13 @@ pub(crate) trait VendorEmulator: Send + Sync + 'static {
     fn router(self: Arc<Self>) -> Router;
     /// A vendor-shaped error response, used for injected faults.
     fn error_response(&self, status: u16, message: &str) -> Response;
+    /// The vendor's answer to an injected throttle: `status` 429, or a 2xx for a
+    /// `soft_throttle_rate` fault (a success status whose body reports throttling, e.g.
+    /// Segments' DRF `detail`); the framework adds `Retry-After`. Default: `error_response`.
+    fn throttle_response(&self, status: u16, retry_after_secs: f64) -> Response {
+        let _ = retry_after_secs;
+        self.error_response(status, "Too many requests (injected fault)")
+    }
     /// Whether the project exists.
     fn has_project(&self, project: &str) -> bool;
     /// Existing project ids, seeded ones first.
@@ -70,33 +77,4 @@ pub(crate) trait VendorEmulator: Send + Sync + 'static {
     fn task_count(&self, project: &str) -> usize;
     /// Task counts per state name for the project (states with zero tasks included).
     fn state_counts(&self, project: &str) -> BTreeMap<String, usize>;
-}
-
-/// Build the vendor emulator for a configuration: the one place that lists vendors.
-pub(crate) fn build_vendor(
-    vendor: labelmux_core::Vendor,
-    ctx: VendorContext,
-) -> std::io::Result<Arc<dyn VendorEmulator>> {
-    use labelmux_core::Vendor;
-    match vendor {
-        Vendor::Sama => Ok(Arc::new(crate::sama::SamaEmulator::new(ctx))),
-        Vendor::Scale => Ok(Arc::new(crate::scale::ScaleEmulator::new(ctx))),
-        Vendor::Labelbox => Ok(Arc::new(crate::labelbox::LabelboxEmulator::new(ctx))),
-        other => Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            format!("no emulator for vendor {other} yet"),
-        )),
-    }
-}
-
-/// Default seeded project ids per vendor.
-pub(crate) fn default_projects(vendor: labelmux_core::Vendor) -> Vec<String> {
-    use labelmux_core::Vendor;
-    match vendor {
-        Vendor::Sama => vec!["1001".to_owned()],
-        Vendor::Scale => vec!["demo".to_owned()],
-        // Labelbox ids are 25-character CUIDs.
-        Vendor::Labelbox => vec!["clemudemoproject000000001".to_owned()],
-        Vendor::Segments => vec!["demo".to_owned()],
-    }
 }

@@ -68,12 +68,16 @@ impl App {
                 status,
                 retry_after,
             } => {
-                let message = match status {
-                    429 => "Too many requests (injected fault)",
-                    503 => "Service unavailable (injected fault)",
-                    _ => "Internal server error (injected fault)",
+                let mut resp = match (status, retry_after) {
+                    (429 | 200, Some(secs)) => self.shared.vendor.throttle_response(status, secs),
+                    _ => {
+                        let message = match status {
+                            503 => "Service unavailable (injected fault)",
+                            _ => "Internal server error (injected fault)",
+                        };
+                        self.shared.vendor.error_response(status, message)
+                    }
                 };
-                let mut resp = self.shared.vendor.error_response(status, message);
                 if let Some(secs) = retry_after {
                     if let Ok(v) = HeaderValue::from_str(&retry_after_header(secs)) {
                         resp.headers_mut().insert("retry-after", v);
