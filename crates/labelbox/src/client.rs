@@ -17,8 +17,12 @@ mod projects;
 mod queues;
 mod webhooks;
 
-pub use batches::{batch_parts, BatchRows, CreateBatchOptions};
-pub use data_rows::DataRowFilter;
+pub use batches::{
+    batch_parts, BatchRows, CreateBatchOptions, BATCH_PAGE, MAX_BATCH_ROWS, MAX_SYNC_BATCH_ROWS,
+};
+pub use data_rows::{
+    DataRowFilter, DATASET_ROWS_PAGE, GLOBAL_KEY_LOOKUP_CHUNK, PROCESSING_CHECK_CHUNK,
+};
 pub use projects::{NewProject, ProjectUpdate, QualityMode};
 pub use queues::{DataRowIdentifiers, OverviewScope};
 pub use webhooks::{WebhookScope, WebhookUpdate};
