@@ -618,3 +618,69 @@ async fn a_batch_creation_that_may_have_failed_midway_is_looked_up_then_sent_aga
     let batches: Vec<_> = client.list_batches(&project).try_collect().await.unwrap();
     assert_eq!(batches.len(), 1, "one batch, not two");
 }
+
+#[tokio::test]
+async fn an_export_over_several_chunks_streams_every_line_once() {
+    let (_emu, client) = setup().await;
+    let (project, _dataset, keys) = project_with_rows(&client, "x", 3_000).await;
+    client
+        .create_batch(
+            &project,
+            "all",
+            &BatchRows::GlobalKeys(keys.clone()),
+            &CreateBatchOptions::default(),
+        )
+        .await
+        .unwrap();
+    let task = client
+        .create_project_export(
+            &project,
+            &ExportFilters::default(),
+            &ExportParams::default(),
+            Some("big"),
+        )
+        .await
+        .unwrap();
+    client.wait_for_export(&task).await.unwrap();
+    let header = client
+        .export_header(&task, labelmux_labelbox::ExportStream::Result)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(header.total_lines, 3_000);
+    assert!(
+        header.total_size > 1 << 20,
+        "more than one 1 MiB chunk: {header:?}"
+    );
+    let lines: Vec<serde_json::Value> = client
+        .export_lines(&task, labelmux_labelbox::ExportStream::Result)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(lines.len(), 3_000);
+    let mut seen: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["data_row"]["global_key"].as_str())
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), 3_000);
+    // No error stream on a successful export.
+    let errors = client
+        .export_header(&task, labelmux_labelbox::ExportStream::Errors)
+        .await
+        .unwrap();
+    assert!(errors.is_none_or(|h| h.total_size == 0));
+}
+
+#[tokio::test]
+async fn an_unused_ontology_is_deleted_over_rest() {
+    let (_emu, client) = setup().await;
+    let o = client
+        .create_ontology("unused", &json!({"tools": [], "classifications": []}), None)
+        .await
+        .unwrap();
+    client.delete_ontology(&o.id).await.unwrap();
+    let e = client.get_ontology(&o.id).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+}
