@@ -377,8 +377,9 @@ impl Provider for LabelboxProvider {
         let name = spec.name.clone().unwrap_or_else(default_batch_name);
         let dataset = self.dataset_for(project).await.map_err(|e| op_err(e, OP))?;
         report(&progress, ProgressEvent::Phase("uploading"));
-        // Keys in submission order, and the keys generated for tasks without one.
-        let keys: Arc<Mutex<Vec<String>>> = Arc::default();
+        // Keys of the specs uploaded with their task's index in the stream, and the keys
+        // generated for tasks without one.
+        let keys: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
         let generated: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
         let (k2, g2, batch_name, prog) = (
             keys.clone(),
@@ -389,6 +390,9 @@ impl Provider for LabelboxProvider {
         let mut index = 0u64;
         let refused_early: Arc<Mutex<Vec<TaskCreationFailure>>> = Arc::default();
         let r2 = refused_early.clone();
+        let mut seen_keys: HashSet<String> = HashSet::new();
+        let submitted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let s2 = submitted.clone();
         let specs = tasks.filter_map(move |t| {
             let i = index;
             index += 1;
@@ -405,12 +409,21 @@ impl Provider for LabelboxProvider {
                             k
                         }
                     };
-                    k2.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(key.clone());
                     report(&prog, ProgressEvent::TasksSent(1));
-                    match data_row_spec(&t, &key) {
-                        Ok(spec) => Some(Ok(spec)),
+                    s2.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let spec = if seen_keys.insert(key.clone()) {
+                        data_row_spec(&t, &key)
+                    } else {
+                        // One data row per key: a second task with it would overwrite the first.
+                        Err(Error::validation(format!(
+                            "external key {key:?} is given to more than one task of this batch"
+                        )))
+                    };
+                    match spec {
+                        Ok(spec) => {
+                            k2.lock().unwrap_or_else(|e| e.into_inner()).push((key, i));
+                            Some(Ok(spec))
+                        }
                         // A task Labelbox cannot take is reported, the others go on.
                         Err(e) => {
                             r2.lock().unwrap_or_else(|e| e.into_inner()).push(
@@ -435,10 +448,12 @@ impl Provider for LabelboxProvider {
             .map_err(|e| op_err(e, OP))?;
         let keys = std::mem::take(&mut *keys.lock().unwrap_or_else(|e| e.into_inner()));
         let generated = std::mem::take(&mut *generated.lock().unwrap_or_else(|e| e.into_inner()));
-        let index_of: HashMap<&str, u64> = keys
+        let index_of: HashMap<&str, u64> = keys.iter().map(|(k, i)| (k.as_str(), *i)).collect();
+        // Rows the upload refused; tasks refused before it never reached `keys`.
+        let refused: HashSet<String> = upload
+            .failed
             .iter()
-            .enumerate()
-            .map(|(i, k)| (k.as_str(), i as u64))
+            .filter_map(|f| f.spec.global_key.clone())
             .collect();
         let mut failures: Vec<TaskCreationFailure> =
             std::mem::take(&mut *refused_early.lock().unwrap_or_else(|e| e.into_inner()));
@@ -457,12 +472,9 @@ impl Provider for LabelboxProvider {
                     .unwrap_or_else(|| "refused by Labelbox".into())],
             }
         }));
-        let refused: HashSet<String> = failures
-            .iter()
-            .filter_map(|f| f.external_key.clone())
-            .collect();
         let batch_keys: Vec<String> = keys
             .iter()
+            .map(|(k, _)| k)
             .filter(|k| !refused.contains(*k))
             .cloned()
             .collect();
@@ -528,7 +540,7 @@ impl Provider for LabelboxProvider {
             batch_id,
             more_batches: ids.collect(),
             project_id: project.clone(),
-            submitted: keys.len() as u64,
+            submitted: submitted.load(std::sync::atomic::Ordering::Relaxed),
             created: task_ids.len() as u64,
             failures,
             task_ids,

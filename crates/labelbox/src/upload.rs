@@ -26,6 +26,9 @@ pub const IMPORT_RESULT_PAGE: i64 = 5_000;
 /// Longest global key Labelbox accepts.
 pub const MAX_GLOBAL_KEY_CHARS: usize = 200;
 
+/// Longest raw-text `row_data` Labelbox accepts, in characters.
+pub const MAX_ROW_DATA_CHARS: usize = 65_536;
+
 /// How a spec selects its row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpecKey {
@@ -100,6 +103,14 @@ impl DataRowSpec {
             if url.trim_start().to_ascii_lowercase().starts_with("s3://") {
                 return Err(Error::validation(format!(
                     "row_data {url:?}: Labelbox does not read s3:// URLs; use https or a pre-signed URL"
+                )));
+            }
+        }
+        if let Some(Value::String(text)) = payload.get("row_data") {
+            if text.chars().count() > MAX_ROW_DATA_CHARS {
+                return Err(Error::validation(format!(
+                    "row_data of {} characters; Labelbox takes at most {MAX_ROW_DATA_CHARS}",
+                    text.chars().count()
                 )));
             }
         }

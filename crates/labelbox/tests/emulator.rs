@@ -1,6 +1,6 @@
 //! The native client against the in-process Labelbox emulator.
 
-use futures::{stream, TryStreamExt};
+use futures::{stream, StreamExt, TryStreamExt};
 use labelmux_core::transport::{SecretString, TransportConfig};
 use labelmux_core::ErrorKind;
 use labelmux_emulator::{start, EmulatorConfig, RunningEmulator, Vendor};
@@ -683,4 +683,53 @@ async fn an_unused_ontology_is_deleted_over_rest() {
     client.delete_ontology(&o.id).await.unwrap();
     let e = client.get_ontology(&o.id).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+}
+
+#[tokio::test]
+async fn the_provider_receipt_names_every_refused_task_and_why() {
+    use labelmux_core::{BatchSpec, Provider, TaskSpec};
+    let (emu, client) = setup().await;
+    let cursors = tempfile::tempdir().unwrap();
+    let provider = labelmux_labelbox::LabelboxProvider::new(
+        client,
+        labelmux_core::cursor::FileCursorStore::new(cursors.path()),
+    );
+    let project = labelmux_core::ProjectId::new(emu.projects()[0].clone());
+    let task = |url: &str| TaskSpec::from_json(json!({"row_data": url})).unwrap();
+    let tasks = vec![
+        task("https://x/1.jpg").with_external_key("k1"),
+        task("https://x/2.jpg").with_external_key("k1"),
+        TaskSpec::from_json(json!({"external_id": "no asset"}))
+            .unwrap()
+            .with_external_key("k3"),
+        task("https://x/4.jpg"),
+    ];
+    let receipt = provider
+        .create_batch(
+            &project,
+            BatchSpec::default().with_name("receipt"),
+            stream::iter(tasks.into_iter().map(Ok)).boxed(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.submitted, 4);
+    assert_eq!(receipt.created, 2, "{receipt:?}");
+    let mut refused: Vec<(Option<u64>, String)> = receipt
+        .failures
+        .iter()
+        .map(|f| (f.index, f.errors.join(" ")))
+        .collect();
+    refused.sort();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused[0].0, Some(1));
+    assert!(refused[0].1.contains("more than one task"), "{refused:?}");
+    assert_eq!(refused[1].0, Some(2));
+    assert!(refused[1].1.contains("no row_data"), "{refused:?}");
+    assert_eq!(receipt.generated_keys, vec![(3, "receipt-3".to_owned())]);
+    let t = provider
+        .get_task(&project, &labelmux_core::TaskId::new("receipt-3"))
+        .await
+        .unwrap();
+    assert_eq!(t.batch_id, Some(receipt.batch_id.clone()));
 }
