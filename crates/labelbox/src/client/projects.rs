@@ -355,17 +355,23 @@ impl LabelboxClient {
         const OP: &str = "connect_ontology";
         let (project, ontology) =
             futures::try_join!(self.get_project(project_id), self.get_ontology(ontology_id))?;
+        // As the SDK: equal media types, or an ontology of type UNKNOWN.
         match (&ontology.media_type, &project.allowed_media_type) {
-            (Some(MediaType::Unknown) | None, _) => {}
-            (Some(o), Some(p)) if o == p => {}
-            (Some(o), p) => {
+            (Some(MediaType::Unknown), _) => {}
+            (o, p) if o == p => {}
+            (o, p) => {
+                let name = |m: &Option<MediaType>| {
+                    m.as_ref()
+                        .map_or("unset".to_owned(), |m| m.as_str().to_owned())
+                };
                 return Err(op_err(
                     Error::validation(format!(
-                        "ontology {ontology_id} is for {o} data, project {project_id} for {}",
-                        p.as_ref().map(MediaType::as_str).unwrap_or("unset")
+                        "ontology {ontology_id} is for {} data, project {project_id} for {}; they must match unless the ontology's type is UNKNOWN",
+                        name(o),
+                        name(p)
                     )),
                     OP,
-                ))
+                ));
             }
         }
         let labels = self.project_label_count(project_id).await?;
