@@ -5,7 +5,7 @@
 use futures::{stream, StreamExt, TryStreamExt};
 use labelmux::{
     AnyProvider, BatchSpec, BatchStatus, Config, DeliveryQuery, Error, ErrorKind, ProjectId,
-    Provider, Result, TaskSpec, TaskState, Vendor,
+    Provider, Result, TaskSpec, TaskState, Vendor, WaitOptions,
 };
 use labelmux_cli::taskfile::TaskFile;
 use std::path::Path;
@@ -67,14 +67,12 @@ where
         )
         .await?;
 
-    let mut batch = provider.batch_status(project, &receipt.batch_id).await?;
-    for _ in 0..600 {
-        if batch.status.is_terminal() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        batch = provider.batch_status(project, &receipt.batch_id).await?;
-    }
+    let waiting = WaitOptions::default()
+        .with_interval(Duration::from_millis(50), Duration::from_millis(200))
+        .with_timeout(Duration::from_secs(30));
+    let batch = provider
+        .wait_batch(project, &receipt.batch_id, waiting)
+        .await?;
     if batch.status != BatchStatus::Created {
         return Err(Error::new(
             ErrorKind::Internal,

@@ -4,14 +4,14 @@ use crate::{has, Fixture};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use labelmux_core::{
     Batch, BatchId, BatchReceipt, BatchSpec, BatchStatus, Delivery, DeliveryQuery, Error,
-    Operation as Op, Property as Prop, Task, TaskFilter, TaskId, TaskSpec,
+    Operation as Op, Property as Prop, Task, TaskFilter, TaskId, TaskSpec, WaitOptions,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-/// Polls of `batch_status` before giving up (with [`POLL_INTERVAL`]: at most ~30 s, far more
-/// than an in-process emulator needs even under faults).
-const MAX_POLLS: usize = 1500;
+/// How long a batch may take to be created: far more than an in-process emulator needs even
+/// under faults.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The external key the suite gives task `i` of a test.
@@ -68,28 +68,19 @@ pub async fn create(f: &dyn Fixture, prefix: &str, range: std::ops::Range<usize>
     }
 }
 
-/// Poll `batch_status` until the batch's creation is over; `None` if the vendor has no
-/// batch status.
+/// Wait (the provider's own `wait_batch`) until the batch's creation is over; `None` if the
+/// vendor has no batch status.
 pub async fn wait_batch(f: &dyn Fixture, batch: &BatchId) -> Option<Batch> {
     if !has(&f.provider().capabilities(), Op::BatchStatus.into()) {
         return None;
     }
-    let mut last = None;
-    for _ in 0..MAX_POLLS {
-        let b = ok(
-            "batch_status",
-            f.provider().batch_status(&f.project(), batch).await,
-        );
-        if b.status.is_terminal() {
-            return Some(b);
-        }
-        last = Some(b);
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-    panic!(
-        "batch {batch} still not finished after {MAX_POLLS} polls; last status: {:?}",
-        last.map(|b| (b.status, b.counts))
-    );
+    let options = WaitOptions::default()
+        .with_interval(POLL_INTERVAL, POLL_INTERVAL * 5)
+        .with_timeout(WAIT_TIMEOUT);
+    Some(ok(
+        "wait_batch",
+        f.provider().wait_batch(&f.project(), batch, options).await,
+    ))
 }
 
 /// Assert a batch created exactly `n` tasks and failed none.

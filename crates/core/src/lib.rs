@@ -3,7 +3,9 @@
 //! The vendor-neutral heart of labelmux: the model ([`Task`], [`Batch`], [`Delivery`],
 //! [`Project`]), the [`Provider`] trait every vendor adapter implements, one [`Error`] type with
 //! an [`ErrorKind`] taxonomy, and the shared HTTP [`transport`] (retries, rate limits, timeouts,
-//! redaction), [`paginate`] and lenient [`wire`] decoding helpers adapters are built on.
+//! redaction, multipart and gzip bodies, resumable streamed downloads, GraphQL), [`paginate`],
+//! [`poll`] (waiting for server-side jobs), [`spool`] (uploads spooled to disk) and lenient
+//! [`wire`] decoding helpers adapters are built on.
 //!
 //! Most users depend on the `labelmux` facade crate instead, which re-exports all of this.
 #![deny(missing_docs)]

@@ -258,7 +258,8 @@ pub fn unsupported<T>(vendor: Vendor, operation: &str) -> Result<T> {
 /// The forwarding base of a layer: cross-cutting behaviour (input mapping, test mutants,
 /// metrics) wrapped around any provider. Implement [`ProviderLayer::inner`] and override only
 /// the operations the layer changes; every other operation forwards to the inner provider, and
-/// the layer is itself a [`Provider`].
+/// the layer is itself a [`Provider`]. `wait_batch` is the exception: a layer waits by polling
+/// its own `batch_status` (the trait's default), so what it changes there is what waiting sees.
 #[async_trait]
 pub trait ProviderLayer: Send + Sync {
     /// The wrapped provider.
@@ -287,15 +288,6 @@ pub trait ProviderLayer: Send + Sync {
     /// See [`Provider::list_batches`].
     fn list_batches(&self, project: &ProjectId) -> BoxStream<'static, Result<Batch>> {
         self.inner().list_batches(project)
-    }
-    /// See [`Provider::wait_batch`].
-    async fn wait_batch(
-        &self,
-        project: &ProjectId,
-        batch: &BatchId,
-        options: WaitOptions,
-    ) -> Result<Batch> {
-        self.inner().wait_batch(project, batch, options).await
     }
     /// See [`Provider::cancel_batch`].
     async fn cancel_batch(&self, project: &ProjectId, batch: &BatchId) -> Result<()> {
@@ -399,14 +391,8 @@ impl<L: ProviderLayer> Provider for L {
     fn list_batches(&self, project: &ProjectId) -> BoxStream<'static, Result<Batch>> {
         ProviderLayer::list_batches(self, project)
     }
-    async fn wait_batch(
-        &self,
-        project: &ProjectId,
-        batch: &BatchId,
-        options: WaitOptions,
-    ) -> Result<Batch> {
-        ProviderLayer::wait_batch(self, project, batch, options).await
-    }
+    // `wait_batch` is not forwarded: the default polls the layer's own `batch_status`, so a
+    // layer that changes batch status changes what waiting sees.
     async fn cancel_batch(&self, project: &ProjectId, batch: &BatchId) -> Result<()> {
         ProviderLayer::cancel_batch(self, project, batch).await
     }

@@ -685,7 +685,7 @@ async fn a_multipart_form_is_rebuilt_for_every_attempt_with_its_file_reread() {
         .bytes(
             "2",
             "manifest \"m\".json",
-            "application/json",
+            "",
             bytes::Bytes::from_static(b"{}"),
         );
     transport(&base, quick())
@@ -718,7 +718,9 @@ async fn a_multipart_form_is_rebuilt_for_every_attempt_with_its_file_reread() {
             (&"1".to_owned(), Some("rows.json"), &json)
         );
         assert_eq!(parts[2].3, rows, "the file arrives whole on every attempt");
-        assert_eq!(parts[3].1.as_deref(), Some("manifest \"m\".json"));
+        // Quoted as browsers and Python's requests quote file names.
+        assert_eq!(parts[3].1.as_deref(), Some("manifest %22m%22.json"));
+        assert_eq!(parts[3].2, None, "an empty content type sends none");
         assert_eq!(parts[3].3, b"{}");
     }
 }
@@ -795,6 +797,8 @@ enum Answer {
     Whole,
     /// Ignore `Range`: 200 with the whole file.
     IgnoreRange,
+    /// Honour `Range`, but for a new version of the file (another ETag).
+    Changed,
 }
 
 /// A hand-written HTTP/1.1 file server (so a body can be cut off mid-way), answering request n
@@ -841,8 +845,13 @@ async fn serve_file(file: Arc<Vec<u8>>, plan: Vec<Answer>) -> (String, Arc<Mutex
                 } else {
                     "200 OK".to_owned()
                 };
+                let etag = if matches!(answer, Answer::Changed) {
+                    "v2"
+                } else {
+                    "v1"
+                };
                 let head = format!(
-                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\netag: \"v1\"\r\nconnection: close\r\n\r\n",
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\netag: \"{etag}\"\r\nconnection: close\r\n\r\n",
                     total - start
                 );
                 sock.write_all(head.as_bytes()).await.unwrap();
@@ -995,4 +1004,219 @@ async fn a_missing_upload_file_is_an_io_error_never_retried_nor_sent() {
         assert!(err.operation().is_some());
     }
     assert!(r.requests.lock().unwrap().is_empty());
+}
+
+/// A hand-written server that sends `head`, then each body piece after its delay, then closes.
+async fn serve_trickle(
+    head: &'static str,
+    pieces: Vec<(Duration, &'static [u8])>,
+) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
+            let pieces = pieces.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for (delay, piece) in pieces {
+                    tokio::time::sleep(delay).await;
+                    if sock.write_all(piece).await.is_err() || sock.flush().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/"), hits)
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_ends_the_attempt_after_the_read_idle_timeout() {
+    let (base, hits) = serve_trickle(
+        "HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\n",
+        vec![
+            (Duration::ZERO, b"{\"partial\":"),
+            (Duration::from_secs(30), b"never"),
+        ],
+    )
+    .await;
+    let cfg = TransportConfig {
+        read_idle_timeout: Duration::from_millis(200),
+        max_attempts: 2,
+        ..quick()
+    };
+    let t = transport(&base, cfg);
+    let err = t
+        .request(Method::GET, "get_export", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(err.message().contains("read_idle_timeout"), "{err}");
+    assert!(
+        err.is_persistent() && hits.load(Ordering::SeqCst) == 2,
+        "{err:?}"
+    );
+    // A streamed body: the bytes that came, then the timeout.
+    use futures::StreamExt;
+    let resp = t
+        .request(Method::GET, "get_export", "x")
+        .send_streaming()
+        .await
+        .unwrap();
+    let items: Vec<_> = resp.into_stream().collect().await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0].as_ref().unwrap().as_ref(), b"{\"partial\":");
+    let e = items[1].as_ref().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert_eq!(e.operation(), Some("get_export"));
+}
+
+#[tokio::test]
+async fn a_streamed_body_may_outlast_the_per_attempt_timeout_while_bytes_keep_coming() {
+    let step = Duration::from_millis(150);
+    let (base, _hits) = serve_trickle(
+        "HTTP/1.1 200 OK\r\ncontent-length: 25\r\nconnection: close\r\n\r\n",
+        vec![
+            (step, b"line1\n"),
+            (step, b"line2\n"),
+            (step, b"line3\n"),
+            (step, b"line4\n"),
+            (step, b"5"),
+        ],
+    )
+    .await;
+    let cfg = TransportConfig {
+        timeout_secs: 0.4,
+        read_idle_timeout: Duration::from_secs(5),
+        max_attempts: 1,
+        ..quick()
+    };
+    let t = transport(&base, cfg);
+    use futures::StreamExt;
+    let mut got = Vec::new();
+    let mut chunks = t
+        .request(Method::GET, "export", "x")
+        .send_streaming()
+        .await
+        .unwrap()
+        .into_stream();
+    while let Some(c) = chunks.next().await {
+        got.extend_from_slice(&c.unwrap());
+    }
+    assert_eq!(got, b"line1\nline2\nline3\nline4\n5");
+    // Buffered, the same body is bounded by the per-attempt timeout.
+    let err = t
+        .request(Method::GET, "export", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+}
+
+#[tokio::test]
+async fn a_response_over_max_response_bytes_is_a_clear_error_not_retried() {
+    let big: &'static str = Box::leak("x".repeat(5000).into_boxed_str());
+    let (base, s) = serve(vec![(200, vec![], big)], Duration::ZERO).await;
+    let cfg = TransportConfig {
+        max_response_bytes: 4096,
+        ..quick()
+    };
+    let err = transport(&base, cfg.clone())
+        .request(Method::GET, "list_samples", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(
+        err.message().contains("max_response_bytes") && err.message().contains("5000"),
+        "{err}"
+    );
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+    // Without a Content-Length (chunked), the limit holds while reading.
+    let (base, _hits) = serve_trickle(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+        vec![
+            (Duration::ZERO, b"800\r\n"),
+            (Duration::ZERO, &[b'y'; 2048]),
+            (Duration::ZERO, b"\r\n800\r\n"),
+            (Duration::ZERO, &[b'y'; 2048]),
+            (Duration::ZERO, b"\r\n800\r\n"),
+            (Duration::ZERO, &[b'y'; 2048]),
+            (Duration::ZERO, b"\r\n0\r\n\r\n"),
+        ],
+    )
+    .await;
+    let err = transport(&base, cfg)
+        .request(Method::GET, "list_samples", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert!(err.message().contains("max_response_bytes"), "{err}");
+}
+
+/// Adapters run these inside `Send` futures (`async_trait` providers, spawned tasks).
+#[allow(dead_code)]
+fn futures_and_streams_are_send(t: Transport) {
+    fn send<T: Send>(_: T) {}
+    let form = Multipart::new().file("1", "f.json", "application/json", "f.json".into());
+    send(t.request(Method::POST, "op", "x").multipart(form).send());
+    send(
+        t.request(Method::POST, "op", "x")
+            .json(&1)
+            .gzip()
+            .send_json::<serde_json::Value>(),
+    );
+    send(t.request(Method::GET, "op", "x").send_streaming());
+    send(labelmux_core::transport::resumable_download(
+        &t,
+        "op",
+        "https://x/y",
+    ));
+    send(labelmux_core::transport::graphql::execute_raw(
+        &t,
+        "graphql",
+        "op",
+        "{x}",
+        serde_json::Value::Null,
+        RetryMode::Idempotent,
+    ));
+    send(labelmux_core::poll::poll_until(
+        Vendor::Labelbox,
+        "op",
+        Default::default(),
+        || async { Ok(labelmux_core::poll::PollStatus::Done(1)) },
+    ));
+}
+
+#[tokio::test]
+async fn a_file_that_changed_between_requests_is_not_spliced() {
+    let file = test_file(100_000);
+    let (url, ranges) = serve_file(
+        file.clone(),
+        vec![Answer::CutAfter(40_000), Answer::Changed],
+    )
+    .await;
+    let err = download_all(&transport(&url, quick()), &url)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert!(err.message().contains("changed"), "{err}");
+    assert_eq!(ranges.lock().unwrap().len(), 2);
 }

@@ -20,13 +20,13 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use labelmux_core::paginate::{paginate, Page};
 use labelmux_core::transport::{
-    Auth, ExposeSecret, Method, RequestBuilder, Response, RetryMode, SecretString, Transport,
-    TransportConfig,
+    Auth, Bytes, ExposeSecret, Method, Multipart, RequestBuilder, Response, RetryMode,
+    SecretString, Transport, TransportConfig,
 };
 use labelmux_core::{Error, ErrorKind, JsonMap, Result, Vendor};
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Scale's production v1 API.
 pub const DEFAULT_BASE_URL: &str = "https://api.scale.com/v1";
@@ -254,79 +254,24 @@ impl BatchesQuery {
     }
 }
 
-/// Boundaries for multipart bodies; the first one that occurs nowhere in the content is used.
-/// Fixed strings because the transport takes a `'static` content type.
-const MULTIPART: [(&str, &str); 4] = [
-    (
-        "labelmux-scale-7f3a9c1e5b2d4086a1e2",
-        "multipart/form-data; boundary=labelmux-scale-7f3a9c1e5b2d4086a1e2",
-    ),
-    (
-        "labelmux-scale-c48e0b6d2f9a3175b7d4",
-        "multipart/form-data; boundary=labelmux-scale-c48e0b6d2f9a3175b7d4",
-    ),
-    (
-        "labelmux-scale-19d7f2a8e4c60b3e5a9f",
-        "multipart/form-data; boundary=labelmux-scale-19d7f2a8e4c60b3e5a9f",
-    ),
-    (
-        "labelmux-scale-e6b1a4f9c3d7208d4c1b",
-        "multipart/form-data; boundary=labelmux-scale-e6b1a4f9c3d7208d4c1b",
-    ),
-];
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Quote a multipart name or filename (HTML's form-data escaping).
-fn form_quote(s: &str) -> String {
-    s.replace('"', "%22")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Build a `multipart/form-data` body: one text part per field, then the file part
-/// (`name="file"`, no per-part Content-Type, as the SDK sends it).
-pub fn multipart_body(
-    fields: &[(String, String)],
-    file_name: &str,
-    content: &[u8],
-) -> Result<(Vec<u8>, &'static str)> {
-    let (boundary, content_type) = MULTIPART
-        .iter()
-        .find(|(b, _)| {
-            let b = b.as_bytes();
-            !contains(content, b)
-                && !fields
-                    .iter()
-                    .any(|(k, v)| contains(k.as_bytes(), b) || contains(v.as_bytes(), b))
-        })
-        .ok_or_else(|| {
-            Error::validation("the file contains every multipart boundary labelmux uses")
-        })?;
-    let mut body = Vec::with_capacity(content.len() + 256 + fields.len() * 96);
+/// The `multipart/form-data` form of `POST /files/upload`: one text part per field, then the
+/// file part (`name="file"`, no per-part Content-Type, as the SDK sends it).
+fn upload_form(fields: &[(String, String)], file_name: &str, file: FilePart) -> Multipart {
+    let mut form = Multipart::new();
     for (name, value) in fields {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n",
-                form_quote(name)
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(value.as_bytes());
-        body.extend_from_slice(b"\r\n");
+        form = form.text(name.clone(), value.clone());
     }
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\n\r\n",
-            form_quote(file_name)
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(content);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    Ok((body, content_type))
+    match file {
+        FilePart::Bytes(data) => form.bytes("file", file_name, "", data),
+        FilePart::Path(path) => form.file("file", file_name, "", path),
+    }
+}
+
+/// Where the uploaded content comes from.
+enum FilePart {
+    Bytes(Bytes),
+    /// Streamed from disk on every attempt.
+    Path(PathBuf),
 }
 
 /// The Scale v1 API client. Cheap to clone (the transport is shared).
@@ -913,22 +858,36 @@ impl ScaleClient {
     // Files
     // -----------------------------------------------------------------------------------------
 
-    /// `POST /files/upload` of the file at `path` (read into memory; Scale accepts up to
-    /// 80 MB) with text form fields (`display_name`, `project_name`, `reference_id`, and
-    /// `metadata` as JSON text).
+    /// `POST /files/upload` of the file at `path` (streamed from disk, again on a retry; Scale
+    /// accepts up to 80 MB) with text form fields (`display_name`, `project_name`,
+    /// `reference_id`, and `metadata` as JSON text).
     pub async fn upload_file(&self, path: &Path, fields: &[(String, String)]) -> Result<ScaleFile> {
         const OP: &str = "upload_file";
-        let content = tokio::fs::read(path).await.map_err(|e| {
-            op_err(
-                Error::validation(format!("cannot read {}: {e}", path.display())),
-                OP,
-            )
-        })?;
+        // A file that cannot be read is the caller's mistake: say so before contacting Scale.
+        match tokio::fs::metadata(path).await {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(op_err(
+                    Error::validation(format!("cannot read {}: not a file", path.display())),
+                    OP,
+                ))
+            }
+            Err(e) => {
+                return Err(op_err(
+                    Error::validation(format!("cannot read {}: {e}", path.display())),
+                    OP,
+                ))
+            }
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".to_owned());
-        self.upload_file_bytes(&name, content, fields).await
+        self.send_upload(
+            upload_form(fields, &name, FilePart::Path(path.to_owned())),
+            fields,
+        )
+        .await
     }
 
     /// `POST /files/upload` of in-memory content named `file_name`.
@@ -938,10 +897,12 @@ impl ScaleClient {
         content: Vec<u8>,
         fields: &[(String, String)],
     ) -> Result<ScaleFile> {
+        let form = upload_form(fields, file_name, FilePart::Bytes(Bytes::from(content)));
+        self.send_upload(form, fields).await
+    }
+
+    async fn send_upload(&self, form: Multipart, fields: &[(String, String)]) -> Result<ScaleFile> {
         const OP: &str = "upload_file";
-        let (body, content_type) =
-            multipart_body(fields, file_name, &content).map_err(|e| op_err(e, OP))?;
-        drop(content);
         // With a reference_id a resent upload cannot duplicate (Scale answers 409).
         let retry = if fields
             .iter()
@@ -953,7 +914,7 @@ impl ScaleClient {
         };
         let rb = self
             .request(Method::POST, OP, "files/upload")
-            .bytes(body, content_type)
+            .multipart(form)
             .retry(retry);
         Self::send_as(rb, OP, "file").await
     }
@@ -1211,31 +1172,6 @@ mod tests {
             seg("", "batch name", "x").unwrap_err().kind(),
             ErrorKind::Validation
         );
-    }
-
-    #[test]
-    fn multipart_bodies_carry_fields_then_the_file_and_avoid_colliding_boundaries() {
-        let fields = vec![
-            ("project_name".to_owned(), "p".to_owned()),
-            ("metadata".to_owned(), r#"{"a":1}"#.to_owned()),
-        ];
-        let (body, ct) = multipart_body(&fields, "pic \"1\".png", b"\x89PNG data").unwrap();
-        let text = String::from_utf8_lossy(&body);
-        let boundary = ct.split("boundary=").nth(1).unwrap();
-        assert!(text.starts_with(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"project_name\"\r\n\r\np\r\n"
-        )));
-        assert!(text.contains("name=\"metadata\"\r\n\r\n{\"a\":1}\r\n"));
-        assert!(text.contains("name=\"file\"; filename=\"pic %221%22.png\"\r\n\r\n"));
-        assert!(text.ends_with(&format!("\r\n--{boundary}--\r\n")));
-        assert!(!text.contains("Content-Type"));
-
-        // Content holding the first boundary gets the second one.
-        let tricky = format!("xx{}yy", MULTIPART[0].0);
-        let (_, ct2) = multipart_body(&[], "f", tricky.as_bytes()).unwrap();
-        assert_eq!(ct2, MULTIPART[1].1);
-        let all: String = MULTIPART.iter().map(|(b, _)| *b).collect();
-        assert!(multipart_body(&[], "f", all.as_bytes()).is_err());
     }
 
     #[test]

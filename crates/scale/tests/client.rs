@@ -420,3 +420,74 @@ async fn failing_to_record_refusals_on_the_batch_keeps_the_receipt() {
     assert_eq!(receipt.failures[0].external_key.as_deref(), Some("k1"));
     assert_eq!(receipt.failures[0].index, Some(1));
 }
+
+#[tokio::test]
+async fn file_uploads_are_multipart_fields_then_the_file_resent_whole_on_retry() {
+    let (c, m) = serve(|n, _| {
+        if n == 0 {
+            (500, json!({"error": "boom"}))
+        } else {
+            (200, json!({"id": "f1", "mimetype": "image/png", "size": 9}))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pic \"1\".png");
+    std::fs::write(&path, b"\x89PNG data").unwrap();
+    let fields = vec![
+        ("project_name".to_owned(), "p".to_owned()),
+        ("metadata".to_owned(), r#"{"a":1}"#.to_owned()),
+        // With a reference_id the upload is safe to resend after a 500.
+        ("reference_id".to_owned(), "r1".to_owned()),
+    ];
+    c.upload_file(&path, &fields).await.unwrap();
+    let seen = m.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(
+            (s.method.as_str(), s.uri.as_str()),
+            ("POST", "/v1/files/upload")
+        );
+        let ct = s.content_type.clone().unwrap();
+        let boundary = ct
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap_or_else(|| panic!("{ct}"));
+        let text = String::from_utf8_lossy(&s.body);
+        assert!(
+            text.starts_with(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"project_name\"\r\n\r\np\r\n"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("name=\"metadata\"\r\n\r\n{\"a\":1}\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "name=\"file\"; filename=\"pic %221%22.png\"\r\n\r\n\u{fffd}PNG data\r\n"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!("\r\n--{boundary}--\r\n")), "{text}");
+        assert!(
+            !text.contains("Content-Type"),
+            "no per-part content type: {text}"
+        );
+    }
+    // Without a reference_id a 500 is not resent: Scale may have stored the file.
+    let (c, m) = serve(|_, _| (500, json!({"error": "boom"}))).await;
+    let err = c
+        .upload_file_bytes("a.txt", b"x".to_vec(), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert_eq!(m.seen.lock().unwrap().len(), 1);
+    // A file that cannot be read is refused before Scale is contacted.
+    let err = c
+        .upload_file(&dir.path().join("missing.png"), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation, "{err}");
+    assert_eq!(m.seen.lock().unwrap().len(), 1);
+}

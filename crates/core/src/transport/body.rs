@@ -9,6 +9,10 @@ use std::path::PathBuf;
 
 /// A `multipart/form-data` body. It is kept as a description and rebuilt for every attempt, so
 /// a retried upload sends its files again (streamed from disk, never held in memory).
+///
+/// Names and file names are written as browsers and Python's `requests` write them (the
+/// vendors' SDKs): raw UTF-8 in quotes, with `"`, CR and LF escaped as `%22`, `%0D`, `%0A`.
+/// A file part with an empty content type is sent without a `Content-Type` header.
 #[derive(Clone, Default)]
 pub struct Multipart {
     parts: Vec<Part>,
@@ -86,22 +90,26 @@ impl Multipart {
     /// The first content type that is not a valid MIME type, if any (checked before sending).
     pub(crate) fn invalid_content_type(&self) -> Option<&str> {
         self.parts.iter().find_map(|p| match p {
-            Part::Bytes { content_type, .. } | Part::File { content_type, .. } => {
+            Part::Bytes { content_type, .. } | Part::File { content_type, .. }
+                if !content_type.is_empty() =>
+            {
                 reqwest::multipart::Part::bytes(Vec::new())
                     .mime_str(content_type)
                     .is_err()
                     .then_some(content_type.as_str())
             }
-            Part::Text { .. } => None,
+            _ => None,
         })
     }
 
     /// The form for one attempt. Fails only when a file cannot be opened.
     pub(crate) async fn to_form(&self) -> std::result::Result<reqwest::multipart::Form, FileError> {
-        let mut form = reqwest::multipart::Form::new();
+        // Names are quoted by `form_quote`; reqwest's own percent-encoding would switch to the
+        // `name*=utf-8''…` form that form-data parsers (and the vendors' SDKs) do not use.
+        let mut form = reqwest::multipart::Form::new().percent_encode_noop();
         for part in &self.parts {
             form = match part {
-                Part::Text { name, value } => form.text(name.clone(), value.clone()),
+                Part::Text { name, value } => form.text(form_quote(name), value.clone()),
                 Part::Bytes {
                     name,
                     file_name,
@@ -112,8 +120,8 @@ impl Multipart {
                         reqwest::Body::from(data.clone()),
                         data.len() as u64,
                     )
-                    .file_name(file_name.clone());
-                    form.part(name.clone(), with_mime(p, content_type))
+                    .file_name(form_quote(file_name));
+                    form.part(form_quote(name), with_mime(p, content_type))
                 }
                 Part::File {
                     name,
@@ -123,8 +131,8 @@ impl Multipart {
                 } => {
                     let (body, len) = open_file_body(path).await?;
                     let p = reqwest::multipart::Part::stream_with_length(body, len)
-                        .file_name(file_name.clone());
-                    form.part(name.clone(), with_mime(p, content_type))
+                        .file_name(form_quote(file_name));
+                    form.part(form_quote(name), with_mime(p, content_type))
                 }
             };
         }
@@ -132,9 +140,19 @@ impl Multipart {
     }
 }
 
+/// HTML's form-data escaping of a name or file name (what browsers and urllib3 do).
+fn form_quote(s: &str) -> String {
+    s.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
 /// `mime_str` consumes the part and returns only an error when invalid; content types were
 /// checked when the form was attached, so an invalid one cannot get here, but must not panic.
 fn with_mime(part: reqwest::multipart::Part, content_type: &str) -> reqwest::multipart::Part {
+    if content_type.is_empty() {
+        return part;
+    }
     match part.mime_str(content_type) {
         Ok(p) => p,
         Err(_) => reqwest::multipart::Part::bytes(Vec::new()),
@@ -225,6 +243,13 @@ mod tests {
     }
 
     #[test]
+    fn names_are_quoted_like_html_forms() {
+        assert_eq!(form_quote("pic \"1\".png"), "pic %221%22.png");
+        assert_eq!(form_quote("a\r\nb"), "a%0D%0Ab");
+        assert_eq!(form_quote("日本 x.json"), "日本 x.json");
+    }
+
+    #[test]
     fn invalid_content_types_are_found_before_sending() {
         let ok = Multipart::new().text("operations", "{}").bytes(
             "1",
@@ -233,6 +258,8 @@ mod tests {
             Bytes::from_static(b"[]"),
         );
         assert_eq!(ok.invalid_content_type(), None);
+        let untyped = ok.clone().bytes("3", "c", "", Bytes::new());
+        assert_eq!(untyped.invalid_content_type(), None);
         let bad = ok.file("2", "b", "not a mime type", PathBuf::from("/nonexistent"));
         assert_eq!(bad.invalid_content_type(), Some("not a mime type"));
         let shown = format!("{bad:?}");

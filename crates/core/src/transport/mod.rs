@@ -7,17 +7,20 @@ mod body;
 pub mod graphql;
 mod path;
 pub mod redact;
+mod settings;
 mod stream;
 
 pub use auth::{Auth, ExposeSecret, SecretString};
 pub use body::Multipart;
+/// The byte buffer of bodies and streams, re-exported so adapters need not depend on `bytes`.
+pub use bytes::Bytes;
 pub use path::path;
 pub use reqwest::Method;
+pub use settings::parse_duration;
 pub use stream::{ndjson_lines, resumable_download, StreamingResponse};
 
 use crate::{Error, ErrorKind, Result, Vendor};
 use backon::BackoffBuilder;
-use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use redact::redact_url;
 use serde::de::DeserializeOwned;
@@ -32,20 +35,29 @@ use tracing::Instrument;
 use url::Url;
 
 /// Transport settings. Every field has a default; see `docs/configuration.md`.
+///
+/// Duration settings take a number in the unit their key names (`timeout_secs = 30`,
+/// `initial_backoff_ms = 500`; seconds for the keys without a unit) or a string with a unit
+/// (`"30s"`, `"500ms"`, `"2m"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TransportConfig {
-    /// Timeout of one HTTP attempt, in seconds.
+    /// Timeout of one HTTP attempt, in seconds (for a streamed body: until its head arrives).
+    #[serde(deserialize_with = "settings::secs")]
     pub timeout_secs: f64,
     /// Deadline of one operation across all its retries, in seconds.
+    #[serde(deserialize_with = "settings::secs")]
     pub deadline_secs: f64,
     /// Attempts in total (first try included). 1 disables retries.
     pub max_attempts: u32,
     /// First backoff delay, in milliseconds; doubles each retry.
+    #[serde(deserialize_with = "settings::millis")]
     pub initial_backoff_ms: u64,
     /// Largest backoff delay, in milliseconds.
+    #[serde(deserialize_with = "settings::millis")]
     pub max_backoff_ms: u64,
     /// Longest `Retry-After` honoured, in seconds; a longer one ends the retries.
+    #[serde(deserialize_with = "settings::secs")]
     pub max_retry_after_secs: f64,
     /// Client-side limit of requests per second (none by default).
     pub rate_limit_per_second: Option<u32>,
@@ -54,6 +66,16 @@ pub struct TransportConfig {
     /// Allow plain `http://` to hosts other than loopback. Off by default: keys would travel
     /// in clear text.
     pub allow_insecure_http: bool,
+    /// Longest wait for a connection to be established.
+    #[serde(with = "settings::duration")]
+    pub connect_timeout: Duration,
+    /// A response body that delivers no byte for this long ends the attempt (a `Timeout`).
+    /// The one bound on streamed bodies, which may otherwise take as long as they need.
+    #[serde(with = "settings::duration")]
+    pub read_idle_timeout: Duration,
+    /// Largest response body read into memory, in bytes; a larger one is a `Decode` error that
+    /// names this setting. Streamed bodies are not limited.
+    pub max_response_bytes: u64,
 }
 
 impl Default for TransportConfig {
@@ -68,9 +90,15 @@ impl Default for TransportConfig {
             rate_limit_per_second: None,
             concurrency: 32,
             allow_insecure_http: false,
+            connect_timeout: Duration::from_secs(30),
+            read_idle_timeout: Duration::from_secs(60),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
+
+/// Default of [`TransportConfig::max_response_bytes`]: 256 MiB, far above any JSON answer.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Largest number of seconds a duration setting may hold (a year).
 const MAX_CONFIG_SECS: f64 = 365.0 * 24.0 * 3600.0;
@@ -91,18 +119,27 @@ impl TransportConfig {
 
     fn validate(&self) -> Result<()> {
         let bad = |field: &str, why: &str| Err(Error::config(format!("transport.{field} {why}")));
+        const POSITIVE: &str = "must be a positive duration, at most 31536000 s (a year)";
+        let positive = |secs: f64| secs > 0.0 && secs <= MAX_CONFIG_SECS;
         // An upper bound keeps `Duration`/`Instant` arithmetic from overflowing (which panics).
-        if !(self.timeout_secs > 0.0 && self.timeout_secs <= MAX_CONFIG_SECS) {
-            return bad(
-                "timeout_secs",
-                "must be a positive number of seconds, at most 31536000 (a year)",
-            );
+        if !positive(self.timeout_secs) {
+            return bad("timeout_secs", POSITIVE);
         }
-        if !(self.deadline_secs > 0.0 && self.deadline_secs <= MAX_CONFIG_SECS) {
-            return bad(
-                "deadline_secs",
-                "must be a positive number of seconds, at most 31536000 (a year)",
-            );
+        if !positive(self.deadline_secs) {
+            return bad("deadline_secs", POSITIVE);
+        }
+        if !positive(self.connect_timeout.as_secs_f64()) {
+            return bad("connect_timeout", POSITIVE);
+        }
+        if !positive(self.read_idle_timeout.as_secs_f64()) {
+            return bad("read_idle_timeout", POSITIVE);
+        }
+        let max_ms = (MAX_CONFIG_SECS * 1000.0) as u64;
+        if self.initial_backoff_ms > max_ms {
+            return bad("initial_backoff_ms", "must be at most a year");
+        }
+        if self.max_backoff_ms > max_ms {
+            return bad("max_backoff_ms", "must be at most a year");
         }
         if self.max_attempts == 0 {
             return bad("max_attempts", "must be at least 1");
@@ -119,8 +156,11 @@ impl TransportConfig {
         if !(self.max_retry_after_secs >= 0.0 && self.max_retry_after_secs <= MAX_CONFIG_SECS) {
             return bad(
                 "max_retry_after_secs",
-                "must be a non-negative number of seconds, at most 31536000 (a year)",
+                "must be a non-negative duration, at most 31536000 s (a year)",
             );
+        }
+        if self.max_response_bytes < 1024 {
+            return bad("max_response_bytes", "must be at least 1024");
         }
         Ok(())
     }
@@ -268,7 +308,7 @@ impl Transport {
         // No client-wide total timeout: buffered requests set one per attempt, and streamed
         // bodies must not be cut off after it.
         let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs_f64(config.timeout_secs.min(30.0)))
+            .connect_timeout(config.connect_timeout)
             .pool_max_idle_per_host(config.concurrency.max(8))
             .user_agent(concat!("labelmux/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -794,16 +834,41 @@ impl RequestBuilder {
                 resp,
                 inner.vendor,
                 op,
+                inner.config.read_idle_timeout,
             )));
         }
         let read = async {
-            match resp.bytes().await {
+            let idle = inner.config.read_idle_timeout;
+            let limit = inner.config.max_response_bytes;
+            match read_limited(resp, idle, limit).await {
                 Ok(b) => Ok(b),
-                Err(e) => {
+                Err(ReadFailure::Http(e)) => {
                     let mut a = AttemptError::from_reqwest(inner, op, e);
                     a.processed = true;
                     Err(a)
                 }
+                Err(ReadFailure::Idle) => Err(AttemptError {
+                    error: mk(
+                        ErrorKind::Timeout,
+                        format!(
+                            "no data for {} while reading the response (transport.read_idle_timeout)",
+                            humantime::format_duration(idle)
+                        ),
+                    )
+                    .with_status(status),
+                    processed: true,
+                }),
+                Err(ReadFailure::TooLarge(size)) => Err(AttemptError {
+                    error: mk(
+                        ErrorKind::Decode,
+                        format!(
+                            "the response is larger than transport.max_response_bytes ({limit} bytes{}); raise it if such answers are expected",
+                            size.map(|n| format!(", it has {n}")).unwrap_or_default()
+                        ),
+                    )
+                    .with_status(status),
+                    processed: true,
+                }),
             }
         };
         let body = if streaming {
@@ -834,6 +899,41 @@ impl RequestBuilder {
         }
         let info = (inner.classifier)(status, &body);
         Err(vendor_failure(inner, op, status, &headers, info))
+    }
+}
+
+/// Why a response body could not be read into memory.
+enum ReadFailure {
+    Http(reqwest::Error),
+    /// No byte arrived for the read idle timeout.
+    Idle,
+    /// Over the limit (the announced length, when there was one).
+    TooLarge(Option<u64>),
+}
+
+/// Read a whole body, failing when no byte arrives for `idle` or when it exceeds `limit`.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    idle: Duration,
+    limit: u64,
+) -> std::result::Result<Bytes, ReadFailure> {
+    let announced = resp.content_length();
+    if announced.is_some_and(|n| n > limit) {
+        return Err(ReadFailure::TooLarge(announced));
+    }
+    let mut body = bytes::BytesMut::with_capacity(announced.unwrap_or(0).min(1 << 20) as usize);
+    loop {
+        match tokio::time::timeout(idle, resp.chunk()).await {
+            Err(_) => return Err(ReadFailure::Idle),
+            Ok(Err(e)) => return Err(ReadFailure::Http(e)),
+            Ok(Ok(None)) => return Ok(body.freeze()),
+            Ok(Ok(Some(chunk))) => {
+                if (body.len() + chunk.len()) as u64 > limit {
+                    return Err(ReadFailure::TooLarge(announced));
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
     }
 }
 
@@ -1077,6 +1177,59 @@ mod tests {
         assert!(err.to_string().contains("allow_insecure_http"));
         check_url_scheme(&remote, true).unwrap();
         assert!(check_url_scheme(&Url::parse("ftp://x/").unwrap(), true).is_err());
+    }
+
+    #[test]
+    fn new_settings_are_validated_with_the_field_named() {
+        let cases = [
+            (
+                "connect_timeout",
+                TransportConfig {
+                    connect_timeout: Duration::ZERO,
+                    ..TransportConfig::default()
+                },
+            ),
+            (
+                "read_idle_timeout",
+                TransportConfig {
+                    read_idle_timeout: Duration::from_secs(400 * 24 * 3600),
+                    ..TransportConfig::default()
+                },
+            ),
+            (
+                "max_response_bytes",
+                TransportConfig {
+                    max_response_bytes: 10,
+                    ..TransportConfig::default()
+                },
+            ),
+            (
+                "max_backoff_ms",
+                TransportConfig {
+                    max_backoff_ms: u64::MAX,
+                    ..TransportConfig::default()
+                },
+            ),
+            (
+                "initial_backoff_ms",
+                TransportConfig {
+                    initial_backoff_ms: u64::MAX / 2,
+                    ..TransportConfig::default()
+                },
+            ),
+        ];
+        for (field, cfg) in cases {
+            let err = Transport::new(
+                Vendor::Segments,
+                "https://api.segments.ai/",
+                Auth::None,
+                cfg,
+                default_classifier,
+            )
+            .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{field}");
+            assert!(err.to_string().contains(field), "{field}: {err}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub struct StreamingResponse {
     body: BodySource,
     vendor: Vendor,
     operation: &'static str,
+    idle: Duration,
 }
 
 enum BodySource {
@@ -38,13 +39,19 @@ impl fmt::Debug for StreamingResponse {
 }
 
 impl StreamingResponse {
-    pub(crate) fn new(resp: reqwest::Response, vendor: Vendor, operation: &'static str) -> Self {
+    pub(crate) fn new(
+        resp: reqwest::Response,
+        vendor: Vendor,
+        operation: &'static str,
+        idle: Duration,
+    ) -> Self {
         StreamingResponse {
             status: resp.status().as_u16(),
             headers: resp.headers().clone(),
             body: BodySource::Live(resp),
             vendor,
             operation,
+            idle,
         }
     }
 
@@ -55,22 +62,35 @@ impl StreamingResponse {
             body: BodySource::Read(resp.body),
             vendor,
             operation,
+            idle: Duration::MAX,
         }
     }
 
     /// The body as a stream of chunks, as they arrive. A failure mid-body is an error item
-    /// (kind `Transport` or `Timeout`, naming the vendor and the operation), after which the
-    /// stream ends.
+    /// (kind `Transport`, or `Timeout` when no byte came for the read idle timeout, naming the
+    /// vendor and the operation), after which the stream ends.
     pub fn into_stream(self) -> BoxStream<'static, Result<Bytes>> {
-        let (vendor, operation) = (self.vendor, self.operation);
+        let (vendor, operation, idle) = (self.vendor, self.operation, self.idle);
         match self.body {
             BodySource::Read(bytes) => stream::iter([Ok(bytes)]).boxed(),
             BodySource::Live(resp) => stream::unfold(Some(resp), move |resp| async move {
                 let mut resp = resp?;
-                match resp.chunk().await {
-                    Ok(Some(chunk)) => Some((Ok(chunk), Some(resp))),
-                    Ok(None) => None,
-                    Err(e) => Some((Err(body_error(vendor, operation, e)), None)),
+                match tokio::time::timeout(idle, resp.chunk()).await {
+                    Ok(Ok(Some(chunk))) => Some((Ok(chunk), Some(resp))),
+                    Ok(Ok(None)) => None,
+                    Ok(Err(e)) => Some((Err(body_error(vendor, operation, e)), None)),
+                    Err(_) => {
+                        let e = Error::new(
+                            ErrorKind::Timeout,
+                            format!(
+                                "no data for {} while reading the response (transport.read_idle_timeout)",
+                                humantime::format_duration(idle)
+                            ),
+                        )
+                        .with_vendor(vendor)
+                        .with_operation(operation);
+                        Some((Err(e), None))
+                    }
                 }
             })
             .boxed(),
@@ -134,7 +154,7 @@ struct Download {
 }
 
 /// GET an absolute URL (no credentials) as a byte stream; a failure mid-body re-requests with
-/// `Range: bytes=<offset>-` (a 200 answer instead of 206: the first <offset> bytes are skipped),
+/// `Range: bytes=<offset>-` (a 200 answer instead of 206: the first `<offset>` bytes are skipped),
 /// each resume counting as one attempt of the transport's retry budget. Never buffers the body.
 ///
 /// The bytes out equal the file exactly: a resumed answer that starts elsewhere than asked, or
@@ -292,6 +312,13 @@ impl Download {
                     "asked to resume at byte {} but the answer starts at {start}",
                     self.offset
                 )));
+            }
+            if let (Some(before), Some(now)) = (self.total, total) {
+                if before != now {
+                    return Err(self.decode_error(format!(
+                        "the file changed while it was downloaded ({before} bytes became {now})"
+                    )));
+                }
             }
             self.skip = self.offset - start;
             self.total = self.total.or(total);
