@@ -27,9 +27,10 @@ pub fn task_state(status: Option<&WorkflowStatus>) -> TaskState {
     match status {
         None | Some(WorkflowStatus::ToLabel) => TaskState::New,
         Some(WorkflowStatus::InReview) => TaskState::InReview,
-        // Sent back by a reviewer (or by `reject_tasks`): the core's "rejected, back in rework".
+        // Sent back by a reviewer or by `reject_tasks`: the contract suite expects a task sent
+        // back for rework to read `Rejected` (docs/states.md lists `InRework`; see the provider page).
         Some(WorkflowStatus::InRework) => TaskState::Rejected,
-        Some(WorkflowStatus::Done) => TaskState::Delivered,
+        Some(WorkflowStatus::Done) => TaskState::Approved,
         Some(WorkflowStatus::Other(s)) => TaskState::Other(s.clone()),
     }
 }
@@ -44,7 +45,7 @@ pub fn stats_from_overview(overview: &ProjectOverview) -> BTreeMap<String, u64> 
             "InReview" => TaskState::InReview,
             "InRework" => TaskState::Rejected,
             "Skipped" => TaskState::Skipped,
-            "Done" => TaskState::Delivered,
+            "Done" => TaskState::Approved,
             _ => continue,
         };
         *out.entry(core.as_str().to_owned()).or_insert(0) += n;
@@ -126,7 +127,7 @@ pub fn task_from_line(line: &ExportLine, project: &ProjectId) -> Task {
             .as_ref()
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default(),
-        delivered_at: (state == TaskState::Delivered)
+        delivered_at: (state == TaskState::Approved)
             .then_some(finished_at)
             .flatten(),
         completed_at: finished_at,
@@ -221,10 +222,10 @@ mod tests {
     }
 
     #[test]
-    fn a_done_row_is_a_delivered_task_with_its_latest_label() {
+    fn a_done_row_is_an_approved_task_with_its_latest_label() {
         let t = task_from_line(&line(), &ProjectId::new("clp"));
         assert_eq!(t.id.as_str(), "gk-1");
-        assert_eq!(t.state, TaskState::Delivered);
+        assert_eq!(t.state, TaskState::Approved);
         assert_eq!(t.batch_id.as_ref().map(|b| b.as_str()), Some("clb"));
         assert_eq!(t.priority, Some(3));
         assert_eq!(t.answers, Some(json!({"objects": [2]})));
@@ -283,7 +284,7 @@ mod tests {
         };
         let s = stats_from_overview(&o);
         assert_eq!(s.values().sum::<u64>(), 6);
-        assert_eq!(s["delivered"], 3);
+        assert_eq!(s["approved"], 3);
         assert_eq!(s["new"], 2);
     }
 }

@@ -63,7 +63,7 @@ pub fn capabilities() -> Capabilities {
             Property::SeveralDeliveriesPerTask,
             Property::BatchLabelingProgress,
         ],
-        TaskState::Delivered,
+        TaskState::Approved,
     )
 }
 
