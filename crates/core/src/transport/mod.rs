@@ -230,6 +230,8 @@ struct Inner {
     vendor: Vendor,
     base_url: Url,
     auth: Auth,
+    /// Every wire form of the key, blanked from any text a server sends back.
+    secret_forms: Arc<[String]>,
     config: TransportConfig,
     client: reqwest::Client,
     classifier: ErrorClassifier,
@@ -307,7 +309,33 @@ impl Transport {
         }
         // No client-wide total timeout: buffered requests set one per attempt, and streamed
         // bodies must not be cut off after it.
+        let same_host_only = reqwest::redirect::Policy::custom(|attempt| {
+            // Follow a redirect only to the host the request went to: the key (a header, or
+            // Sama's query parameter) must never reach another host.
+            let first = attempt.previous().first().map(|u| {
+                (
+                    u.scheme().to_owned(),
+                    u.host_str().map(str::to_owned),
+                    u.port_or_known_default(),
+                )
+            });
+            let next = (
+                attempt.url().scheme().to_owned(),
+                attempt.url().host_str().map(str::to_owned),
+                attempt.url().port_or_known_default(),
+            );
+            if attempt.previous().len() > 5 {
+                attempt.error("too many redirects")
+            } else if first.as_ref() != Some(&next) {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
         let client = reqwest::Client::builder()
+            // Never send a Referer: it would carry the previous URL (and Sama's key).
+            .referer(false)
+            .redirect(same_host_only)
             .connect_timeout(config.connect_timeout)
             .pool_max_idle_per_host(config.concurrency.max(8))
             .user_agent(concat!("labelmux/", env!("CARGO_PKG_VERSION")))
@@ -321,6 +349,11 @@ impl Transport {
             .map(|n| RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN)));
         Ok(Transport {
             inner: Arc::new(Inner {
+                secret_forms: auth
+                    .secret()
+                    .map(redact::secret_forms)
+                    .unwrap_or_default()
+                    .into(),
                 vendor,
                 base_url,
                 auth,
@@ -835,6 +868,7 @@ impl RequestBuilder {
                 inner.vendor,
                 op,
                 inner.config.read_idle_timeout,
+                Arc::clone(&inner.secret_forms),
             )));
         }
         let read = async {
@@ -892,6 +926,7 @@ impl RequestBuilder {
                 return Err(vendor_failure(inner, op, status, &headers, info));
             }
             return Ok(Outcome::Full(Response {
+                secret_forms: Arc::clone(&inner.secret_forms),
                 status,
                 headers,
                 body,
@@ -964,11 +999,9 @@ fn vendor_failure(
         .kind
         .or_else(|| ErrorKind::from_status(status))
         .unwrap_or(ErrorKind::InvalidRequest);
-    // A vendor or proxy may echo the request (and so the key) back in its error text.
-    let scrub = |text: String| match inner.auth.secret().filter(|k| !k.is_empty()) {
-        Some(key) if text.contains(key) => text.replace(key, redact::REDACTED),
-        _ => text,
-    };
+    // A vendor or proxy may echo the request (and so the key, in any encoding) back in its
+    // error text, or send terminal escapes.
+    let scrub = |text: String| redact::scrub_text(&text, &inner.secret_forms);
     let mut error = inner_error(inner, kind, op, scrub(info.message)).with_status(status);
     if let Some(code) = info.code {
         error = error.with_vendor_code(scrub(code));
@@ -1027,7 +1060,8 @@ impl AttemptError {
             msg.push_str(&s.to_string());
             src = s.source();
         }
-        let error = inner_error(inner, kind, op, redact::redact_text(&msg)).with_source(e);
+        let msg = redact::scrub_text(&redact::redact_text(&msg), &inner.secret_forms);
+        let error = inner_error(inner, kind, op, msg).with_source(e);
         AttemptError { error, processed }
     }
 }
@@ -1060,18 +1094,19 @@ pub struct Response {
     pub headers: reqwest::header::HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// The key's wire forms, scrubbed from decode errors that quote the body.
+    secret_forms: Arc<[String]>,
 }
 
 impl Response {
     /// Decode the body as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            Error::decode(format!(
-                "unexpected response body ({e}): {}",
-                body_snippet(&self.body)
-            ))
-            .with_status(self.status)
-            .with_source(e)
+            // A server may echo the request (and the key) in a body it sends with a 200.
+            let shown = redact::scrub_text(&body_snippet(&self.body), &self.secret_forms);
+            Error::decode(format!("unexpected response body ({e}): {shown}"))
+                .with_status(self.status)
+                .with_source(e)
         })
     }
 

@@ -64,6 +64,52 @@ pub fn redact_url_str(text: &str) -> String {
     }
 }
 
+/// Every form a key takes on the wire, to scrub from text a server sends back: the key itself,
+/// percent-encoded (query strings, form bodies), and base64 as HTTP Basic carries it (`key:`)
+/// or alone. Forms shorter than 4 characters are left out (they would blank ordinary text).
+pub fn secret_forms(key: &str) -> Vec<String> {
+    use base64::Engine;
+    if key.is_empty() {
+        return Vec::new();
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut forms = vec![
+        key.to_owned(),
+        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC).to_string(),
+        url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>(),
+        b64.encode(format!("{key}:")),
+        b64.encode(key),
+        base64::engine::general_purpose::URL_SAFE.encode(key),
+    ];
+    // base64 of `key:` may end in padding a server trims; match the unpadded stem too.
+    forms.extend(
+        forms
+            .clone()
+            .iter()
+            .map(|f| f.trim_end_matches('=').to_owned()),
+    );
+    forms.retain(|f| f.len() >= 4);
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    forms
+}
+
+/// Text from a server made safe to print: control characters (escape sequences, carriage
+/// returns, line breaks that would forge `error:` lines) become spaces, then every form of the
+/// secrets is blanked.
+pub fn scrub_text(text: &str, secret_forms: &[String]) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    for form in secret_forms {
+        if out.contains(form.as_str()) {
+            out = out.replace(form.as_str(), REDACTED);
+        }
+    }
+    out
+}
+
 /// Blank `name=value` pairs of secret parameters anywhere in free text.
 pub fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -111,6 +157,26 @@ mod tests {
             r.contains("access_key=REDACTED") && r.contains("state=in+progress"),
             "{r}"
         );
+    }
+
+    #[test]
+    fn scrubs_every_encoding_of_a_key_and_control_characters() {
+        use base64::Engine;
+        let key = "k3y/with+odd&chars";
+        let forms = secret_forms(key);
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{key}:"));
+        let encoded: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+        let text = format!(
+            "raw {key} basic {basic} url {encoded} \u{1b}[2J\u{1b}]0;title\u{7}\nerror: forged"
+        );
+        let out = scrub_text(&text, &forms);
+        assert!(
+            !out.contains(key) && !out.contains(&basic) && !out.contains(&encoded),
+            "{out}"
+        );
+        assert!(!out.chars().any(char::is_control), "{out:?}");
+        assert!(out.contains(REDACTED));
+        assert!(secret_forms("").is_empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt};
 use reqwest::header::HeaderMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A successful response whose body has not been read yet.
@@ -20,6 +21,7 @@ pub struct StreamingResponse {
     vendor: Vendor,
     operation: &'static str,
     idle: Duration,
+    secret_forms: Arc<[String]>,
 }
 
 enum BodySource {
@@ -44,6 +46,7 @@ impl StreamingResponse {
         vendor: Vendor,
         operation: &'static str,
         idle: Duration,
+        secret_forms: Arc<[String]>,
     ) -> Self {
         StreamingResponse {
             status: resp.status().as_u16(),
@@ -52,6 +55,7 @@ impl StreamingResponse {
             vendor,
             operation,
             idle,
+            secret_forms,
         }
     }
 
@@ -63,6 +67,7 @@ impl StreamingResponse {
             vendor,
             operation,
             idle: Duration::MAX,
+            secret_forms: resp.secret_forms,
         }
     }
 
@@ -100,6 +105,7 @@ impl StreamingResponse {
     /// The whole body (for the rare caller that wants it after all).
     pub(crate) async fn read_all(self) -> Result<Response> {
         let (status, headers) = (self.status, self.headers.clone());
+        let secret_forms = Arc::clone(&self.secret_forms);
         let mut chunks = self.into_stream();
         let mut body = BytesMut::new();
         while let Some(chunk) = chunks.next().await {
@@ -109,6 +115,7 @@ impl StreamingResponse {
             status,
             headers,
             body: body.freeze(),
+            secret_forms,
         })
     }
 }
