@@ -124,11 +124,20 @@ where
 /// `attachment`.
 pub fn neutral_inputs(vendor: Vendor) -> labelmux::InputMapping {
     let mut mapping = labelmux::InputMapping::default();
-    if vendor == Vendor::Scale {
-        mapping.rename.insert("url".into(), "attachment".into());
-        mapping
-            .defaults
-            .insert("attachment_type".into(), "image".into());
+    match vendor {
+        Vendor::Scale => {
+            mapping.rename.insert("url".into(), "attachment".into());
+            mapping
+                .defaults
+                .insert("attachment_type".into(), "image".into());
+        }
+        Vendor::Labelbox => {
+            mapping.rename.insert("url".into(), "row_data".into());
+        }
+        Vendor::Segments => {
+            mapping.rename.insert("url".into(), "image.url".into());
+        }
+        _ => {}
     }
     mapping
 }

@@ -29,11 +29,12 @@ async fn run_with(vendor: Vendor) -> PipelineOutcome {
         emulated.project.clone().unwrap(),
         emulated.state_dir.clone().unwrap().join(vendor.name()).display(),
         emulated.settings(vendor).base_url.clone().unwrap(),
-        if vendor == Vendor::Scale {
-            // The one difference between the runs: Scale calls the image `attachment`.
-            "[scale.inputs]\nrename = { url = \"attachment\" }\ndefaults = { attachment_type = \"image\" }\n"
-        } else {
-            ""
+        // The one difference between the runs: where each vendor wants the image URL.
+        match vendor {
+            Vendor::Scale => "[scale.inputs]\nrename = { url = \"attachment\" }\ndefaults = { attachment_type = \"image\" }\n",
+            Vendor::Labelbox => "[labelbox.inputs]\nrename = { url = \"row_data\" }\n",
+            Vendor::Segments => "[segments.inputs]\nrename = { url = \"image.url\" }\n",
+            _ => "",
         },
     );
     let mut config = Config::from_toml_str(&toml).unwrap();
@@ -58,11 +59,13 @@ async fn run_with(vendor: Vendor) -> PipelineOutcome {
 }
 
 #[tokio::test]
-async fn the_same_pipeline_runs_on_sama_and_scale_with_the_same_outcome() {
+async fn the_same_pipeline_runs_on_every_vendor_with_the_same_outcome() {
     let sama = run_with(Vendor::Sama).await;
     let scale = run_with(Vendor::Scale).await;
+    let labelbox = run_with(Vendor::Labelbox).await;
+    let segments = run_with(Vendor::Segments).await;
     let expected_keys: Vec<String> = (0..40).map(|i| format!("key-{i:02}")).collect();
-    for outcome in [&sama, &scale] {
+    for outcome in [&sama, &scale, &labelbox, &segments] {
         assert_eq!(outcome.submitted, 40);
         assert_eq!(outcome.created, 40);
         assert_eq!(outcome.delivered, 40);
@@ -75,7 +78,9 @@ async fn the_same_pipeline_runs_on_sama_and_scale_with_the_same_outcome() {
         rejected_key: None,
         ..o.clone()
     };
-    assert_eq!(comparable(&sama), comparable(&scale));
+    for other in [&scale, &labelbox, &segments] {
+        assert_eq!(comparable(&sama), comparable(other));
+    }
 }
 
 #[test]

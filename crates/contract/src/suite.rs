@@ -264,7 +264,7 @@ pub async fn reject_sends_task_back_for_rework(f: &dyn Fixture) {
     assert!(
         matches!(
             rejected.state,
-            TaskState::Rejected | TaskState::New | TaskState::InProgress
+            TaskState::Rejected | TaskState::InRework | TaskState::New | TaskState::InProgress
         ),
         "a rejected task is back in rework; state {:?} (vendor {:?})",
         rejected.state,

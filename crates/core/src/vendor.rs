@@ -53,7 +53,7 @@ impl Vendor {
         match self {
             Vendor::Sama => "https://api.sama.com/v2",
             Vendor::Scale => "https://api.scale.com/v1",
-            Vendor::Labelbox => "https://api.labelbox.com/graphql",
+            Vendor::Labelbox => "https://api.labelbox.com",
             Vendor::Segments => "https://api.segments.ai",
         }
     }

@@ -27,12 +27,14 @@ pub mod io;
 
 pub use config::{Config, VendorSettings, DEFAULT_CONFIG_FILE};
 pub use labelmux_core::*;
+pub use labelmux_labelbox as labelbox;
 pub use labelmux_sama as sama;
 pub use labelmux_scale as scale;
 pub use labelmux_segments as segments;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
+use labelmux_labelbox::{LabelboxClient, LabelboxProvider, LabelboxSettings};
 use labelmux_sama::{SamaClient, SamaOptions, SamaProvider};
 use labelmux_scale::{ScaleClient, ScaleOptions, ScaleProvider};
 use labelmux_segments::{SegmentsClient, SegmentsOptions, SegmentsProvider};
@@ -45,6 +47,8 @@ pub enum Adapter {
     Sama(SamaProvider),
     /// Scale AI.
     Scale(ScaleProvider),
+    /// Labelbox.
+    Labelbox(LabelboxProvider),
     /// Segments.ai.
     Segments(SegmentsProvider),
 }
@@ -61,6 +65,12 @@ impl From<ScaleProvider> for Adapter {
     }
 }
 
+impl From<LabelboxProvider> for Adapter {
+    fn from(p: LabelboxProvider) -> Self {
+        Adapter::Labelbox(p)
+    }
+}
+
 impl From<SegmentsProvider> for Adapter {
     fn from(p: SegmentsProvider) -> Self {
         Adapter::Segments(p)
@@ -74,6 +84,7 @@ pub fn capabilities_of(vendor: Vendor) -> Option<Capabilities> {
     match vendor {
         Vendor::Sama => Some(labelmux_sama::capabilities()),
         Vendor::Scale => Some(labelmux_scale::capabilities()),
+        Vendor::Labelbox => Some(labelmux_labelbox::capabilities()),
         Vendor::Segments => Some(labelmux_segments::capabilities()),
         _ => None,
     }
@@ -156,6 +167,19 @@ impl AnyProvider {
                     options,
                 ))
             }
+            Vendor::Labelbox => {
+                let settings: LabelboxSettings = config.adapter_options(vendor)?;
+                let client = LabelboxClient::new(
+                    &base_url,
+                    config.api_key(vendor)?,
+                    settings.transport(transport),
+                )?;
+                Adapter::Labelbox(LabelboxProvider::with_options(
+                    client,
+                    config.cursor_store(),
+                    settings.options()?,
+                ))
+            }
             Vendor::Segments => {
                 let options: SegmentsOptions = config.adapter_options(vendor)?;
                 let client = SegmentsClient::new(&base_url, config.api_key(vendor)?, transport)?;
@@ -195,6 +219,7 @@ macro_rules! dispatch {
         match $self {
             Adapter::Sama($p) => $call,
             Adapter::Scale($p) => $call,
+            Adapter::Labelbox($p) => $call,
             Adapter::Segments($p) => $call,
         }
     };

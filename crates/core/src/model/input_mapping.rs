@@ -11,7 +11,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InputMapping {
-    /// Input name in the task file → input name the vendor expects.
+    /// Input name in the task file → input name the vendor expects. A dotted target nests
+    /// (`url = "image.url"` gives `{"image": {"url": …}}`, Segments' image attributes).
     pub rename: std::collections::BTreeMap<String, String>,
     /// Inputs added to every task that lacks them (after renaming).
     pub defaults: JsonMap,
@@ -28,12 +29,27 @@ impl InputMapping {
     pub fn apply(&self, mut task: TaskSpec) -> Result<TaskSpec, String> {
         for (from, to) in &self.rename {
             if let Some(value) = task.inputs.remove(from) {
-                if task.inputs.contains_key(to) {
-                    return Err(format!(
-                        "input `{from}` is renamed to `{to}`, but the task already has `{to}`"
-                    ));
+                let clash = || {
+                    format!("input `{from}` is renamed to `{to}`, but the task already has `{to}`")
+                };
+                let mut path = to.split('.').peekable();
+                let mut node = &mut task.inputs;
+                while let Some(part) = path.next() {
+                    if path.peek().is_none() {
+                        if node.contains_key(part) {
+                            return Err(clash());
+                        }
+                        node.insert(part.to_owned(), value);
+                        break;
+                    }
+                    let child = node
+                        .entry(part.to_owned())
+                        .or_insert_with(|| serde_json::Value::Object(JsonMap::new()));
+                    node = match child {
+                        serde_json::Value::Object(m) => m,
+                        _ => return Err(clash()),
+                    };
                 }
-                task.inputs.insert(to.clone(), value);
             }
         }
         for (name, value) in &self.defaults {
@@ -71,5 +87,19 @@ mod input_mapping_tests {
             .unwrap_err()
             .contains("already has `attachment`"));
         assert!(InputMapping::default().is_empty());
+        let nested = InputMapping {
+            rename: [("url".to_owned(), "image.url".to_owned())].into(),
+            ..InputMapping::default()
+        };
+        let out = nested
+            .apply(TaskSpec::from_json(json!({"url": "u", "image": {"w": 1}})).unwrap())
+            .unwrap();
+        assert_eq!(
+            Value::Object(out.inputs),
+            json!({"image": {"url": "u", "w": 1}})
+        );
+        assert!(nested
+            .apply(TaskSpec::from_json(json!({"url": "u", "image": "flat"})).unwrap())
+            .is_err());
     }
 }
