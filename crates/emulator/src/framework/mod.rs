@@ -4,6 +4,8 @@
 pub(crate) mod control;
 pub(crate) mod faults;
 pub(crate) mod lifecycle;
+pub(crate) mod multipart;
+pub(crate) mod outbound;
 pub(crate) mod server;
 
 use axum::response::Response;

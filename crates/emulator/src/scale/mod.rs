@@ -7,7 +7,7 @@
 //! `next_token`; an unknown task type or project in a task creation is a 400; auditing a task
 //! that is not completed is a 400; the audit answer is the task; an audit rejection sends the
 //! task back for rework (the lifecycle completes it again, `customer_review_status: fixed`);
-//! batch callbacks carry `{"batch", "status"}`; callbacks are POSTed to `http://` URLs only,
+//! batch callbacks carry `{"batch", "status"}`; callbacks are POSTed (`http://` or `https://`),
 //! up to 3 attempts, with header `scale-callback-auth:` [`CALLBACK_AUTH_KEY`].
 
 // Handlers return `Result<Response, Response>`: the error side is the ready-made HTTP error
@@ -18,6 +18,8 @@ mod errors;
 mod state;
 mod wire;
 
+use crate::framework::multipart::form_parts;
+use crate::framework::outbound::post_with_retries;
 use crate::framework::{VendorContext, VendorEmulator};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -35,11 +37,9 @@ use state::{
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use wire::{
-    api_key_of, decode_segment, fmt_ts, mime_of, needs_attachment, now_ms, parse_multipart, Query,
-    TASK_TYPES,
+    api_key_of, decode_segment, fmt_ts, mime_of, needs_attachment, now_ms, Query, TASK_TYPES,
 };
 
 /// The `scale-callback-auth` header value the emulator sends with every callback (Scale's
@@ -247,65 +247,17 @@ impl VendorEmulator for ScaleEmulator {
 
 async fn deliver_callback(cb: Callback, store: Arc<RwLock<Store>>) {
     let body = serde_json::to_vec(&cb.body).unwrap_or_default();
-    let mut delivered = false;
-    for attempt in 0..3u64 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
-        }
-        if let Ok(Ok(status)) =
-            tokio::time::timeout(Duration::from_secs(5), post_json(&cb.url, &body)).await
-        {
-            if (200..300).contains(&status) {
-                delivered = true;
-                break;
-            }
-        }
-    }
+    let headers = [
+        ("Content-Type", "application/json".to_owned()),
+        ("scale-callback-auth", CALLBACK_AUTH_KEY.to_owned()),
+    ];
+    let delivered = post_with_retries(&cb.url, &headers, body, Duration::from_millis(100)).await;
     if let Some(i) = cb.task {
         let mut st = store.write().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = st.tasks.get_mut(i) {
             t.callback_succeeded = Some(t.callback_succeeded.unwrap_or(false) || delivered);
         }
     }
-}
-
-/// A minimal HTTP/1.1 POST (plain `http://` only); returns the response status.
-async fn post_json(url: &str, body: &[u8]) -> std::io::Result<u16> {
-    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_owned());
-    let u = url::Url::parse(url).map_err(|_| bad("bad callback URL"))?;
-    if u.scheme() != "http" {
-        return Err(bad("the emulator sends callbacks to http:// URLs only"));
-    }
-    let host = u
-        .host_str()
-        .ok_or_else(|| bad("callback URL without host"))?;
-    let port = u.port().unwrap_or(80);
-    let mut path = u.path().to_owned();
-    if let Some(q) = u.query() {
-        path.push('?');
-        path.push_str(q);
-    }
-    let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\nscale-callback-auth: {CALLBACK_AUTH_KEY}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    let mut buf = [0u8; 64];
-    let mut got = 0;
-    while got < 12 {
-        let n = stream.read(&mut buf[got..]).await?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let line = String::from_utf8_lossy(&buf[..got]);
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("no HTTP status in the callback answer"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,7 +394,7 @@ async fn dispatch(State(emu): State<Arc<ScaleEmulator>>, req: Request) -> Respon
         ("GET", ["projects", name]) => get_project(e, name),
         ("POST", ["projects", name, "setParams"]) => set_params(e, name, &body),
         ("GET", ["projects", name, "taskTemplates"]) => task_template(e, name),
-        ("POST", ["files", "upload"]) => upload_file(e, &content_type, &body),
+        ("POST", ["files", "upload"]) => upload_file(e, &content_type, body.clone()).await,
         ("POST", ["files", "import"]) => import_file(e, &body),
         ("GET", ["teams"]) => Ok(team(e)),
         ("POST", ["teams", op @ ("invite" | "set_role")]) => team_update(e, op, &body),
@@ -1283,14 +1235,14 @@ fn file_record(st: &mut Store, name: &str, size: usize, fields: &Obj) -> Result<
     Ok(v)
 }
 
-fn upload_file(emu: &ScaleEmulator, content_type: &str, body: &[u8]) -> HResult {
+async fn upload_file(emu: &ScaleEmulator, content_type: &str, body: Bytes) -> HResult {
     if !content_type
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")
     {
         return Err(bad_request("files/upload takes a multipart/form-data body"));
     }
-    let parts = parse_multipart(content_type, body).map_err(bad_request)?;
+    let parts = form_parts(content_type, body).await.map_err(bad_request)?;
     let mut fields = Obj::new();
     let mut file = None;
     for p in parts {
