@@ -132,6 +132,7 @@
 //! binary need no change.
 #![deny(missing_docs)]
 
+pub mod cli;
 mod framework;
 mod labelbox;
 mod sama;
