@@ -7,6 +7,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod multipart;
 pub(crate) mod outbound;
 pub(crate) mod server;
+pub(crate) mod time;
 
 use axum::response::Response;
 use axum::Router;

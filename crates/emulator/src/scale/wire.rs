@@ -5,7 +5,7 @@
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 /// Every v1 task type (the `{type}` of `POST /task/{type}`), scale.md §4.8.
 pub(crate) const TASK_TYPES: [&str; 31] = [
@@ -56,17 +56,8 @@ pub(crate) fn needs_attachment(task_type: &str) -> bool {
         )
 }
 
-/// Milliseconds since the epoch, now.
-pub(crate) fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
-/// Scale's timestamp form: ISO-8601 UTC with milliseconds and `Z`.
-pub(crate) fn fmt_ts(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+// Scale's timestamp form is ISO-8601 UTC with milliseconds and `Z`.
+pub(crate) use crate::framework::time::{iso_millis_z as fmt_ts, now_ms};
 
 /// A time filter value: RFC 3339, naive ISO (`T` or space, taken as UTC), or a date. In ms.
 pub(crate) fn parse_time(s: &str) -> Option<i64> {
