@@ -176,13 +176,7 @@ pub(crate) fn delivered(emu: &SamaEmulator, p: &str, q: &Query) -> HResult {
     }
     let skip = (page - 1).saturating_mul(size);
     let (entries, _) = scan_log(pr, &f, 0, from, skip, size);
-    let body = wire::tasks_body(entries.into_iter().map(|e| TaskRender {
-        project: pr,
-        idx: e.task,
-        omit_answers: false,
-        delivery: Some(e),
-    }));
-    Ok(json_response(StatusCode::OK, body))
+    Ok(deliveries_response(pr, entries))
 }
 
 #[derive(Deserialize, Default)]
@@ -243,12 +237,16 @@ pub(crate) fn delivered_since_last_call(emu: &SamaEmulator, p: &str, body: &[u8]
         pr.log.len()
     };
     pr.cursors.insert(consumer, next.max(cursor));
-    let pr = &*pr;
+    Ok(deliveries_response(pr, entries))
+}
+
+/// A 200 answer listing delivery-log entries, each with the answers delivered then.
+fn deliveries_response(pr: &Project, entries: Vec<LogEntry>) -> Response {
     let body = wire::tasks_body(entries.into_iter().map(|e| TaskRender {
         project: pr,
         idx: e.task,
         omit_answers: false,
         delivery: Some(e),
     }));
-    Ok(json_response(StatusCode::OK, body))
+    json_response(StatusCode::OK, body)
 }
