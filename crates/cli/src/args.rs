@@ -5,7 +5,6 @@ use crate::taskfile::TaskFileFormat;
 use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use labelmux::{TaskState, Vendor};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// One command line over the data-annotation vendors Sama, Scale AI, Labelbox and Segments.ai.
@@ -103,24 +102,13 @@ pub struct DemoArgs {
     pub step_ms: u64,
 }
 
-/// `labelmux emulate`. Its projects to seed are the (repeatable) global `--project`; default
-/// per vendor (Sama: 1001, Scale: demo).
+/// `labelmux emulate`: the options of the standalone `labelmux-emulator`. Its projects to seed
+/// are the (repeatable) global `--project`; default per vendor.
 #[derive(Args, Debug)]
 pub struct EmulateArgs {
-    /// Vendor API to emulate (sama, scale).
-    pub vendor: Vendor,
-    /// Address to bind (keep it on loopback).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub addr: SocketAddr,
-    /// The API key the emulator accepts (a test key, not a real one).
-    #[arg(long, default_value = "emulator-key", value_name = "KEY")]
-    pub api_key: String,
-    /// Move every open task one lifecycle step every N milliseconds (default: tasks stay put).
-    #[arg(long, value_name = "N")]
-    pub lifecycle_ms: Option<u64>,
-    /// Fraction (0..1) of vendor-API requests that fail: half 503, half 429 with Retry-After.
-    #[arg(long, default_value_t = 0.0, value_name = "F")]
-    pub fault_rate: f64,
+    /// Vendor, address, key, lifecycle, faults and rate limits.
+    #[command(flatten)]
+    pub emulator: labelmux_emulator::cli::EmulatorArgs,
 }
 
 /// `labelmux tasks ...`.
@@ -375,6 +363,30 @@ mod tests {
             Command::Tasks(TasksCommand::Create(c)) => assert_eq!(c.priority, Some(-3)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn emulate_takes_the_emulator_options_and_the_global_projects() {
+        let cli = parse(&[
+            "emulate",
+            "segments",
+            "--fault-seed",
+            "7",
+            "--enforce-rate-limits",
+            "--project",
+            "me/a",
+            "--project",
+            "me/b",
+        ])
+        .unwrap();
+        let Command::Emulate(e) = cli.command else {
+            panic!("{:?}", cli.command);
+        };
+        let config = e.emulator.config(cli.global.project);
+        assert_eq!(config.vendor, Vendor::Segments);
+        assert_eq!(config.faults.seed, Some(7));
+        assert!(config.enforce_rate_limits);
+        assert_eq!(config.projects, ["me/a", "me/b"]);
     }
 
     #[test]

@@ -51,7 +51,7 @@
 //! lifecycle step (`advance`, `complete_all`, `deliver_all`, `finish_all`) completes the open
 //! tasks — pending ones and audit-rejected ones (rework) — with a generated `response` (the
 //! task's `hypothesis` if it has one); completion POSTs the task to its `callback_url`
-//! (`http://` only) with header `scale-callback-auth: emulator-callback-auth`. An attachment
+//! with header `scale-callback-auth: emulator-callback-auth`. An attachment
 //! containing `scale-emulator-error` makes a task fail processing (`status: error`). A `test_…`
 //! key completes tasks on creation. `task_count` counts tasks not canceled. The reject control
 //! plays Scale's own reviewers: a completed task gets a rejected audit (source `scale`) and the
@@ -77,7 +77,7 @@
 //! without it, every row in review). Labels answer every
 //! tool (rectangle, polygon, point, line) and classification (radio, checklist, text) of the
 //! project's ontology; webhooks fire (`LABEL_CREATED`, `LABEL_UPDATED`, `WORKFLOW_ACTION`, HMAC
-//! signatures, `http://` receivers only). Injected 429s carry `{"message": "You have exceeded
+//! signatures, up to 3 attempts). Injected 429s carry `{"message": "You have exceeded
 //! ..."}`; `enforce_rate_limits` allows 5,000 requests a minute. Labelbox-only controls (no key):
 //! `POST /_labelbox/consensus?project=P` `{"labels": N}` (N labels per row; 1 = off),
 //! `GET|PUT /_labelbox/settings` `{"task_delay_ms", "processing_delay_ms"}`,
@@ -132,6 +132,7 @@
 //! binary need no change.
 #![deny(missing_docs)]
 
+pub mod cli;
 mod framework;
 mod labelbox;
 mod sama;

@@ -4,10 +4,10 @@ use super::Ctx;
 use crate::args::EmulateArgs;
 use crate::exit::{code, CliError};
 use crate::output;
-use labelmux_emulator::{start, EmulatorConfig, FaultConfig, Lifecycle};
+use labelmux_emulator::cli::shutdown_signal;
+use labelmux_emulator::{emulated_vendors, start};
 use serde_json::json;
 use std::io::Write;
-use std::time::Duration;
 
 /// An emulator that failed to start: unsupported vendor or address in use.
 pub(crate) fn start_error(vendor: labelmux::Vendor, e: std::io::Error) -> CliError {
@@ -15,7 +15,8 @@ pub(crate) fn start_error(vendor: labelmux::Vendor, e: std::io::Error) -> CliErr
         let mut err = CliError::usage(format!("there is no {vendor} emulator in this build: {e}"));
         err.code = code::UNSUPPORTED;
         err.kind = "unsupported".into();
-        err.advice = Some("use --provider sama".into());
+        let names: Vec<&str> = emulated_vendors().into_iter().map(|v| v.name()).collect();
+        err.advice = Some(format!("emulated vendors: {}", names.join(", ")));
         err
     } else {
         CliError::io(format!("cannot start the {vendor} emulator"), e)
@@ -23,26 +24,8 @@ pub(crate) fn start_error(vendor: labelmux::Vendor, e: std::io::Error) -> CliErr
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: EmulateArgs) -> Result<(), CliError> {
-    if !(0.0..=1.0).contains(&a.fault_rate) {
-        return Err(CliError::usage("--fault-rate must be between 0 and 1"));
-    }
-    let mut config = EmulatorConfig::new(a.vendor);
-    config.addr = a.addr;
-    config.api_key = a.api_key;
-    if !ctx.global.project.is_empty() {
-        config.projects = ctx.global.project.clone();
-    }
-    if let Some(ms) = a.lifecycle_ms {
-        config.lifecycle = Lifecycle::Auto {
-            step: Duration::from_millis(ms.max(1)),
-        };
-    }
-    config.faults = FaultConfig {
-        unavailable_rate: a.fault_rate / 2.0,
-        throttle_rate: a.fault_rate / 2.0,
-        retry_after_secs: 1.0,
-        ..FaultConfig::default()
-    };
+    let a = a.emulator;
+    let config = a.config(ctx.global.project.clone());
     let emu = start(config).await.map_err(|e| start_error(a.vendor, e))?;
     if ctx.json() {
         output::print_json(&json!({
@@ -68,23 +51,8 @@ pub(crate) async fn run(ctx: &Ctx, a: EmulateArgs) -> Result<(), CliError> {
             emu.projects().first().map(String::as_str).unwrap_or("ID"),
         ));
     }
-    wait_for_signal().await;
+    shutdown_signal().await;
     emu.shutdown().await;
     ctx.note("Emulator stopped.");
     Ok(())
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

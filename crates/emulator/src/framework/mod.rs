@@ -4,7 +4,10 @@
 pub(crate) mod control;
 pub(crate) mod faults;
 pub(crate) mod lifecycle;
+pub(crate) mod multipart;
+pub(crate) mod outbound;
 pub(crate) mod server;
+pub(crate) mod time;
 
 use axum::response::Response;
 use axum::Router;

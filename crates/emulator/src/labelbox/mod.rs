@@ -12,9 +12,11 @@ mod graphql;
 mod resolve;
 mod state;
 
+use crate::framework::multipart::form_parts;
+use crate::framework::outbound::post_with_retries;
 use crate::framework::{VendorContext, VendorEmulator};
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
@@ -26,7 +28,6 @@ use state::{Delivery, Settings, Store, TaskOutput, WorkState};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 /// Largest request body (upload chunks are at most 10 MB, §9.2).
@@ -396,37 +397,37 @@ async fn graphql_request(emu: &LabelboxEmulator, req: Request) -> Response {
 /// `map`. The part's file name and content type are ignored.
 async fn read_multipart(req: Request) -> Result<(Value, Option<Vec<u8>>), Response> {
     let bad = |m: String| gql_errors(400, &[GqlError::new("BAD_REQUEST", m)]);
-    let mut mp = Multipart::from_request(req, &())
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
         .await
-        .map_err(|e| bad(format!("Invalid multipart request: {e}")))?;
+        .map_err(|e| bad(format!("Could not read the body: {e}")))?;
     let mut operations: Option<Value> = None;
     let mut map: Option<Value> = None;
     let mut parts: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    while let Some(field) = mp
-        .next_field()
+    for part in form_parts(&content_type, body)
         .await
         .map_err(|e| bad(format!("Invalid multipart request: {e}")))?
     {
-        let name = field.name().unwrap_or("").to_owned();
-        let data = field
-            .bytes()
-            .await
-            .map_err(|e| bad(format!("Could not read multipart part {name}: {e}")))?;
-        match name.as_str() {
+        match part.name.as_str() {
             "operations" => {
                 operations = Some(
-                    serde_json::from_slice(&data)
+                    serde_json::from_slice(&part.data)
                         .map_err(|e| bad(format!("`operations` is not JSON: {e}")))?,
                 )
             }
             "map" => {
                 map = Some(
-                    serde_json::from_slice(&data)
+                    serde_json::from_slice(&part.data)
                         .map_err(|e| bad(format!("`map` is not JSON: {e}")))?,
                 )
             }
             _ => {
-                parts.insert(name, data.to_vec());
+                parts.insert(part.name, part.data.to_vec());
             }
         }
     }
@@ -641,62 +642,9 @@ async fn deliver_webhook(d: Delivery) {
         ("X-Labelbox-Id", d.id.clone()),
         ("X-Labelbox-Event", d.topic.clone()),
     ];
-    for attempt in 0..3u64 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-        }
-        if let Ok(Ok(status)) =
-            tokio::time::timeout(Duration::from_secs(5), post(&d.url, &headers, &body)).await
-        {
-            if (200..300).contains(&status) {
-                return;
-            }
-        }
+    if !post_with_retries(&d.url, &headers, body, Duration::from_millis(200)).await {
+        tracing::debug!(url = %d.url, "labelbox emulator: webhook not delivered");
     }
-    tracing::debug!(url = %d.url, "labelbox emulator: webhook not delivered");
-}
-
-/// A minimal HTTP/1.1 POST (plain `http://` only); returns the response status.
-async fn post(url: &str, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<u16> {
-    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, m.to_owned());
-    let u = url::Url::parse(url).map_err(|_| bad("bad webhook URL"))?;
-    if u.scheme() != "http" {
-        return Err(bad("the emulator delivers webhooks to http:// URLs only"));
-    }
-    let host = u
-        .host_str()
-        .ok_or_else(|| bad("webhook URL without host"))?;
-    let port = u.port().unwrap_or(80);
-    let mut path = u.path().to_owned();
-    if let Some(q) = u.query() {
-        path.push('?');
-        path.push_str(q);
-    }
-    let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
-    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    ));
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    let mut buf = [0u8; 64];
-    let mut got = 0;
-    while got < 12 {
-        let n = stream.read(&mut buf[got..]).await?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let line = String::from_utf8_lossy(&buf[..got]);
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("no HTTP status in the webhook answer"))
 }
 
 #[cfg(test)]

@@ -11,17 +11,8 @@ use std::collections::HashMap;
 /// A JSON object.
 pub(crate) type Obj = Map<String, Value>;
 
-/// Milliseconds since the epoch, now.
-pub(crate) fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
-/// GraphQL `DateTime`: `YYYY-MM-DDTHH:MM:SS.sssZ` (§2.1).
-pub(crate) fn fmt_ts(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+// GraphQL `DateTime` is `YYYY-MM-DDTHH:MM:SS.sssZ` (§2.1).
+pub(crate) use crate::framework::time::{iso_millis_z as fmt_ts, now_ms};
 
 /// Export timestamps use `+00:00`, not `Z` (§12.5).
 pub(crate) fn fmt_export_ts(ms: i64) -> String {

@@ -15,10 +15,7 @@ pub(crate) const NO_TS: i64 = i64::MIN;
 /// Entry has no task.
 pub(crate) const NO_TASK: u32 = u32::MAX;
 
-/// Milliseconds since the Unix epoch, now.
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub(crate) use crate::framework::time::now_ms;
 
 /// The seven Sama task states (§5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,8 +1,11 @@
 //! Wire helpers of the Scale emulator: query strings the way the SDK sends them (repeated keys,
-//! `True`/`False`, comma lists), timestamps, percent-decoded path segments, Basic auth and
-//! multipart bodies (scale.md §1, §8.1).
+//! `True`/`False`, comma lists), timestamps, percent-decoded path segments and Basic auth
+//! (scale.md §1, §8.1).
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 /// Every v1 task type (the `{type}` of `POST /task/{type}`), scale.md §4.8.
 pub(crate) const TASK_TYPES: [&str; 31] = [
@@ -53,17 +56,8 @@ pub(crate) fn needs_attachment(task_type: &str) -> bool {
         )
 }
 
-/// Milliseconds since the epoch, now.
-pub(crate) fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
-/// Scale's timestamp form: ISO-8601 UTC with milliseconds and `Z`.
-pub(crate) fn fmt_ts(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+// Scale's timestamp form is ISO-8601 UTC with milliseconds and `Z`.
+pub(crate) use crate::framework::time::{iso_millis_z as fmt_ts, now_ms};
 
 /// A time filter value: RFC 3339, naive ISO (`T` or space, taken as UTC), or a date. In ms.
 pub(crate) fn parse_time(s: &str) -> Option<i64> {
@@ -195,32 +189,13 @@ pub(crate) fn decode_segment(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Decode standard base64 (with or without padding).
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        })
-    };
-    let s = s.trim().trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
-        acc = (acc << 6) | val(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
+/// Standard base64, padded or not, as HTTP Basic credentials may come.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// The API key of an `Authorization` header: the Basic user name (v1), or a Bearer token (v2;
 /// accepting it on v1 too is harmless, §8.1).
@@ -228,7 +203,7 @@ pub(crate) fn api_key_of(authorization: Option<&str>) -> Option<String> {
     let h = authorization?.trim();
     let (scheme, rest) = h.split_once(' ')?;
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = String::from_utf8(base64_decode(rest)?).ok()?;
+        let decoded = String::from_utf8(LENIENT_BASE64.decode(rest.trim()).ok()?).ok()?;
         Some(
             decoded
                 .split_once(':')
@@ -239,73 +214,6 @@ pub(crate) fn api_key_of(authorization: Option<&str>) -> Option<String> {
     } else {
         None
     }
-}
-
-/// One part of a multipart body.
-pub(crate) struct Part {
-    pub name: String,
-    pub filename: Option<String>,
-    pub data: Vec<u8>,
-}
-
-/// Parse a `multipart/form-data` body (`content_type` carries the boundary).
-pub(crate) fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Vec<Part>, String> {
-    let boundary = content_type
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))
-        .map(|b| b.trim_matches('"'))
-        .filter(|b| !b.is_empty())
-        .ok_or("multipart body without a boundary")?;
-    let delim = format!("--{boundary}").into_bytes();
-    let find = |hay: &[u8], needle: &[u8], from: usize| -> Option<usize> {
-        hay.get(from..)?
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .map(|p| p + from)
-    };
-    let mut parts = Vec::new();
-    let mut pos = find(body, &delim, 0).ok_or("multipart body without its boundary")?;
-    loop {
-        pos += delim.len();
-        if body.get(pos..pos + 2) == Some(b"--") {
-            break;
-        }
-        // Skip the line break after the delimiter.
-        if body.get(pos..pos + 2) == Some(b"\r\n") {
-            pos += 2;
-        }
-        let head_end = find(body, b"\r\n\r\n", pos).ok_or("multipart part without headers end")?;
-        let head = String::from_utf8_lossy(&body[pos..head_end]).into_owned();
-        let data_start = head_end + 4;
-        let mut end_delim = b"\r\n".to_vec();
-        end_delim.extend_from_slice(&delim);
-        let data_end = find(body, &end_delim, data_start).ok_or("unterminated multipart part")?;
-        let mut name = None;
-        let mut filename = None;
-        for line in head.split("\r\n") {
-            let Some((k, v)) = line.split_once(':') else {
-                continue;
-            };
-            if !k.trim().eq_ignore_ascii_case("content-disposition") {
-                continue;
-            }
-            for attr in v.split(';').map(str::trim) {
-                if let Some(n) = attr.strip_prefix("name=") {
-                    name = Some(n.trim_matches('"').to_owned());
-                } else if let Some(f) = attr.strip_prefix("filename=") {
-                    filename = Some(f.trim_matches('"').to_owned());
-                }
-            }
-        }
-        parts.push(Part {
-            name: name.ok_or("multipart part without a name")?,
-            filename,
-            data: body[data_start..data_end].to_vec(),
-        });
-        pos = data_end + 2;
-    }
-    Ok(parts)
 }
 
 /// A MIME type guessed from a file name.
@@ -372,22 +280,18 @@ mod tests {
             api_key_of(Some("Basic bGl2ZV9hYmMxMjM6")).as_deref(),
             Some("live_abc123")
         );
+        // Padded or not, as clients vary.
+        assert_eq!(
+            api_key_of(Some("Basic bGl2ZV9hYmMxMjM=")).as_deref(),
+            Some("live_abc123")
+        );
+        assert_eq!(
+            api_key_of(Some("Basic bGl2ZV9hYmMxMjM")).as_deref(),
+            Some("live_abc123")
+        );
+        assert_eq!(api_key_of(Some("Basic not*base64")), None);
         assert_eq!(api_key_of(Some("Bearer k")).as_deref(), Some("k"));
         assert_eq!(api_key_of(Some("Token k")), None);
         assert_eq!(api_key_of(None), None);
-    }
-
-    #[test]
-    fn multipart_bodies_split_into_named_parts() {
-        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"project_name\"\r\n\r\np\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n\x89PNG\r\n--XyZ--\r\n";
-        let parts = parse_multipart("multipart/form-data; boundary=XyZ", body).unwrap();
-        assert_eq!(parts.len(), 2);
-        assert_eq!(
-            (parts[0].name.as_str(), parts[0].data.as_slice()),
-            ("project_name", &b"p"[..])
-        );
-        assert_eq!(parts[1].filename.as_deref(), Some("a.png"));
-        assert_eq!(parts[1].data, b"\x89PNG");
-        assert!(parse_multipart("multipart/form-data", body).is_err());
     }
 }

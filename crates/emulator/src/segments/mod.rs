@@ -32,6 +32,7 @@ mod state;
 mod wire;
 mod workforce;
 
+use crate::framework::multipart::form_parts;
 use crate::framework::{VendorContext, VendorEmulator};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -54,8 +55,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use wire::{
-    credentials, fmt_ts, gunzip, is_uuid, mime_of, parse_multipart, parse_time, path_segments,
-    Credentials, Query,
+    credentials, fmt_ts, gunzip, is_uuid, mime_of, parse_time, path_segments, Credentials, Query,
 };
 
 /// Largest request body accepted (after gzip decoding too).

@@ -193,12 +193,12 @@ pub(super) async fn storage(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            let parts = match parse_multipart(ct, &body) {
+            let parts = match form_parts(ct, body).await {
                 Ok(p) => p,
                 Err(e) => return storage_error(400, &format!("MalformedPOSTRequest: {e}")),
             };
             let field = |n: &str| parts.iter().find(|p| p.name == n);
-            let Some(key) = field("key").and_then(|p| String::from_utf8(p.data.clone()).ok())
+            let Some(key) = field("key").and_then(|p| String::from_utf8(p.data.to_vec()).ok())
             else {
                 return storage_error(400, "InvalidArgument: the form has no `key` field");
             };
@@ -212,7 +212,7 @@ pub(super) async fn storage(
             st.files.insert(
                 key.clone(),
                 StoredFile {
-                    bytes: Bytes::from(file.data.clone()),
+                    bytes: file.data.clone(),
                     content_type: mime_of(&key),
                 },
             );

@@ -146,57 +146,6 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// One part of a `multipart/form-data` body.
-pub(crate) struct Part {
-    pub name: String,
-    pub data: Vec<u8>,
-}
-
-/// Parse a `multipart/form-data` body (`content_type` carries the boundary): the presigned
-/// storage POST of §2.4 (text fields, then the `file` part).
-pub(crate) fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Vec<Part>, String> {
-    let boundary = content_type
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))
-        .map(|b| b.trim_matches('"'))
-        .filter(|b| !b.is_empty())
-        .ok_or("multipart body without a boundary")?;
-    let delim = format!("--{boundary}").into_bytes();
-    let find = |from: usize, needle: &[u8]| -> Option<usize> {
-        body.get(from..)?
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .map(|p| p + from)
-    };
-    let mut end_delim = b"\r\n".to_vec();
-    end_delim.extend_from_slice(&delim);
-    let mut parts = Vec::new();
-    let mut pos = find(0, &delim).ok_or("multipart body without its boundary")? + delim.len();
-    while body.get(pos..pos + 2) != Some(b"--") {
-        if body.get(pos..pos + 2) == Some(b"\r\n") {
-            pos += 2;
-        }
-        let head_end = find(pos, b"\r\n\r\n").ok_or("multipart part without a header end")?;
-        let head = String::from_utf8_lossy(&body[pos..head_end]).into_owned();
-        let data_end = find(head_end + 4, &end_delim).ok_or("unterminated multipart part")?;
-        let name = head
-            .split("\r\n")
-            .filter_map(|line| line.split_once(':'))
-            .filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-disposition"))
-            .flat_map(|(_, v)| v.split(';').map(str::trim))
-            .find_map(|attr| attr.strip_prefix("name="))
-            .map(|n| n.trim_matches('"').to_owned())
-            .ok_or("multipart part without a name")?;
-        parts.push(Part {
-            name,
-            data: body[head_end + 4..data_end].to_vec(),
-        });
-        pos = data_end + end_delim.len();
-    }
-    Ok(parts)
-}
-
 /// A MIME type guessed from a file name (assets are served with it).
 pub(crate) fn mime_of(name: &str) -> &'static str {
     let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
@@ -276,17 +225,10 @@ mod tests {
     }
 
     #[test]
-    fn times_and_multipart() {
+    fn times_format_and_parse() {
         let t = parse_time("2024-05-01T12:00:00").unwrap();
         assert_eq!(fmt_ts(t), "2024-05-01T12:00:00.000000Z");
         assert_eq!(fmt_release_ts(t), "2024-05-01 12:00:00.000000+00:00");
         assert!(parse_time("soon").is_none());
-        let body = b"--B\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nassets/x.png\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n\r\n\x89PNG\r\n--B--\r\n";
-        let parts = parse_multipart("multipart/form-data; boundary=B", body).unwrap();
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].name, "key");
-        assert_eq!(parts[0].data, b"assets/x.png");
-        assert_eq!(parts[1].data, b"\x89PNG");
-        assert!(parse_multipart("multipart/form-data", body).is_err());
     }
 }
