@@ -425,6 +425,16 @@ pub struct Category {
     pub supercategory: Option<String>,
 }
 
+impl Category {
+    /// A category, with its parent class if any.
+    pub fn new(name: impl Into<String>, supercategory: Option<String>) -> Self {
+        Category {
+            name: name.into(),
+            supercategory,
+        }
+    }
+}
+
 /// A project's classes, in a fixed order, so exporters number them the same way every time:
 /// category `i` (from 0) is YOLO class `i` and COCO category id `i + 1`. Labels met that the
 /// schema lacks are appended in the order they are first seen ([`LabelSchema::id_or_insert`]).
