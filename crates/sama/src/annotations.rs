@@ -420,15 +420,18 @@ mod tests {
         json!({"objects": {"layers": {"vector_tagging": [{"shapes": shapes, "group_type": null}]}}})
     }
 
+    /// (answers, expected kinds, expected labels, not-normalised reasons)
+    type Case = (
+        Value,
+        Vec<&'static str>,
+        Vec<Option<&'static str>>,
+        Vec<NotNormalizedReason>,
+    );
+
     #[test]
     fn mapping_table() {
         // (answers, expected kinds, expected labels, not-normalised reasons)
-        let cases: Vec<(
-            Value,
-            Vec<&str>,
-            Vec<Option<&str>>,
-            Vec<NotNormalizedReason>,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 json!({"quality": "clear"}),
                 vec!["classification"],

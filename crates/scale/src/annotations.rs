@@ -473,10 +473,18 @@ mod tests {
         n.annotations.iter().map(|a| a.kind.name()).collect()
     }
 
+    /// (response, task type, expected kinds, not-normalised reasons)
+    type Case = (
+        Value,
+        Option<&'static str>,
+        Vec<&'static str>,
+        Vec<NotNormalizedReason>,
+    );
+
     #[test]
     fn mapping_table() {
         // (response, task type, expected kinds, not-normalised reasons)
-        let cases: Vec<(Value, Option<&str>, Vec<&str>, Vec<NotNormalizedReason>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 json!({"annotations": [{"type": "box", "label": "car", "left": 1, "top": 2, "width": 3, "height": 4, "uuid": "u1"}]}),
                 Some("imageannotation"),
