@@ -9,7 +9,7 @@ use crate::sink::DeliveryFormat;
 use futures::StreamExt;
 use labelmux::io::coco::CocoWriter;
 use labelmux::io::export::{normalize, normalizer_for, ExportReport};
-use labelmux::io::yolo::YoloWriter;
+use labelmux::io::yolo::{YoloError, YoloWriter};
 use labelmux::{
     Checkpoint, Delivery, DeliveryQuery, DeliverySince, LabelSchema, ProjectId, Provider,
 };
@@ -30,9 +30,13 @@ impl Exporter {
             Exporter::Coco(w) => w
                 .write(d, &labels)
                 .map_err(|e| CliError::io("cannot write the COCO export".to_owned(), e)),
-            Exporter::Yolo(w) => w
-                .write(d, &labels)
-                .map_err(|e| CliError::usage(e.to_string())),
+            Exporter::Yolo(w) => w.write(d, &labels).map_err(|e| match e {
+                YoloError::Io(e) => CliError::io("cannot write the YOLO export".to_owned(), e),
+                other => CliError::other(
+                    other.to_string(),
+                    "pull COCO or JSONL instead, or give the tasks their image sizes",
+                ),
+            }),
         }
     }
 
