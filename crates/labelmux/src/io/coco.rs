@@ -133,6 +133,13 @@ impl CocoWriter {
         Ok(())
     }
 
+    /// Add the categories of `schema` not yet numbered, after those already numbered (numbers
+    /// never change once given): e.g. a Scale task's declared classes, as
+    /// `Normalize::label_schema` reads them from `Delivery::raw`.
+    pub fn declare(&mut self, schema: &LabelSchema) {
+        self.schema.merge(schema);
+    }
+
     /// The counts so far.
     pub fn report(&self) -> &ExportReport {
         &self.report
@@ -387,17 +394,18 @@ mod tests {
         .unwrap();
         w.write(&delivery("t2"), &labels(vec![bbox("car")], None))
             .unwrap();
+        w.declare(&LabelSchema::from_names(["car", "truck"]));
         let report = w.finish().unwrap();
         assert_eq!(
             (report.deliveries, report.annotations, report.categories),
-            (2, 3, 2)
+            (2, 3, 3)
         );
         assert_eq!(report.skipped_by_kind.get("point"), Some(&1));
         assert_eq!(report.missing_size_examples, ["t2"]);
         let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(
             v["categories"],
-            json!([{"id": 1, "name": "person"}, {"id": 2, "name": "car"}])
+            json!([{"id": 1, "name": "person"}, {"id": 2, "name": "car"}, {"id": 3, "name": "truck"}])
         );
         assert_eq!(v["images"][0]["file_name"], "img.jpg");
         assert_eq!(v["images"][0]["width"], 640);

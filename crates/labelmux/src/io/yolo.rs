@@ -135,6 +135,13 @@ impl YoloWriter {
         Ok(())
     }
 
+    /// Add the categories of `schema` not yet numbered, after those already numbered (numbers
+    /// never change once given): e.g. a Scale task's declared classes, as
+    /// `Normalize::label_schema` reads them from `Delivery::raw`.
+    pub fn declare(&mut self, schema: &LabelSchema) {
+        self.schema.merge(schema);
+    }
+
     /// The counts so far.
     pub fn report(&self) -> &ExportReport {
         &self.report
