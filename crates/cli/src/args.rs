@@ -276,7 +276,8 @@ pub struct PullArgs {
     /// The file to write.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// File format (default: csv for a .csv file, else jsonl).
+    /// File format (default: csv for a .csv file, else jsonl). jsonl lines carry the
+    /// vendor-neutral annotations; coco writes a COCO file, yolo a YOLO directory at --out.
     #[arg(long, value_enum)]
     pub format: Option<DeliveryFormat>,
 }

@@ -2,7 +2,7 @@
 //! (flush + fsync) on request so a consumer cursor is committed only after what it covers is
 //! on disk.
 
-use labelmux::{BatchId, Delivery, ProjectId, TaskId};
+use labelmux::{BatchId, Delivery, ProjectId, TaskId, Vendor};
 use serde::Serialize;
 use serde_json::Value;
 use std::fs::{File, OpenOptions};
@@ -19,6 +19,10 @@ pub enum DeliveryFormat {
     /// A header row, then task_id, external_key, project_id, batch_id, delivered_at and
     /// answers (as JSON text) per delivery.
     Csv,
+    /// A COCO instances file (boxes, polygons; `docs/annotations.md`).
+    Coco,
+    /// A YOLO dataset directory: `labels/*.txt`, `data.yaml`, `images.csv`.
+    Yolo,
 }
 
 impl DeliveryFormat {
@@ -41,6 +45,18 @@ struct Line<'a> {
     delivered_at: Option<String>,
     answers: &'a Value,
     raw: &'a Value,
+    /// The vendor-neutral reading (labelmux JSONL), when the writer has a vendor.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    labels: Option<Labels>,
+}
+
+/// The neutral annotations of a line (`labelmux::io::labelmux_jsonl::Record` reads them back).
+#[derive(Serialize)]
+struct Labels {
+    vendor: Vendor,
+    image: labelmux::ImageInfo,
+    annotations: Vec<labelmux::Annotation>,
+    not_normalized: Vec<labelmux::NotNormalized>,
 }
 
 const CSV_HEADER: [&str; 6] = [
@@ -65,6 +81,7 @@ pub struct DeliveryWriter {
     unsynced: u64,
     dir_synced: bool,
     dropped: u64,
+    annotations_of: Option<Vendor>,
 }
 
 impl DeliveryWriter {
@@ -89,6 +106,11 @@ impl DeliveryWriter {
             existing = file.seek(SeekFrom::End(0))?;
         }
         let inner = match format {
+            DeliveryFormat::Coco | DeliveryFormat::Yolo => {
+                return Err(io::Error::other(
+                    "COCO and YOLO are written by the label exporters, not line by line",
+                ))
+            }
             DeliveryFormat::Jsonl => Inner::Jsonl(BufWriter::with_capacity(256 * 1024, file)),
             DeliveryFormat::Csv => {
                 let mut w = csv::WriterBuilder::new()
@@ -108,7 +130,14 @@ impl DeliveryWriter {
             unsynced: 0,
             dir_synced: false,
             dropped,
+            annotations_of: None,
         })
+    }
+
+    /// Add `vendor`'s answers read as neutral annotations to every JSONL line (labelmux JSONL).
+    pub fn with_annotations(mut self, vendor: Vendor) -> Self {
+        self.annotations_of = Some(vendor);
+        self
     }
 
     /// Bytes of an incomplete last record (left by a run killed mid-write) that
@@ -131,6 +160,15 @@ impl DeliveryWriter {
                     delivered_at,
                     answers: &d.answers,
                     raw: &d.raw,
+                    labels: self.annotations_of.map(|vendor| {
+                        let n = labelmux::io::export::normalize(vendor, d);
+                        Labels {
+                            vendor,
+                            image: n.image,
+                            annotations: n.annotations,
+                            not_normalized: n.not_normalized,
+                        }
+                    }),
                 };
                 serde_json::to_writer(&mut *w, &line).map_err(io::Error::other)?;
                 w.write_all(b"\n")?;
@@ -243,7 +281,9 @@ fn repair_tail(file: &mut File, len: u64, format: DeliveryFormat) -> io::Result<
 /// Whether `bytes` (no trailing newline) hold one complete record of `format`.
 fn is_whole_record(bytes: &[u8], format: DeliveryFormat) -> bool {
     match format {
-        DeliveryFormat::Jsonl => serde_json::from_slice::<Value>(bytes).is_ok(),
+        DeliveryFormat::Jsonl | DeliveryFormat::Coco | DeliveryFormat::Yolo => {
+            serde_json::from_slice::<Value>(bytes).is_ok()
+        }
         DeliveryFormat::Csv => {
             // An odd number of quotes means a quoted field was cut short.
             if bytes.iter().filter(|&&b| b == b'"').count() % 2 != 0 {

@@ -28,12 +28,14 @@
 //! ([`SamaOptions`]); they must exist as inputs of the Sama project.
 #![deny(missing_docs)]
 
+pub mod annotations;
 pub mod client;
 pub mod errors;
 pub mod mapping;
 pub mod provider;
 pub mod wire;
 
+pub use annotations::SamaAnnotations;
 pub use client::{
     CreateBatchOptions, CreatedBatch, DateType, DeliveredTasksQuery, MatchType,
     MultiTaskStatusQuery, SamaClient, SinceLastCallQuery, DEFAULT_BASE_URL,

@@ -35,12 +35,14 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod annotations;
 pub mod client;
 pub mod errors;
 pub mod mapping;
 pub mod provider;
 pub mod wire;
 
+pub use annotations::ScaleAnnotations;
 pub use client::{
     encode_segment, BatchesQuery, CreatedTask, ScaleClient, TasksQuery, DEFAULT_BASE_URL,
     MAX_PAGE_SIZE, TASK_TYPES,

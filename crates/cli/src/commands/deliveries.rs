@@ -178,9 +178,13 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
     let format = a
         .format
         .unwrap_or_else(|| DeliveryFormat::from_path(&a.out));
+    if matches!(format, DeliveryFormat::Coco | DeliveryFormat::Yolo) {
+        return super::export::pull_export(ctx, &provider, &project, query, &a.out, format).await;
+    }
     let append = a.consumer.is_some();
     let mut writer = DeliveryWriter::open(&a.out, format, append)
-        .map_err(|e| CliError::io(format!("cannot open {}", a.out.display()), e))?;
+        .map_err(|e| CliError::io(format!("cannot open {}", a.out.display()), e))?
+        .with_annotations(provider.vendor());
     if writer.dropped_partial_bytes() > 0 {
         ctx.note(format!(
             "{} ended in a record cut short by an interrupted run ({} bytes); it was removed and is pulled again.",

@@ -158,7 +158,8 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<(), CliError> {
     // 4. Pull the deliveries into the file.
     let path = a.out_dir.join("deliveries.jsonl");
     let mut writer = DeliveryWriter::open(&path, DeliveryFormat::Jsonl, false)
-        .map_err(|e| CliError::io(format!("cannot create {}", path.display()), e))?;
+        .map_err(|e| CliError::io(format!("cannot create {}", path.display()), e))?
+        .with_annotations(provider.vendor());
     let bar = ctx.bars.items("deliveries", "pulling");
     let query = DeliveryQuery::all().batch(receipt.batch_id.clone());
     let outcome = pull_into(

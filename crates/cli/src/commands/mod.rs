@@ -4,6 +4,7 @@ mod batches;
 mod deliveries;
 mod demo;
 mod emulate;
+mod export;
 mod info;
 mod tasks;
 

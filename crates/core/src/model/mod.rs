@@ -7,6 +7,7 @@
 //! builders, so new options never break callers; words only one vendor has live in
 //! [`Extensions`], documented by each adapter.
 
+mod annotation;
 mod batch;
 mod capabilities;
 mod delivery;
@@ -15,6 +16,7 @@ mod input_mapping;
 mod project;
 mod task;
 
+pub use annotation::*;
 pub use batch::*;
 pub use capabilities::*;
 pub use delivery::*;

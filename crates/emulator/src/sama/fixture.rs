@@ -314,8 +314,8 @@ pub(crate) fn default_answers(data: &RawValue, has_output: bool) -> Box<RawValue
 }
 
 /// Answers of a task completed by the emulated workforce: each output's pre-annotation if
-/// present, else a deterministic value (`label` = "cat", `boxes` = one rectangle derived from
-/// the task's position).
+/// present, else a deterministic value (`label` = "cat", `boxes` = a rectangle, a polygon and a
+/// point derived from the task's position, classed by `label`).
 pub(crate) fn generated_answers(data: &RawValue, has_output: bool, seq: u64) -> Box<RawValue> {
     let pre = if has_output {
         pre_annotations(data)
@@ -330,8 +330,11 @@ pub(crate) fn generated_answers(data: &RawValue, has_output: bool, seq: u64) -> 
         let x1 = seq % 100;
         let y1 = (seq / 100) % 100;
         let (x2, y2) = (x1 + 10, y1 + 10);
+        // A box, a polygon and a point in Sama's own shape format (sama.md §4.1.1), each
+        // tagged with its class.
+        let (px, py) = (x1 + 5, y1 + 5);
         format!(
-            r#"{{"layers":{{"vector_tagging":[{{"shapes":[{{"type":"rectangle","index":0,"points":[[{x1},{y1}],[{x2},{y1}],[{x1},{y2}],[{x2},{y2}]],"tags":{{}}}}],"group_type":null}}]}}}}"#
+            r#"{{"layers":{{"vector_tagging":[{{"shapes":[{{"type":"rectangle","index":0,"points":[[{x1},{y1}],[{x2},{y1}],[{x1},{y2}],[{x2},{y2}]],"tags":{{"class":{label}}}}},{{"type":"polygon","index":1,"points":[[{x1},{y1}],[{x2},{y1}],[{x2},{y2}]],"tags":{{"class":{label}}}}},{{"type":"point","index":2,"points":[[{px},{py}]],"tags":{{"class":"eye"}}}}],"group_type":null}}]}}}}"#
         )
     });
     raw(format!(r#"{{"label":{label},"boxes":{boxes}}}"#))
@@ -489,6 +492,10 @@ mod tests {
         let data = RawValue::from_string(r#"{"url":"u","output_label":"dog"}"#.into()).unwrap();
         let gen: Value = serde_json::from_str(generated_answers(&data, true, 3).get()).unwrap();
         assert_eq!(gen["label"], "dog");
+        let shapes = &gen["boxes"]["layers"]["vector_tagging"][0]["shapes"];
+        assert_eq!(shapes[0]["tags"]["class"], "dog");
+        assert_eq!(shapes[1]["type"], "polygon");
+        assert_eq!(shapes[2]["points"], json!([[8, 5]]));
         assert_eq!(
             gen["boxes"]["layers"]["vector_tagging"][0]["shapes"][0]["points"][0],
             json!([3, 0])

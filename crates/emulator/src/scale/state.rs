@@ -202,6 +202,51 @@ impl TaskRec {
         })
     }
 
+    /// An `imageannotation` answer: one annotation per requested geometry (`box`, `polygon`,
+    /// `line`, `point`; a box when none is requested), in Scale's response format, labeled
+    /// with the geometry's first `objects_to_annotate` entry.
+    fn image_annotations(&self) -> Vec<Value> {
+        let geometries = self.params.get("geometries").and_then(Value::as_object);
+        let label = |g: &str| {
+            geometries
+                .and_then(|gs| gs.get(g))
+                .and_then(|g| g.get("objects_to_annotate"))
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .and_then(|v| {
+                    v.as_str()
+                        .or_else(|| v.get("choice").and_then(Value::as_str))
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| "object".into())
+        };
+        let requested: Vec<&str> = match geometries {
+            Some(gs) if !gs.is_empty() => ["box", "polygon", "line", "point"]
+                .into_iter()
+                .filter(|g| gs.contains_key(*g))
+                .collect(),
+            _ => vec!["box"],
+        };
+        requested
+            .into_iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let uuid = format!("{}-{i}", self.id);
+                match g {
+                    "polygon" => json!({"type": "polygon", "label": label(g), "uuid": uuid,
+                        "vertices": [{"x": 10, "y": 20}, {"x": 40, "y": 20}, {"x": 40, "y": 60}]}),
+                    "line" => json!({"type": "line", "label": label(g), "uuid": uuid,
+                        "vertices": [{"x": 10, "y": 20}, {"x": 40, "y": 60}]}),
+                    "point" => {
+                        json!({"type": "point", "label": label(g), "uuid": uuid, "x": 15, "y": 25})
+                    }
+                    _ => json!({"type": "box", "label": label(g), "uuid": uuid, "attributes": {},
+                        "left": 10, "top": 20, "width": 30, "height": 40}),
+                }
+            })
+            .collect()
+    }
+
     /// The deterministic answer of the emulated workforce: the task's `hypothesis` if it has
     /// one, else a shape fitting the task type.
     fn generated_response(&self) -> Value {
@@ -225,6 +270,7 @@ impl TaskRec {
             }
             "textcollection" | "datacollection" => json!({"fields": {"answer": "emulated"}}),
             "transcription" | "documenttranscription" => json!({"transcription": "emulated text"}),
+            "imageannotation" => json!({"annotations": self.image_annotations()}),
             t if t.ends_with("annotation") || t.starts_with("lidar") => json!({
                 "annotations": [{
                     "type": "box",
