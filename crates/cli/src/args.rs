@@ -164,6 +164,11 @@ pub struct CreateArgs {
     /// Wait until the vendor has created every task, then report failures by line.
     #[arg(long)]
     pub wait: bool,
+    /// Send only what an earlier, interrupted run of this file (same project and endpoint) did
+    /// not: from the local journal of created batches, and by external key where the vendor
+    /// can look tasks up.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// `labelmux tasks list`.
@@ -229,6 +234,9 @@ pub enum BatchesCommand {
     Status(StatusArgs),
     /// Cancel the creation of a batch.
     Cancel(BatchArg),
+    /// The project's batches: from the vendor where it can list them, else the ones
+    /// `tasks create` opened from this machine (its local journal).
+    List,
 }
 
 /// `labelmux batches status`.

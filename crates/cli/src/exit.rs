@@ -223,6 +223,11 @@ impl From<Error> for CliError {
             source = s.source();
         }
         let advice = match (e.kind(), e.vendor()) {
+            // No adapter for this vendor in this release: its capabilities cannot help.
+            (ErrorKind::Unsupported, Some(_)) if e.operation() == Some("from_config") => {
+                "choose one of the available providers with --provider or `provider` in the config"
+                    .to_owned()
+            }
             // The library's advice points at `capabilities()`; a shell user needs the command.
             (ErrorKind::Unsupported, Some(v)) => format!(
                 "{v} has no such operation; run `labelmux --provider {} capabilities` to see what it supports",

@@ -12,6 +12,7 @@
 pub mod args;
 mod commands;
 pub mod exit;
+pub mod journal;
 pub mod output;
 pub mod progress;
 pub mod sink;

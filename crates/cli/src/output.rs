@@ -116,14 +116,26 @@ pub fn batch_tables(b: &Batch, line_of: impl Fn(u64) -> Option<u64>) -> Vec<Tabl
     }
     let mut tables = vec![fields(&rows)];
     if !b.failures.is_empty() {
-        let mut t = table(&["row", "line", "external key", "errors"]);
+        // Without the task file (`batches status`) no row has a line: leave the column out
+        // rather than fill it with dashes.
+        let with_lines = b
+            .failures
+            .iter()
+            .any(|f| f.index.and_then(&line_of).is_some());
+        let header: &[&str] = if with_lines {
+            &["row", "line", "external key", "errors"]
+        } else {
+            &["row", "external key", "errors"]
+        };
+        let mut t = table(header);
         for f in &b.failures {
-            t.add_row(vec![
-                opt(f.index),
-                opt(f.index.and_then(&line_of)),
-                opt(f.external_key.as_deref()),
-                f.errors.join("; "),
-            ]);
+            let mut row = vec![opt(f.index)];
+            if with_lines {
+                row.push(opt(f.index.and_then(&line_of)));
+            }
+            row.push(opt(f.external_key.as_deref()));
+            row.push(f.errors.join("; "));
+            t.add_row(row);
         }
         tables.push(t);
     }

@@ -10,10 +10,12 @@
 use crate::exit::CliError;
 use labelmux::{JsonMap, TaskSpec};
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Format of a task file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -97,7 +99,7 @@ pub struct LineIndex {
 
 impl LineIndex {
     /// Record that row number `index` (the next one) starts at `line`.
-    fn push(&mut self, line: u64) {
+    pub fn push(&mut self, line: u64) {
         if self.breaks.is_empty() || line != self.next_line {
             self.breaks.push((self.next_index, line));
         }
@@ -206,13 +208,19 @@ impl TaskFile {
         Ok(match self.format {
             TaskFileFormat::Jsonl => Rows::Jsonl(JsonlRows { reader, line: 0 }),
             TaskFileFormat::Csv => {
+                let breaks = Arc::new(Mutex::new(LineBreaks::default()));
+                let counted = CountLines {
+                    inner: reader,
+                    breaks: breaks.clone(),
+                    offset: 0,
+                };
                 let mut rdr = csv::ReaderBuilder::new()
                     .has_headers(true)
                     .flexible(false)
-                    .from_reader(Box::new(reader) as Box<dyn Read + Send>);
+                    .from_reader(Box::new(counted) as Box<dyn Read + Send>);
                 let headers = match rdr.headers() {
                     Ok(h) => Ok(h.clone()),
-                    Err(e) => Err(csv_error(&e, 1)),
+                    Err(e) => Err(csv_error(&e, 1, &breaks)),
                 };
                 let headers = headers.and_then(check_headers);
                 Rows::Csv(Box::new(CsvRows {
@@ -220,6 +228,7 @@ impl TaskFile {
                     headers,
                     record: csv::StringRecord::new(),
                     done: false,
+                    breaks,
                 }))
             }
         })
@@ -361,10 +370,76 @@ pub struct CsvRows {
     headers: Result<csv::StringRecord, RowError>,
     record: csv::StringRecord,
     done: bool,
+    breaks: Arc<Mutex<LineBreaks>>,
 }
 
-fn csv_error(e: &csv::Error, fallback_line: u64) -> RowError {
-    let line = e.position().map(|p| p.line()).unwrap_or(fallback_line);
+/// Line numbers of CSV records, counted here because the csv crate's count is one too low
+/// after a CRLF line end (it ends a record at `\r` and counts the `\n` only when the next
+/// record is read) and after blank lines. Keeps only the `\r`/`\n` bytes the parser has not
+/// passed yet, so memory is bounded by its read-ahead buffer.
+#[derive(Debug, Default)]
+struct LineBreaks {
+    newlines_passed: u64,
+    // (byte offset, is `\n`) of each `\r` and `\n` at or after the last record start asked.
+    pending: VecDeque<(u64, bool)>,
+}
+
+impl LineBreaks {
+    /// The 1-based line of the first content byte at or after byte offset `start`.
+    fn line_at(&mut self, start: u64) -> u64 {
+        while let Some(&(at, is_nl)) = self.pending.front() {
+            if at >= start {
+                break;
+            }
+            self.newlines_passed += u64::from(is_nl);
+            self.pending.pop_front();
+        }
+        // Line ends right at the record start (the `\n` of a CRLF, blank lines) come before it.
+        let mut leading = 0;
+        for (expected, &(at, is_nl)) in (start..).zip(self.pending.iter()) {
+            if at != expected {
+                break;
+            }
+            leading += u64::from(is_nl);
+        }
+        self.newlines_passed + leading + 1
+    }
+}
+
+/// Passes bytes through, noting where line breaks are.
+struct CountLines {
+    inner: Box<dyn BufRead + Send>,
+    breaks: Arc<Mutex<LineBreaks>>,
+    offset: u64,
+}
+
+impl Read for CountLines {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut b) = self.breaks.lock() {
+            for (i, &c) in buf[..n].iter().enumerate() {
+                if c == b'\n' || c == b'\r' {
+                    b.pending.push_back((self.offset + i as u64, c == b'\n'));
+                }
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+fn line_of_position(pos: &csv::Position, breaks: &Mutex<LineBreaks>) -> u64 {
+    match breaks.lock() {
+        Ok(mut b) => b.line_at(pos.byte()),
+        Err(_) => pos.line(),
+    }
+}
+
+fn csv_error(e: &csv::Error, fallback_line: u64, breaks: &Mutex<LineBreaks>) -> RowError {
+    let line = e
+        .position()
+        .map(|p| line_of_position(p, breaks))
+        .unwrap_or(fallback_line);
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -420,7 +495,11 @@ impl Iterator for CsvRows {
                 None
             }
             Ok(true) => {
-                let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+                let line = self
+                    .record
+                    .position()
+                    .map(|p| line_of_position(p, &self.breaks))
+                    .unwrap_or(0);
                 let mut map = JsonMap::new();
                 for (name, cell) in headers.iter().zip(self.record.iter()) {
                     // An empty cell means "no value": optional inputs and pre-annotations stay absent.
@@ -432,7 +511,7 @@ impl Iterator for CsvRows {
             }
             Err(e) => {
                 self.done = true;
-                Some(Err(csv_error(&e, 0)))
+                Some(Err(csv_error(&e, 0, &self.breaks)))
             }
         }
     }
@@ -565,6 +644,22 @@ mod tests {
         let f = embedded("url,priority\na,high\n", TaskFileFormat::Csv);
         let err = f.validate().unwrap_err();
         assert!(err.message.contains("line 2") && err.message.contains("priority"));
+    }
+
+    #[test]
+    fn crlf_csv_rows_have_their_real_line_numbers() {
+        let f = embedded(
+            "url,name\r\na,b\r\n\r\nc,d\r\ne,\"two\r\nlines\"\r\nf,g\r\n",
+            TaskFileFormat::Csv,
+        );
+        let lines: Vec<u64> = f.rows().unwrap().map(|r| r.unwrap().line).collect();
+        assert_eq!(lines, vec![2, 4, 5, 7]);
+        let f = embedded("url,name\r\na,b\r\nc,d\r\nx\r\n", TaskFileFormat::Csv);
+        let err = f.validate().unwrap_err();
+        assert!(err.message.contains("line 4"), "{}", err.message);
+        let f = embedded("url,name\na,b\n\nc,d\n", TaskFileFormat::Csv);
+        let lines: Vec<u64> = f.rows().unwrap().map(|r| r.unwrap().line).collect();
+        assert_eq!(lines, vec![2, 4]);
     }
 
     #[test]

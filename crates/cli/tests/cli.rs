@@ -828,3 +828,282 @@ async fn scale_errors_name_scale_settings() {
         .success()
         .stdout(predicate::str::contains("create_batch"));
 }
+
+// ------------------------------------------------------------------------------------------
+// Issue 12: what a new user hit
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crlf_csv_files_report_their_real_line_numbers() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    // As Excel writes it: CRLF line ends.
+    let csv = "url,name\r\nhttps://x/1.jpg,one\r\nhttps://x/2.jpg,two\r\n";
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "crlf.csv",
+        csv,
+    )
+    .await;
+    assert_eq!(receipt["first_line"], 2, "{receipt}");
+    assert_eq!(receipt["last_line"], 3, "{receipt}");
+
+    let bad = "url,name\r\nhttps://x/1.jpg,one\r\nhttps://x/2.jpg,two\r\nonly-one-cell\r\n";
+    let file = write(dir.path(), "bad.csv", bad);
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 4"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_up_hints_keep_the_endpoint_and_work_as_printed() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(3, "f"));
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let err = stderr(&out);
+    let hint = err
+        .lines()
+        .find_map(|l| l.split_once("follow with: ").map(|(_, c)| c.to_owned()))
+        .unwrap_or_else(|| panic!("no hint in {err}"));
+    assert!(
+        hint.contains(&format!("--base-url {}", emu.base_url()))
+            && hint.contains("--provider sama"),
+        "{hint}"
+    );
+    // Run it exactly as printed (the key comes from the environment as before).
+    let words: Vec<&str> = hint.split_whitespace().collect();
+    assert_eq!(words[0], "labelmux");
+    let mut cmd = bare(dir.path());
+    cmd.env("SAMA_API_KEY", emu.api_key()).args(&words[1..]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sama_reports_only_what_it_did() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "t.jsonl",
+        &jsonl_tasks(2, "s"),
+    )
+    .await;
+    let batch = receipt["batch_id"].as_str().unwrap().to_owned();
+    let json_cmd = |args: &[&str]| {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args(["--output", "json", "--project", SAMA_PROJECT])
+            .args(args);
+        cmd
+    };
+    let out = run(json_cmd(&["tasks", "list"])).await;
+    let known = stdout_json(&out)[0]["id"].as_str().unwrap().to_owned();
+
+    // Deleting an id that never existed is not a deletion.
+    let out = run(json_cmd(&["tasks", "delete", "no-such-task", &known])).await;
+    assert_ok(&out);
+    let report = stdout_json(&out);
+    assert_eq!(report["deleted"], serde_json::json!([known]), "{report}");
+    assert_eq!(report["refused"][0]["task_id"], "no-such-task", "{report}");
+    assert!(
+        report["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no such task"),
+        "{report}"
+    );
+
+    // A priority on an unknown task is not "set".
+    let out = run(json_cmd(&["tasks", "list"])).await;
+    let remaining = stdout_json(&out)[0]["id"].as_str().unwrap().to_owned();
+    let out = run(json_cmd(&[
+        "tasks",
+        "priority",
+        "--priority",
+        "3",
+        &remaining,
+        "ghost",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ghost") && stderr(&out).contains("1 of 2"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Cancelling a batch whose creation already finished changes nothing: say so.
+    let out = run(json_cmd(&["batches", "cancel", "--batch", &batch])).await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not canceled"), "{}", stderr(&out));
+    let out = run(json_cmd(&["batches", "status", "--batch", &batch])).await;
+    assert_eq!(stdout_json(&out)["status"], "created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capabilities_need_no_key_for_any_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    for vendor in ["sama", "scale", "labelbox", "segments"] {
+        let mut cmd = bare(dir.path());
+        cmd.env_remove("LABELBOX_API_KEY")
+            .env_remove("SEGMENTS_API_KEY")
+            .args(["--provider", vendor, "capabilities"]);
+        let out = run(cmd).await;
+        let err = stderr(&out);
+        match out.status.code() {
+            Some(0) => assert!(String::from_utf8_lossy(&out.stdout).contains("create_batch")),
+            Some(6) => {
+                // An adapter not in this build: list the ones that are, and do not advise
+                // running this very command.
+                assert!(err.contains("sama") && err.contains("scale"), "{err}");
+                assert!(!err.contains("capabilities`"), "{err}");
+            }
+            other => panic!("{vendor}: exit {other:?}: {err}"),
+        }
+        assert!(!err.contains("API_KEY"), "{vendor}: {err}");
+    }
+    assert!(matches!(
+        run({
+            let mut c = bare(dir.path());
+            c.args(["--provider", "sama", "capabilities"]);
+            c
+        })
+        .await
+        .status
+        .code(),
+        Some(0)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_in_tables_and_failed_batches_exit_non_zero() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Row 2 has an input the project does not know: Sama refuses it.
+    let text = "{\"url\":\"https://x/1.jpg\",\"output_label\":\"\\\"owl\\\"\"}\n{\"url\":\"https://x/2.jpg\",\"colour\":\"red\"}\n";
+    let out = create_output(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "t.jsonl",
+        text,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(5));
+    let receipt = stdout_json(&out);
+    // The top-level summary agrees with the exit code.
+    assert_eq!(receipt["failed"], 1, "{receipt}");
+    assert_eq!(receipt["failures"][0]["line"], 2, "{receipt}");
+    let batch = receipt["batch_id"].as_str().unwrap().to_owned();
+
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--batch",
+        &batch,
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("colour") && !text.contains("line"), "{text}");
+
+    emu.control().finish_all(SAMA_PROJECT);
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args(["--project", SAMA_PROJECT, "tasks", "list", "--answers"]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("answers") && text.contains("owl"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_cursor_belongs_to_its_endpoint() {
+    let first = scale().await;
+    let second = scale().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = first.projects()[0].clone();
+    assert_eq!(second.projects()[0], project);
+    let tasks = |n: usize, p: &str| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{{\"attachment\":\"https://x/{p}{i}.jpg\",\"attachment_type\":\"image\"}}\n"
+                )
+            })
+            .collect()
+    };
+    create(
+        &first,
+        Vendor::Scale,
+        &project,
+        dir.path(),
+        "a.jsonl",
+        &tasks(2, "a"),
+    )
+    .await;
+    first.control().finish_all(&project);
+    create(
+        &second,
+        Vendor::Scale,
+        &project,
+        dir.path(),
+        "b.jsonl",
+        &tasks(5, "b"),
+    )
+    .await;
+    second.control().finish_all(&project);
+    let pull = |emu: &RunningEmulator, file: &str| {
+        let mut cmd = against(emu, Vendor::Scale, dir.path());
+        cmd.args([
+            "--output",
+            "json",
+            "--project",
+            &project,
+            "deliveries",
+            "pull",
+            "--consumer",
+            "k",
+            "--out",
+        ])
+        .arg(dir.path().join(file));
+        cmd
+    };
+    let out = run(pull(&first, "first.jsonl")).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["written"], 2);
+    // Same consumer name, same project, another server: its own deliveries, not "nothing new".
+    let out = run(pull(&second, "second.jsonl")).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["written"], 5);
+}

@@ -153,7 +153,7 @@ pub(crate) async fn pull_into(
 }
 
 /// Resolves on Ctrl-C (never, if the handler cannot be installed).
-async fn ctrl_c() {
+pub(crate) async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }

@@ -59,8 +59,26 @@ pub(crate) async fn schema(ctx: &Ctx) -> Result<(), CliError> {
 }
 
 pub(crate) async fn capabilities(ctx: &Ctx) -> Result<(), CliError> {
-    let provider = ctx.provider_without_key()?;
-    let caps = provider.capabilities();
+    // From the adapter's static table: no key, no provider, no network.
+    let vendor = ctx.config()?.provider;
+    let Some(caps) = labelmux::capabilities_of(vendor) else {
+        let names: Vec<&str> = labelmux::available_vendors()
+            .into_iter()
+            .map(labelmux::Vendor::name)
+            .collect();
+        let mut e = CliError::from(
+            labelmux::Error::new(
+                labelmux::ErrorKind::Unsupported,
+                format!(
+                    "the {vendor} adapter is not part of this release; available providers: {}",
+                    names.join(", ")
+                ),
+            )
+            .with_vendor(vendor),
+        );
+        e.advice = Some(format!("use --provider {}", names.join(" or --provider ")));
+        return Err(e);
+    };
     if ctx.json() {
         let named: serde_json::Map<String, serde_json::Value> = caps
             .entries()
@@ -68,12 +86,12 @@ pub(crate) async fn capabilities(ctx: &Ctx) -> Result<(), CliError> {
             .map(|(name, on)| (name.to_owned(), json!(on)))
             .collect();
         output::print_json(&json!({
-            "provider": provider.vendor().name(),
+            "provider": vendor.name(),
             "capabilities": named,
             "delivers_at": caps.delivers_at,
         }));
     } else {
-        println!("Provider: {}", provider.vendor());
+        println!("Provider: {vendor}");
         println!("{}", output::capabilities_table(&caps));
     }
     Ok(())

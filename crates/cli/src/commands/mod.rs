@@ -13,7 +13,6 @@ use crate::args::{
 };
 use crate::exit::CliError;
 use crate::progress::Bars;
-use labelmux::transport::SecretString;
 use labelmux::{AnyProvider, Config, ProjectId};
 
 /// What every command needs: the global options and the bar factory.
@@ -69,15 +68,23 @@ impl Ctx {
         Ok((provider, cfg))
     }
 
-    /// The provider, built with a placeholder key when none is configured: for operations that
-    /// never call the vendor (capabilities).
-    pub fn provider_without_key(&self) -> Result<AnyProvider, CliError> {
-        let mut cfg = self.config()?;
-        let vendor = cfg.provider;
-        if cfg.api_key(vendor).is_err() {
-            cfg.settings_mut(vendor).api_key = Some(SecretString::from("unused".to_owned()));
+    /// `labelmux` followed by every option of this run that chose the endpoint (`--config`,
+    /// `--provider`, `--base-url`), so a printed follow-up command talks to the same server.
+    pub fn again(&self) -> String {
+        let mut cmd = String::from("labelmux");
+        if let Some(c) = &self.global.config {
+            cmd.push_str(&format!(
+                " --config {}",
+                shell_word(&c.display().to_string())
+            ));
         }
-        Ok(AnyProvider::from_config(&cfg)?)
+        if let Some(p) = self.global.provider {
+            cmd.push_str(&format!(" --provider {}", p.name()));
+        }
+        if let Some(u) = &self.global.base_url {
+            cmd.push_str(&format!(" --base-url {}", shell_word(u)));
+        }
+        cmd
     }
 
     /// The project: `--project`, else the config's `project`, else `LABELMUX_PROJECT`.
@@ -88,6 +95,18 @@ impl Ctx {
                 "no project given: pass --project ID, or set `project` in labelmux.toml or LABELMUX_PROJECT",
             )),
         }
+    }
+}
+
+/// `s` quoted for a POSIX shell when it holds anything but plain characters.
+pub(crate) fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -108,6 +127,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Batches(b) => match b {
             BatchesCommand::Status(a) => batches::status(&ctx, a).await,
             BatchesCommand::Cancel(a) => batches::cancel(&ctx, a).await,
+            BatchesCommand::List => batches::list(&ctx).await,
         },
         Command::Deliveries(DeliveriesCommand::Pull(a)) => deliveries::pull(&ctx, a).await,
         Command::Project(p) => match p {
