@@ -1107,3 +1107,146 @@ async fn a_consumer_cursor_belongs_to_its_endpoint() {
     assert_ok(&out);
     assert_eq!(stdout_json(&out)["written"], 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_create_names_its_batch_and_resume_sends_no_duplicates() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(6, "i"));
+    // Slow every request down so Ctrl-C lands between "batch opened" and "batch started".
+    emu.control().set_faults(labelmux_emulator::FaultConfig {
+        latency_ms: 1500,
+        ..Default::default()
+    });
+    let journal = dir.path().join("state/batches.jsonl");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("labelmux"))
+        .current_dir(dir.path())
+        .env_remove("LABELMUX_CONFIG")
+        .env_remove("LABELMUX_PROVIDER")
+        .env_remove("LABELMUX_PROJECT")
+        .env_remove("LABELMUX_BASE_URL")
+        .env("LABELMUX_STATE_DIR", dir.path().join("state"))
+        .env("SAMA_API_KEY", emu.api_key())
+        .args(["--provider", "sama", "--base-url", &emu.base_url()])
+        .args([
+            "--project",
+            SAMA_PROJECT,
+            "tasks",
+            "create",
+            "--from",
+            &file,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The batch is journaled as soon as Sama names it.
+    let mut waited = 0;
+    while !std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"opened\"")) {
+        assert!(waited < 600, "the batch was never journaled");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        waited += 1;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    emu.control()
+        .set_faults(labelmux_emulator::FaultConfig::default());
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("opened batch ") && err.contains("--resume") && err.contains("of 6 rows"),
+        "{err}"
+    );
+
+    // `batches list` finds it (Sama cannot list batches: from the journal).
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--output",
+        "json",
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "list",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["source"], "journal");
+    assert_eq!(doc["batches"][0]["stage"], "interrupted", "{doc}");
+    assert_eq!(doc["batches"][0]["rows"], 6);
+    let stale = doc["batches"][0]["batch_id"].as_str().unwrap().to_owned();
+    assert!(err.contains(&stale), "{err}");
+
+    // --resume sends what is missing (here: everything, the batch was never started) ...
+    let resume = || {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args(["--output", "json", "--project", SAMA_PROJECT])
+            .args(["tasks", "create", "--from", &file, "--resume", "--wait"]);
+        cmd
+    };
+    let out = run(resume()).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["rows_sent"], 6);
+    assert_eq!(emu.control().task_count(SAMA_PROJECT), 6);
+    // ... and a second --resume sends nothing.
+    let out = run(resume()).await;
+    assert_ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["rows_sent"], 0, "{doc}");
+    assert_eq!(doc["already_sent"], true);
+    assert_eq!(emu.control().task_count(SAMA_PROJECT), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_on_scale_sends_only_rows_whose_key_is_missing() {
+    use labelmux_cli::journal::{Entry, Journal, Stage};
+    let emu = scale().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = emu.projects()[0].clone();
+    let rows = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("{{\"attachment\":\"https://x/r{i}.jpg\",\"attachment_type\":\"image\",\"external_id\":\"r-{i}\"}}\n"))
+            .collect()
+    };
+    // Two of the four rows reached Scale before an interruption.
+    create(
+        &emu,
+        Vendor::Scale,
+        &project,
+        dir.path(),
+        "first.jsonl",
+        &rows(2),
+    )
+    .await;
+    let file = write(dir.path(), "all.jsonl", &rows(4));
+    let canonical = std::fs::canonicalize(&file).unwrap();
+    Journal::in_dir(&dir.path().join("state"))
+        .append(&Entry {
+            at: chrono::Utc::now(),
+            vendor: "scale".into(),
+            endpoint: emu.base_url(),
+            project: project.clone(),
+            batch_id: "interrupted-batch".into(),
+            file: canonical.display().to_string(),
+            file_len: std::fs::metadata(&file).unwrap().len(),
+            rows: 4,
+            handed_over: 2,
+            stage: Stage::Interrupted,
+        })
+        .unwrap();
+    let mut cmd = against(&emu, Vendor::Scale, dir.path());
+    cmd.args(["--output", "json", "--project", &project])
+        .args(["tasks", "create", "--from", &file, "--resume", "--wait"]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["rows_sent"], 2, "{doc}");
+    assert_eq!(doc["first_line"], 3, "{doc}");
+    assert_eq!(emu.control().task_count(&project), 4);
+}
