@@ -1119,7 +1119,7 @@ async fn interrupted_create_names_its_batch_and_resume_sends_no_duplicates() {
         ..Default::default()
     });
     let journal = dir.path().join("state/batches.jsonl");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("labelmux"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("labelmux"))
         .current_dir(dir.path())
         .env_remove("LABELMUX_CONFIG")
         .env_remove("LABELMUX_PROVIDER")
