@@ -134,6 +134,8 @@ pub struct Summary {
     pub last_line: Option<u64>,
     /// Row index → line number.
     pub lines: LineIndex,
+    /// Rows that set a `priority`.
+    pub with_priority: u64,
 }
 
 /// A task file of a known format.
@@ -240,8 +242,10 @@ impl TaskFile {
         let mut lines = LineIndex::default();
         let mut first_line = None;
         let mut last_line = None;
+        let mut with_priority = 0;
         for row in self.rows()? {
             let row = row.map_err(|e| CliError::input(format!("{}: {e}", self.source)))?;
+            with_priority += u64::from(row.spec.priority.is_some());
             first_line.get_or_insert(row.line);
             last_line = Some(row.line);
             lines.push(row.line);
@@ -254,6 +258,7 @@ impl TaskFile {
             first_line,
             last_line,
             lines,
+            with_priority,
         })
     }
 }

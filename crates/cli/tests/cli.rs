@@ -1250,3 +1250,175 @@ async fn resume_on_scale_sends_only_rows_whose_key_is_missing() {
     assert_eq!(doc["first_line"], 3, "{doc}");
     assert_eq!(emu.control().task_count(&project), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_point_the_right_way() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // A 503 on a request that is never resent: not "raise max_attempts".
+    emu.control().set_faults(labelmux_emulator::FaultConfig {
+        unavailable_rate: 1.0,
+        ..Default::default()
+    });
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(2, "m"));
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        !err.contains("max_attempts") && err.contains("does not resend"),
+        "{err}"
+    );
+    emu.control()
+        .set_faults(labelmux_emulator::FaultConfig::default());
+
+    // `batches status --timeout` running out points at --timeout.
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "a.jsonl",
+        &jsonl_tasks(1, "a"),
+    )
+    .await;
+    let batch = receipt["batch_id"].as_str().unwrap().to_owned();
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--batch",
+        "77777",
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4));
+    // A base URL without Sama's /v2: the URL is the likely culprit, not the ids.
+    let root = emu.base_url().trim_end_matches("/v2").to_owned();
+    let mut cmd = bare(dir.path());
+    cmd.env("SAMA_API_KEY", emu.api_key()).args([
+        "--provider",
+        "sama",
+        "--base-url",
+        &root,
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--batch",
+        &batch,
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/v2"), "{}", stderr(&out));
+
+    // A port in use: pick another port, not "check free disk space".
+    let mut cmd = bare(dir.path());
+    cmd.args(["emulate", "sama", "--addr", &emu.addr().to_string()]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--addr") && !stderr(&out).contains("disk space"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_status_timeout_points_at_the_timeout_option() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A batch opened and never started stays `waiting`.
+    let client = labelmux::sama::SamaClient::new(
+        &emu.base_url(),
+        labelmux::transport::SecretString::from(emu.api_key()),
+        labelmux::transport::TransportConfig::default(),
+    )
+    .unwrap();
+    let waiting = client
+        .open_batch(&labelmux::ProjectId::new(SAMA_PROJECT), None, "tasks.json")
+        .await
+        .unwrap();
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--wait",
+        "--timeout",
+        "0.2",
+    ])
+    .args(["--interval", "0.05", "--batch", &waiting.batch_id]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--timeout") && !err.contains("timeout_secs"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_show_once_per_kind_and_scale_warns_of_ignored_options() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9: connection refused, retried.
+    std::fs::write(
+        dir.path().join("labelmux.toml"),
+        "project = \"1\"\n[transport]\nmax_attempts = 3\ninitial_backoff_ms = 1\n[sama]\nbase_url = \"http://127.0.0.1:9/v2\"\n",
+    )
+    .unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.env("SAMA_API_KEY", "k")
+        .args(["tasks", "get", "--task", "t"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(7));
+    let err = stderr(&out);
+    assert_eq!(err.matches("retrying in").count(), 1, "{err}");
+    assert!(err.contains("get_task"), "{err}");
+    // -q: nothing but the error.
+    let mut cmd = bare(dir.path());
+    cmd.env("SAMA_API_KEY", "k")
+        .args(["-q", "tasks", "get", "--task", "t"]);
+    let out = run(cmd).await;
+    assert!(!stderr(&out).contains("retrying"), "{}", stderr(&out));
+
+    let emu = scale().await;
+    let project = emu.projects()[0].clone();
+    let file = write(
+        dir.path(),
+        "p.jsonl",
+        "{\"attachment\":\"https://x/1.jpg\",\"attachment_type\":\"image\",\"priority\":3}\n{\"attachment\":\"https://x/2.jpg\",\"attachment_type\":\"image\",\"priority\":1}\n",
+    );
+    let mut cmd = against(&emu, Vendor::Scale, dir.path());
+    cmd.args([
+        "--project",
+        &project,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+        "--priority",
+        "2",
+        "--submit",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert_eq!(err.matches("has no task priority").count(), 1, "{err}");
+    assert!(
+        err.contains("--priority") && err.contains("`priority` column (2 rows)"),
+        "{err}"
+    );
+    assert!(err.contains("--submit"), "{err}");
+}

@@ -76,7 +76,16 @@ pub(crate) async fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), CliError> {
             Duration::from_secs_f64(a.interval),
             timeout,
         )
-        .await?
+        .await
+        .map_err(|mut e| {
+            // Our own --timeout ran out, not the transport's: say which knob that is.
+            if timeout.is_some() && e.kind == "timeout" && e.operation.as_deref() == Some("batch_status") && e.status.is_none() {
+                e.advice = Some(
+                    "the batch is still being created: wait longer with a larger --timeout, or leave --timeout out to wait as long as it takes".into(),
+                );
+            }
+            e
+        })?
     } else {
         provider.batch_status(&project, &batch).await?
     };

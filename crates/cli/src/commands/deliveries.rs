@@ -230,11 +230,19 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         }
     }
     if outcome.interrupted {
-        return Err(CliError::interrupted(format!(
+        let mut e = CliError::interrupted(format!(
             "stopped after {} deliveries; they are safely in {}",
             outcome.written,
             a.out.display()
-        )));
+        ));
+        if a.consumer.is_none() {
+            // --since/--all rewrite FILE: running again starts over, it does not resume.
+            e.advice = Some(format!(
+                "running the same command again starts over and overwrites {}; to resume across runs, pull with --consumer NAME",
+                a.out.display()
+            ));
+        }
+        return Err(e);
     }
     Ok(())
 }

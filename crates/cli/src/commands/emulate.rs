@@ -3,7 +3,6 @@
 use super::Ctx;
 use crate::args::EmulateArgs;
 use crate::exit::{code, CliError};
-use crate::output;
 use labelmux_emulator::{start, EmulatorConfig, FaultConfig, Lifecycle};
 use serde_json::json;
 use std::io::Write;
@@ -16,6 +15,14 @@ pub(crate) fn start_error(vendor: labelmux::Vendor, e: std::io::Error) -> CliErr
         err.code = code::UNSUPPORTED;
         err.kind = "unsupported".into();
         err.advice = Some("use --provider sama".into());
+        err
+    } else if e.kind() == std::io::ErrorKind::AddrInUse {
+        let mut err = CliError::io(format!("cannot start the {vendor} emulator"), e);
+        err.code = code::USAGE;
+        err.advice = Some(
+            "another program listens on that address: pick another port with --addr 127.0.0.1:PORT (port 0 picks a free one)"
+                .into(),
+        );
         err
     } else {
         CliError::io(format!("cannot start the {vendor} emulator"), e)
@@ -45,12 +52,16 @@ pub(crate) async fn run(ctx: &Ctx, a: EmulateArgs) -> Result<(), CliError> {
     };
     let emu = start(config).await.map_err(|e| start_error(a.vendor, e))?;
     if ctx.json() {
-        output::print_json(&json!({
+        // One line, so a script can read the first line and go on.
+        let doc = json!({
             "vendor": a.vendor.name(),
             "base_url": emu.base_url(),
             "api_key": emu.api_key(),
             "projects": emu.projects(),
-        }));
+        });
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{doc}");
+        let _ = out.flush();
     } else {
         // The first line is machine-readable, like the standalone `labelmux-emulator`.
         let mut out = std::io::stdout().lock();

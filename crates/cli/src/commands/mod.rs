@@ -113,28 +113,59 @@ pub(crate) fn shell_word(s: &str) -> String {
 /// Run one parsed command line.
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     let ctx = Ctx::new(cli.global);
-    match cli.command {
-        Command::Demo(a) => demo::run(&ctx, a).await,
-        Command::Emulate(a) => emulate::run(&ctx, a).await,
+    run_command(&ctx, cli.command)
+        .await
+        .map_err(|e| base_url_hint(&ctx, e))
+}
+
+/// A 404 from a base URL whose path differs from the vendor's API path (`/v2` for Sama) is
+/// more likely the URL than the ids: say so.
+fn base_url_hint(ctx: &Ctx, mut e: CliError) -> CliError {
+    if e.code != crate::exit::code::NOT_FOUND {
+        return e;
+    }
+    let Ok(cfg) = ctx.config() else { return e };
+    let vendor = cfg.provider;
+    let Some(url) = cfg.settings(vendor).base_url.clone() else {
+        return e;
+    };
+    let default = vendor.default_base_url();
+    let api_path = default
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    if !api_path.is_empty() && !url.trim_end_matches('/').ends_with(&format!("/{api_path}")) {
+        e.advice = Some(format!(
+            "check the base URL {url}: {vendor}'s API ends in /{api_path} (e.g. {default}); then check the project, batch and task ids"
+        ));
+    }
+    e
+}
+
+async fn run_command(ctx: &Ctx, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Demo(a) => demo::run(ctx, a).await,
+        Command::Emulate(a) => emulate::run(ctx, a).await,
         Command::Tasks(t) => match t {
-            TasksCommand::Create(a) => tasks::create(&ctx, a).await,
-            TasksCommand::List(a) => tasks::list(&ctx, a).await,
-            TasksCommand::Get(a) => tasks::get(&ctx, a).await,
-            TasksCommand::Reject(a) => tasks::reject(&ctx, a).await,
-            TasksCommand::Priority(a) => tasks::priority(&ctx, a).await,
-            TasksCommand::Delete(a) => tasks::delete(&ctx, a).await,
+            TasksCommand::Create(a) => tasks::create(ctx, a).await,
+            TasksCommand::List(a) => tasks::list(ctx, a).await,
+            TasksCommand::Get(a) => tasks::get(ctx, a).await,
+            TasksCommand::Reject(a) => tasks::reject(ctx, a).await,
+            TasksCommand::Priority(a) => tasks::priority(ctx, a).await,
+            TasksCommand::Delete(a) => tasks::delete(ctx, a).await,
         },
         Command::Batches(b) => match b {
-            BatchesCommand::Status(a) => batches::status(&ctx, a).await,
-            BatchesCommand::Cancel(a) => batches::cancel(&ctx, a).await,
-            BatchesCommand::List => batches::list(&ctx).await,
+            BatchesCommand::Status(a) => batches::status(ctx, a).await,
+            BatchesCommand::Cancel(a) => batches::cancel(ctx, a).await,
+            BatchesCommand::List => batches::list(ctx).await,
         },
-        Command::Deliveries(DeliveriesCommand::Pull(a)) => deliveries::pull(&ctx, a).await,
+        Command::Deliveries(DeliveriesCommand::Pull(a)) => deliveries::pull(ctx, a).await,
         Command::Project(p) => match p {
-            ProjectCommand::Info => info::project_info(&ctx).await,
-            ProjectCommand::Stats(a) => info::project_stats(&ctx, a).await,
+            ProjectCommand::Info => info::project_info(ctx).await,
+            ProjectCommand::Stats(a) => info::project_stats(ctx, a).await,
         },
-        Command::Schema => info::schema(&ctx).await,
-        Command::Capabilities => info::capabilities(&ctx).await,
+        Command::Schema => info::schema(ctx).await,
+        Command::Capabilities => info::capabilities(ctx).await,
     }
 }

@@ -315,6 +315,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
                 }
             }
             Summary {
+                with_priority: summary.with_priority,
                 rows: lines.rows(),
                 first_line: lines.line_of(0),
                 last_line: lines.rows().checked_sub(1).and_then(|i| lines.line_of(i)),
@@ -322,6 +323,25 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             }
         }
     };
+    if !provider.capabilities().supports(Operation::SetPriority) {
+        // Said once, not per row: the vendor has no task priority to set.
+        let mut ignored = Vec::new();
+        if a.priority.is_some() {
+            ignored.push("--priority".to_owned());
+        }
+        if summary.with_priority > 0 {
+            ignored.push(format!(
+                "the `priority` column ({} rows)",
+                summary.with_priority
+            ));
+        }
+        if !ignored.is_empty() {
+            ctx.note(format!(
+                "warning: {vendor} has no task priority, so {} is ignored",
+                ignored.join(" and ")
+            ));
+        }
+    }
     let mut spec = BatchSpec::default();
     spec.name = a.batch_name.clone();
     spec.priority = a.priority;
@@ -330,7 +350,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             spec = spec.with_extension("submit", serde_json::Value::Bool(true));
         } else {
             ctx.note(format!(
-                "warning: --submit is a Sama option; {} has no submit step, so it is ignored",
+                "warning: --submit is a Sama option; {} has no submit step (tasks go straight to its workforce), so it is ignored",
                 provider.vendor()
             ));
         }
