@@ -34,6 +34,22 @@ pub fn main_entry() -> i32 {
         Err(e) => {
             // Help and version go to stdout with code 0; usage errors to stderr with code 2.
             let _ = e.print();
+            if e.exit_code() != 0 && json_requested(std::env::args().skip(1)) {
+                // Scripts asked for one JSON document on stdout: they get one for this too.
+                let text = e.to_string();
+                let message = text
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .trim_start_matches("error: ")
+                    .to_owned();
+                let mut err = exit::CliError::usage(message);
+                err.code = e.exit_code();
+                output::print_json(&err.to_json());
+            }
             return e.exit_code();
         }
     };
@@ -56,6 +72,18 @@ pub fn main_entry() -> i32 {
             e.code
         }
     }
+}
+
+/// Whether a command line that did not parse asked for `--output json`.
+fn json_requested(args: impl Iterator<Item = String>) -> bool {
+    let mut previous_was_output = false;
+    for a in args {
+        if a == "--output=json" || (previous_was_output && a == "json") {
+            return true;
+        }
+        previous_was_output = a == "--output";
+    }
+    false
 }
 
 /// Print an error: one line on stderr (plus causes under `-v`), and under `--output json` a

@@ -297,13 +297,34 @@ fn json_error_text(e: &serde_json::Error) -> String {
     format!("invalid JSON at column {}: {msg}", e.column())
 }
 
-fn record_to_spec(record: JsonMap, line: u64) -> Result<Row, RowError> {
+/// A pre-annotation written as plain text (`"output_label": "cat"`, CSV cell `cat`) is meant as
+/// that string; text that looks like JSON (`{`, `[`, `"`, a number, true/false/null) must still
+/// parse, so a typo in a structure is reported rather than sent as text.
+fn plain_text_pre_annotations(record: &mut JsonMap) {
+    for (key, value) in record.iter_mut() {
+        if !key.starts_with(labelmux::io::PRE_ANNOTATION_PREFIX) {
+            continue;
+        }
+        if let Value::String(text) = value {
+            let t = text.trim_start();
+            let looks_like_json = t.starts_with(['{', '[', '"', '-'])
+                || t.starts_with(|c: char| c.is_ascii_digit())
+                || serde_json::from_str::<Value>(t).is_ok();
+            if !looks_like_json {
+                *value = Value::String(Value::String(std::mem::take(text)).to_string());
+            }
+        }
+    }
+}
+
+fn record_to_spec(mut record: JsonMap, line: u64) -> Result<Row, RowError> {
     if record.is_empty() {
         return Err(RowError {
             line,
             message: "the row has no columns".into(),
         });
     }
+    plain_text_pre_annotations(&mut record);
     labelmux::io::spec_from_record(record)
         .map(|spec| Row { line, spec })
         .map_err(|message| RowError { line, message })
@@ -649,6 +670,26 @@ mod tests {
         let f = embedded("url,priority\na,high\n", TaskFileFormat::Csv);
         let err = f.validate().unwrap_err();
         assert!(err.message.contains("line 2") && err.message.contains("priority"));
+    }
+
+    #[test]
+    fn plain_text_pre_annotations_are_strings_and_broken_json_is_still_an_error() {
+        let f = embedded(
+            "{\"url\":\"u\",\"output_label\":\"cat\",\"output_n\":\"3\"}\n",
+            TaskFileFormat::Jsonl,
+        );
+        let rows: Vec<Row> = f.rows().unwrap().map(Result::unwrap).collect();
+        let pre = rows[0].spec.pre_annotations_by_target();
+        assert_eq!(pre["label"], json!("cat"));
+        assert_eq!(pre["n"], json!(3));
+        let f = embedded("url,output_label\nu,tabby cat\n", TaskFileFormat::Csv);
+        let rows: Vec<Row> = f.rows().unwrap().map(Result::unwrap).collect();
+        assert_eq!(
+            rows[0].spec.pre_annotations_by_target()["label"],
+            json!("tabby cat")
+        );
+        let f = embedded("url,output_boxes\nu,{bad\n", TaskFileFormat::Csv);
+        assert!(f.validate().is_err());
     }
 
     #[test]

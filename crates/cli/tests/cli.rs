@@ -1422,3 +1422,57 @@ async fn retries_show_once_per_kind_and_scale_warns_of_ignored_options() {
     );
     assert!(err.contains("--submit"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_mode_usage_errors_and_plain_text_pre_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.args(["--output", "json", "tasks", "create"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    let doc = stdout_json(&out);
+    assert_eq!(doc["error"]["exit_code"], 2);
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("--from"),
+        "{doc}"
+    );
+
+    // `output_label: "cat"` is the string "cat", in JSONL and in CSV.
+    let emu = sama().await;
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "p.jsonl",
+        "{\"url\":\"https://x/1.jpg\",\"output_label\":\"cat\"}\n",
+    )
+    .await;
+    assert_eq!(receipt["batch"]["counts"]["created"], 1, "{receipt}");
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "p.csv",
+        "url,output_label\r\nhttps://x/2.jpg,cat\r\n",
+    )
+    .await;
+    assert_eq!(receipt["batch"]["counts"]["created"], 1, "{receipt}");
+    emu.control().finish_all(SAMA_PROJECT);
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--output",
+        "json",
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "list",
+        "--answers",
+    ]);
+    let out = run(cmd).await;
+    let tasks = stdout_json(&out);
+    for t in tasks.as_array().unwrap() {
+        assert_eq!(t["answers"]["label"], "cat", "{t}");
+    }
+}
