@@ -1476,3 +1476,39 @@ async fn json_mode_usage_errors_and_plain_text_pre_annotations() {
         assert_eq!(t["answers"]["label"], "cat", "{t}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_alone_switches_vendor_and_typos_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.env("LABELMUX_PROJCT", "1001").args(["capabilities"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("LABELMUX_PROJCT") && stderr(&out).contains("LABELMUX_PROJECT"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The Sama-shaped task file goes to Scale with the input renaming set in the environment.
+    let emu = scale().await;
+    let project = emu.projects()[0].clone();
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(3, "e"));
+    let mut cmd = bare(dir.path());
+    cmd.env("SCALE_API_KEY", emu.api_key())
+        .env("LABELMUX_PROVIDER", "scale")
+        .env("LABELMUX_PROJECT", &project)
+        .env("LABELMUX_SCALE_BASE_URL", emu.base_url())
+        .env(
+            "LABELMUX_SCALE_INPUTS",
+            r#"{"rename": {"url": "attachment"}, "defaults": {"attachment_type": "image"}}"#,
+        )
+        .env("LABELMUX_TRANSPORT_TIMEOUT_SECS", "10s")
+        .args([
+            "--output", "json", "tasks", "create", "--from", &file, "--wait",
+        ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["batch"]["counts"]["created"], 3);
+    assert_eq!(emu.control().task_count(&project), 3);
+}

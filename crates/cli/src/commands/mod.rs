@@ -45,6 +45,10 @@ impl Ctx {
 
     /// The configuration with the command line's overrides applied.
     pub fn config(&self) -> Result<Config, CliError> {
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect();
+        Config::check_env_names(names.iter().map(String::as_str))?;
         let mut cfg = Config::load(self.global.config.as_deref())?;
         if let Some(v) = self.global.provider {
             cfg.provider = v;
