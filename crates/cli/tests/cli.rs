@@ -1512,3 +1512,45 @@ async fn the_environment_alone_switches_vendor_and_typos_are_errors() {
     assert_eq!(stdout_json(&out)["batch"]["counts"]["created"], 3);
     assert_eq!(emu.control().task_count(&project), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_file_keeps_one_format() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "a.jsonl",
+        &jsonl_tasks(2, "f"),
+    )
+    .await;
+    emu.control().finish_all(SAMA_PROJECT);
+    let path = dir.path().join("labels.jsonl");
+    let pull = |consumer: &str, extra: &[&str]| {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args([
+            "--project",
+            SAMA_PROJECT,
+            "deliveries",
+            "pull",
+            "--consumer",
+            consumer,
+        ])
+        .arg("--out")
+        .arg(&path)
+        .args(extra);
+        cmd
+    };
+    assert_ok(&run(pull("a", &[])).await);
+    let before = std::fs::read(&path).unwrap();
+    let out = run(pull("b", &["--format", "csv"])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--format jsonl"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is untouched"
+    );
+}

@@ -152,6 +152,40 @@ pub(crate) async fn pull_into(
     Ok(outcome)
 }
 
+/// Appending CSV rows to a JSONL file (or the reverse) would leave a file no reader can parse:
+/// refuse, naming the format the file already has.
+fn refuse_mixed_formats(path: &std::path::Path, format: DeliveryFormat) -> Result<(), CliError> {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let n = match std::fs::File::open(path) {
+        Ok(mut f) => f.read(&mut head).unwrap_or(0),
+        Err(_) => return Ok(()),
+    };
+    let text = String::from_utf8_lossy(&head[..n]);
+    let text = text.trim_start();
+    let existing = if text.starts_with('{') {
+        DeliveryFormat::Jsonl
+    } else if text.starts_with("task_id,") {
+        DeliveryFormat::Csv
+    } else {
+        return Ok(());
+    };
+    if existing == format {
+        return Ok(());
+    }
+    let name = |f: DeliveryFormat| match f {
+        DeliveryFormat::Jsonl => "jsonl",
+        DeliveryFormat::Csv => "csv",
+    };
+    Err(CliError::usage(format!(
+        "{} holds {} deliveries; appending {} to it would mix formats: pass --format {} (or pull into another file)",
+        path.display(),
+        name(existing).to_uppercase(),
+        name(format).to_uppercase(),
+        name(existing)
+    )))
+}
+
 /// Resolves on Ctrl-C (never, if the handler cannot be installed).
 pub(crate) async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
@@ -179,6 +213,9 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         .format
         .unwrap_or_else(|| DeliveryFormat::from_path(&a.out));
     let append = a.consumer.is_some();
+    if append {
+        refuse_mixed_formats(&a.out, format)?;
+    }
     let mut writer = DeliveryWriter::open(&a.out, format, append)
         .map_err(|e| CliError::io(format!("cannot open {}", a.out.display()), e))?;
     if writer.dropped_partial_bytes() > 0 {
