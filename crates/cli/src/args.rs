@@ -73,6 +73,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a vendor emulator in the foreground until interrupted (prints its base URL and key).
     Emulate(EmulateArgs),
+    /// Drive a running emulator (the one --base-url points at): move tasks on, reject, faults.
+    Emulator(EmulatorArgs),
     /// Create and manage tasks.
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -121,6 +123,47 @@ pub struct EmulateArgs {
     /// Fraction (0..1) of vendor-API requests that fail: half 503, half 429 with Retry-After.
     #[arg(long, default_value_t = 0.0, value_name = "F")]
     pub fault_rate: f64,
+}
+
+/// `labelmux emulator ACTION`: the emulator's `/_emulator/` control API from the shell.
+#[derive(Args, Debug)]
+pub struct EmulatorArgs {
+    /// What to do.
+    #[arg(value_enum)]
+    pub action: EmulatorAction,
+    /// `reject`: only this task (default: every answered task not yet delivered).
+    #[arg(long, value_name = "T")]
+    pub task: Option<String>,
+    /// `reject`: why (repeatable).
+    #[arg(long = "reason", value_name = "R")]
+    pub reasons: Vec<String>,
+    /// `faults`: fraction (0..1) of vendor-API requests that fail, half 503, half 429.
+    #[arg(long, value_name = "F")]
+    pub fault_rate: Option<f64>,
+    /// `faults`: milliseconds added to every vendor-API request.
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<u64>,
+}
+
+/// An action of `labelmux emulator`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmulatorAction {
+    /// Move every open task of the project one lifecycle step.
+    Advance,
+    /// Complete every open task of the project.
+    Complete,
+    /// Deliver every completed task of the project.
+    Deliver,
+    /// Complete and deliver every task of the project.
+    Finish,
+    /// Send tasks back for rework (--task, --reason).
+    Reject,
+    /// Set the injected faults (--fault-rate, --latency-ms; none given: no faults).
+    Faults,
+    /// Print request count, faults and task counts per project and state.
+    State,
+    /// Forget every task, batch and consumer.
+    Reset,
 }
 
 /// `labelmux tasks ...`.

@@ -1554,3 +1554,44 @@ async fn a_consumer_file_keeps_one_format() {
         "the file is untouched"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulator_is_driven_from_the_command_line() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "a.jsonl",
+        &jsonl_tasks(3, "c"),
+    )
+    .await;
+    let emulator = |args: &[&str]| {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args(["--output", "json", "--project", SAMA_PROJECT, "emulator"])
+            .args(args);
+        cmd
+    };
+    let out = run(emulator(&["finish"])).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["moved"], 3);
+    let out = run(emulator(&["state"])).await;
+    assert_ok(&out);
+    assert!(stdout_json(&out).to_string().contains("delivered"));
+    let out = run(emulator(&["faults", "--latency-ms", "5"])).await;
+    assert_ok(&out);
+    assert_eq!(emu.control().faults().latency_ms, 5);
+    let out = run(emulator(&["faults"])).await;
+    assert_ok(&out);
+    assert_eq!(emu.control().faults().latency_ms, 0);
+    let out = run(emulator(&["reject", "--reason", "blurry"])).await;
+    assert_ok(&out);
+    // Without a base URL there is nothing to drive.
+    let mut cmd = bare(dir.path());
+    cmd.args(["--project", SAMA_PROJECT, "emulator", "advance"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--base-url"), "{}", stderr(&out));
+}

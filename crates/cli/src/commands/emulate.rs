@@ -1,7 +1,7 @@
 //! `emulate <vendor>`: a vendor emulator in the foreground.
 
 use super::Ctx;
-use crate::args::EmulateArgs;
+use crate::args::{EmulateArgs, EmulatorAction, EmulatorArgs};
 use crate::exit::{code, CliError};
 use labelmux_emulator::{start, EmulatorConfig, FaultConfig, Lifecycle};
 use serde_json::json;
@@ -98,4 +98,103 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `labelmux emulator ACTION`: one call of the `/_emulator/` control API of the emulator the
+/// configuration points at (`--base-url`, `LABELMUX_BASE_URL`, ...), printed as JSON.
+pub(crate) async fn control(ctx: &Ctx, a: EmulatorArgs) -> Result<(), CliError> {
+    let cfg = ctx.config()?;
+    let vendor = cfg.provider;
+    let Some(base) = cfg.settings(vendor).base_url.clone() else {
+        return Err(CliError::usage(format!(
+            "no emulator to control: pass the emulator's --base-url (as `labelmux emulate {vendor}` printed it)"
+        )));
+    };
+    // The control API lives at the root, beside the vendor path (`/v2`, `/v1`).
+    let mut root = reqwest::Url::parse(&base)
+        .map_err(|e| CliError::usage(format!("--base-url {base}: {e}")))?;
+    root.set_path("/_emulator/");
+    root.set_query(None);
+    let url = |path: &str| root.join(path).map_err(|e| CliError::usage(e.to_string()));
+    let project = || ctx.project(&cfg).map(|p| p.to_string());
+    let client = reqwest::Client::new();
+    let request = match a.action {
+        EmulatorAction::State => client.get(url("state")?),
+        EmulatorAction::Reset => client.post(url("reset")?),
+        EmulatorAction::Faults => {
+            let rate = a.fault_rate.unwrap_or(0.0);
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(CliError::usage("--fault-rate must be between 0 and 1"));
+            }
+            let faults = FaultConfig {
+                unavailable_rate: rate / 2.0,
+                throttle_rate: rate / 2.0,
+                retry_after_secs: 1.0,
+                latency_ms: a.latency_ms.unwrap_or(0),
+                ..FaultConfig::default()
+            };
+            client.put(url("faults")?).json(&faults)
+        }
+        EmulatorAction::Reject => {
+            let mut query = vec![("project", project()?)];
+            if let Some(t) = &a.task {
+                query.push(("task", t.clone()));
+            }
+            client
+                .post(url("reject")?)
+                .query(&query)
+                .json(&json!({ "reasons": a.reasons }))
+        }
+        step => {
+            let name = match step {
+                EmulatorAction::Advance => "advance",
+                EmulatorAction::Complete => "complete",
+                EmulatorAction::Deliver => "deliver",
+                _ => "finish",
+            };
+            client.post(url(name)?).query(&[("project", project()?)])
+        }
+    };
+    let unreachable = |e: reqwest::Error| {
+        let mut err = CliError::other(
+            format!("cannot reach the emulator at {root}: {e}"),
+            "start it with `labelmux emulate <vendor>` and pass the base URL it printed",
+        );
+        err.code = code::VENDOR;
+        err
+    };
+    let response = request.send().await.map_err(unreachable)?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        let mut err = CliError::other(
+            format!(
+                "the emulator refused `{:?}` (HTTP {status}): {body}",
+                a.action
+            )
+            .to_lowercase(),
+            "check the project and task ids",
+        );
+        err.code = if status.as_u16() == 404 {
+            code::NOT_FOUND
+        } else {
+            code::USAGE
+        };
+        return Err(err);
+    }
+    if ctx.json() {
+        crate::output::print_json(&body);
+    } else {
+        match body.get("moved") {
+            Some(n) => println!(
+                "{}: {n} task(s) of project {} moved.",
+                body.get("operation")
+                    .and_then(|o| o.as_str())
+                    .unwrap_or("done"),
+                body.get("project").and_then(|p| p.as_str()).unwrap_or("?")
+            ),
+            None => crate::output::print_json(&body),
+        }
+    }
+    Ok(())
 }

@@ -151,6 +151,7 @@ async fn run_command(ctx: &Ctx, command: Command) -> Result<(), CliError> {
     match command {
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Emulate(a) => emulate::run(ctx, a).await,
+        Command::Emulator(a) => emulate::control(ctx, a).await,
         Command::Tasks(t) => match t {
             TasksCommand::Create(a) => tasks::create(ctx, a).await,
             TasksCommand::List(a) => tasks::list(ctx, a).await,
