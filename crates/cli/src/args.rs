@@ -91,6 +91,11 @@ pub enum Command {
     Schema,
     /// What the configured provider supports (needs no API key).
     Capabilities,
+    /// The configuration in force.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Check the configuration, the API key and that the vendor answers.
+    Doctor,
 }
 
 /// `labelmux demo`.
@@ -164,6 +169,14 @@ pub enum EmulatorAction {
     State,
     /// Forget every task, batch and consumer.
     Reset,
+}
+
+/// `labelmux config ...`.
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Every setting in force and where it came from (default, file, environment, flag); keys
+    /// are never shown.
+    Show,
 }
 
 /// `labelmux tasks ...`.

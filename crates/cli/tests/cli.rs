@@ -1595,3 +1595,54 @@ async fn the_emulator_is_driven_from_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--base-url"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_show_names_sources_and_doctor_checks_the_vendor() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("labelmux.toml"),
+        "project = 1001\n[transport]\nmax_attempts = 3\n",
+    )
+    .unwrap();
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.env("LABELMUX_TRANSPORT_CONCURRENCY", "3")
+        .args(["--output", "json", "config", "show"]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["project"]["value"], "1001");
+    assert!(
+        doc["project"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("file"),
+        "{doc}"
+    );
+    assert_eq!(doc["transport.max_attempts"]["value"], "3");
+    assert_eq!(
+        doc["transport.concurrency"]["source"], "environment",
+        "{doc}"
+    );
+    assert_eq!(doc["sama.base_url"]["source"], "flag", "{doc}");
+    assert_eq!(doc["transport.timeout_secs"]["source"], "default", "{doc}");
+    assert_eq!(doc["sama.api_key"]["source"], "environment SAMA_API_KEY");
+    assert!(
+        !doc.to_string().contains(&emu.api_key()),
+        "the key never shows"
+    );
+
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args(["doctor"]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("answered"));
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.env("SAMA_API_KEY", "wrong")
+        .args(["--output", "json", "doctor"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let doc = stdout_json(&out);
+    let checks = doc["checks"].as_array().unwrap();
+    assert_eq!(checks.last().unwrap()["ok"], false, "{doc}");
+}

@@ -172,5 +172,7 @@ async fn run_command(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         },
         Command::Schema => info::schema(ctx).await,
         Command::Capabilities => info::capabilities(ctx).await,
+        Command::Config(crate::args::ConfigCommand::Show) => info::config_show(ctx).await,
+        Command::Doctor => info::doctor(ctx).await,
     }
 }
