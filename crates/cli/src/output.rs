@@ -42,6 +42,11 @@ pub fn fields(rows: &[(&str, String)]) -> Table {
     t
 }
 
+/// `n` with `one` or `many` after it: "1 row", "2 rows".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `Some(x)` as text, `None` as "-".
 pub fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".to_owned())
@@ -129,7 +134,7 @@ pub fn batch_tables(b: &Batch, line_of: impl Fn(u64) -> Option<u64>) -> Vec<Tabl
         };
         let mut t = table(header);
         for f in &b.failures {
-            let mut row = vec![opt(f.index)];
+            let mut row = vec![opt(f.index.map(|i| i + 1))];
             if with_lines {
                 row.push(opt(f.index.and_then(&line_of)));
             }

@@ -206,7 +206,21 @@ impl TaskFile {
 
     /// The rows, one at a time.
     pub fn rows(&self) -> Result<Rows, CliError> {
-        let reader = self.reader()?;
+        let mut reader = self.reader()?;
+        let dot_json = match &self.source {
+            Source::Path(p) => p
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json")),
+            Source::Embedded { name, .. } => name.ends_with(".json"),
+        };
+        if self.format == TaskFileFormat::Jsonl && dot_json && starts_with_bracket(&mut reader) {
+            // A pretty-printed JSON array of tasks (`.json` as many tools write it): read whole.
+            let mut text = String::new();
+            reader.read_to_string(&mut text).map_err(|e| {
+                CliError::input(format!("cannot read task file {}: {e}", self.source))
+            })?;
+            return Ok(Rows::Array(json_array_rows(&text).into_iter()));
+        }
         Ok(match self.format {
             TaskFileFormat::Jsonl => Rows::Jsonl(JsonlRows { reader, line: 0 }),
             TaskFileFormat::Csv => {
@@ -263,8 +277,86 @@ impl TaskFile {
     }
 }
 
+/// Whether the first byte after whitespace (and a byte-order mark) is `[`, without consuming it.
+fn starts_with_bracket(reader: &mut Box<dyn BufRead + Send>) -> bool {
+    loop {
+        let Ok(buf) = reader.fill_buf() else {
+            return false;
+        };
+        let Some(&first) = buf.first() else {
+            return false;
+        };
+        if buf.starts_with("\u{feff}".as_bytes()) {
+            reader.consume(3);
+        } else if first.is_ascii_whitespace() {
+            reader.consume(1);
+        } else {
+            return first == b'[';
+        }
+    }
+}
+
+/// The rows of a JSON array of objects, each with the line its object starts on.
+fn json_array_rows(text: &str) -> Vec<Result<Row, RowError>> {
+    let line_at = |pos: usize| text[..pos.min(text.len())].matches('\n').count() as u64 + 1;
+    let mut rows = Vec::new();
+    let skip_ws = |mut pos: usize| {
+        while text[pos..].starts_with(|c: char| c.is_whitespace()) {
+            pos += text[pos..].chars().next().map_or(1, char::len_utf8);
+        }
+        pos
+    };
+    let mut pos = skip_ws(text.find('[').map_or(0, |p| p + 1));
+    if text[pos..].starts_with(']') {
+        return rows;
+    }
+    loop {
+        let start = pos;
+        let mut values = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+        let line = line_at(start);
+        match values.next() {
+            Some(Ok(Value::Object(map))) => rows.push(record_to_spec(map, line)),
+            Some(Ok(_)) => {
+                rows.push(Err(RowError {
+                    line,
+                    message: "expected a JSON object for each task of the array".into(),
+                }));
+                return rows;
+            }
+            Some(Err(e)) => {
+                rows.push(Err(RowError {
+                    line: line + e.line() as u64 - 1,
+                    message: json_error_text(&e),
+                }));
+                return rows;
+            }
+            None => {
+                rows.push(Err(RowError {
+                    line,
+                    message: "the JSON array is not closed with `]`".into(),
+                }));
+                return rows;
+            }
+        }
+        pos = skip_ws(start + values.byte_offset());
+        if text[pos..].starts_with(',') {
+            pos = skip_ws(pos + 1);
+        } else if text[pos..].starts_with(']') {
+            return rows;
+        } else {
+            rows.push(Err(RowError {
+                line: line_at(pos),
+                message: "expected `,` or `]` after a task of the JSON array".into(),
+            }));
+            return rows;
+        }
+    }
+}
+
 /// Iterator over the rows of a task file.
 pub enum Rows {
+    /// Rows of a JSON array file.
+    Array(std::vec::IntoIter<Result<Row, RowError>>),
     /// JSONL rows.
     Jsonl(JsonlRows),
     /// CSV rows.
@@ -275,6 +367,7 @@ impl Iterator for Rows {
     type Item = Result<Row, RowError>;
     fn next(&mut self) -> Option<Self::Item> {
         match self {
+            Rows::Array(r) => r.next(),
             Rows::Jsonl(r) => r.next(),
             Rows::Csv(r) => r.next(),
         }
@@ -690,6 +783,33 @@ mod tests {
         );
         let f = embedded("url,output_boxes\nu,{bad\n", TaskFileFormat::Csv);
         assert!(f.validate().is_err());
+    }
+
+    #[test]
+    fn a_pretty_printed_json_array_is_a_list_of_tasks() {
+        let f = TaskFile::embedded("tasks.json",
+            "\u{feff}[\n  {\n    \"url\": \"u1\",\n    \"external_id\": \"k1\"\n  },\n  {\"url\": \"u2\"}\n]\n",
+            TaskFileFormat::Jsonl,
+        );
+        let s = f.validate().unwrap();
+        assert_eq!((s.rows, s.first_line, s.last_line), (2, Some(2), Some(6)));
+        let rows: Vec<Row> = f.rows().unwrap().map(Result::unwrap).collect();
+        assert_eq!(rows[0].spec.external_key.as_deref(), Some("k1"));
+        let f = TaskFile::embedded(
+            "tasks.json",
+            "[\n {\"url\": \"u1\"},\n {\"url\": oops}\n]",
+            TaskFileFormat::Jsonl,
+        );
+        let err = f.validate().unwrap_err();
+        assert!(err.message.contains("line 3"), "{}", err.message);
+        let f = TaskFile::embedded(
+            "tasks.json",
+            "[{\"url\": \"u1\"}, 3]",
+            TaskFileFormat::Jsonl,
+        );
+        assert!(f.validate().unwrap_err().message.contains("JSON object"));
+        let f = TaskFile::embedded("tasks.json", "[]", TaskFileFormat::Jsonl);
+        assert!(f.validate().unwrap_err().message.contains("no tasks"));
     }
 
     #[test]

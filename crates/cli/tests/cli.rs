@@ -577,7 +577,7 @@ async fn task_commands_list_get_priority_reject_delete() {
     ]);
     let out = run(cmd).await;
     assert_ok(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("3 task(s)."));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 tasks."));
 
     let out = run(json_cmd(&["tasks", "get", "--task", "no-such-task"])).await;
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
@@ -1645,4 +1645,43 @@ async fn config_show_names_sources_and_doctor_checks_the_vendor() {
     let doc = stdout_json(&out);
     let checks = doc["checks"].as_array().unwrap();
     assert_eq!(checks.last().unwrap()["ok"], false, "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_array_files_and_counted_words() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "tasks.json",
+        "[\n  {\n    \"url\": \"https://x/1.jpg\"\n  },\n  {\n    \"url\": \"https://x/2.jpg\"\n  }\n]\n",
+    )
+    .await;
+    assert_eq!(receipt["rows_sent"], 2);
+    assert_eq!(receipt["first_line"], 2);
+    assert_eq!(receipt["last_line"], 5);
+    assert_eq!(receipt["batch"]["counts"]["created"], 2);
+
+    let file = write(dir.path(), "one.jsonl", &jsonl_tasks(1, "o"));
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("sent 1 row of"), "{text}");
+    assert!(
+        stderr(&out).contains("1 task, every row valid"),
+        "{}",
+        stderr(&out)
+    );
 }

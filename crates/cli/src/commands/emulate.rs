@@ -187,10 +187,11 @@ pub(crate) async fn control(ctx: &Ctx, a: EmulatorArgs) -> Result<(), CliError> 
     } else {
         match body.get("moved") {
             Some(n) => println!(
-                "{}: {n} task(s) of project {} moved.",
+                "{}: {} of project {} moved.",
                 body.get("operation")
                     .and_then(|o| o.as_str())
                     .unwrap_or("done"),
+                crate::output::count(n.as_u64().unwrap_or(0), "task", "tasks"),
                 body.get("project").and_then(|p| p.as_str()).unwrap_or("?")
             ),
             None => crate::output::print_json(&body),

@@ -242,9 +242,9 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
     let file = TaskFile::open(&a.from, a.format)?;
     let summary = file.validate()?;
     ctx.note(format!(
-        "{}: {} tasks, every row valid; sending to {} project {project}",
+        "{}: {}, every row valid; sending to {} project {project}",
         file.source(),
-        summary.rows,
+        output::count(summary.rows, "task", "tasks"),
         provider.vendor()
     ));
     let vendor = provider.vendor();
@@ -443,11 +443,11 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
         return refused_rows(&receipt, batch.as_ref());
     }
     println!(
-        "Batch {} in project {} ({}): sent {} rows of {} ({lines}).",
+        "Batch {} in project {} ({}): sent {} of {} ({lines}).",
         receipt.batch_id,
         receipt.project_id,
         provider.vendor(),
-        summary.rows,
+        output::count(summary.rows, "row", "rows"),
         file.source()
     );
     if receipt.submitted != summary.rows {
@@ -477,7 +477,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
                 let mut t = output::table(&["row", "line", "external key", "errors"]);
                 for f in &receipt.failures {
                     t.add_row(vec![
-                        opt(f.index),
+                        opt(f.index.map(|i| i + 1)),
                         opt(f.index.and_then(line_of)),
                         opt(f.external_key.as_deref()),
                         f.errors.join("; "),
@@ -501,7 +501,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
         let mut t = output::table(&["row", "line", "external key", "existing task", "in batch"]);
         for x in &receipt.already_existed {
             t.add_row(vec![
-                x.index.to_string(),
+                (x.index + 1).to_string(),
                 opt(line_of(x.index)),
                 opt(x.external_key.as_deref()),
                 x.task_id.to_string(),
@@ -509,8 +509,8 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             ]);
         }
         println!(
-            "{} rows matched existing tasks by external key (not duplicated, not in this batch):\n{t}",
-            receipt.already_existed.len()
+            "{} matched existing tasks by external key (not duplicated, not in this batch):\n{t}",
+            output::count(receipt.already_existed.len() as u64, "row", "rows")
         );
     }
     refused_rows(&receipt, batch.as_ref())
@@ -644,7 +644,7 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
             println!("No tasks match.");
         } else {
             println!("{t}");
-            println!("{n} task(s).");
+            println!("{}.", output::count(n, "task", "tasks"));
         }
     }
     Ok(())
@@ -685,7 +685,11 @@ pub(crate) async fn priority(ctx: &Ctx, a: PriorityArgs) -> Result<(), CliError>
     if ctx.json() {
         output::print_json(&json!({"project_id": project, "priority": a.priority, "tasks": tasks}));
     } else {
-        println!("Set priority {} on {} task(s).", a.priority, tasks.len());
+        println!(
+            "Set priority {} on {}.",
+            a.priority,
+            output::count(tasks.len() as u64, "task", "tasks")
+        );
     }
     Ok(())
 }
@@ -702,7 +706,10 @@ pub(crate) async fn delete(ctx: &Ctx, a: DeleteArgs) -> Result<(), CliError> {
             "refused": report.refused.iter().map(|(t, why)| json!({"task_id": t, "reason": why})).collect::<Vec<_>>(),
         }));
     } else {
-        println!("Deleted {} task(s).", report.deleted.len());
+        println!(
+            "Deleted {}.",
+            output::count(report.deleted.len() as u64, "task", "tasks")
+        );
         if !report.refused.is_empty() {
             let mut t = output::table(&["task", "not deleted because"]);
             for (task, why) in &report.refused {
