@@ -1685,3 +1685,46 @@ async fn json_array_files_and_counted_words() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scale_demo_hint_carries_the_input_mapping_and_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.args([
+        "--provider",
+        "scale",
+        "demo",
+        "--out-dir",
+        "out",
+        "--step-ms",
+        "10",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mapping = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export LABELMUX_SCALE_INPUTS='"))
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no input mapping in the hint: {text}"))
+        .to_owned();
+    // The sample's url/name rows, as the hint says to send them.
+    let emu = scale().await;
+    let project = emu.projects()[0].clone();
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(2, "h"));
+    let mut cmd = against(&emu, Vendor::Scale, dir.path());
+    cmd.env("LABELMUX_SCALE_INPUTS", &mapping).args([
+        "--output",
+        "json",
+        "--project",
+        &project,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+        "--wait",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["batch"]["counts"]["created"], 2);
+}
