@@ -72,6 +72,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a vendor emulator in the foreground until interrupted (prints its base URL and key).
     Emulate(EmulateArgs),
+    /// Drive a running emulator (the one --base-url points at): move tasks on, reject, faults.
+    Emulator(EmulatorArgs),
     /// Create and manage tasks.
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -88,6 +90,11 @@ pub enum Command {
     Schema,
     /// What the configured provider supports (needs no API key).
     Capabilities,
+    /// The configuration in force.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Check the configuration, the API key and that the vendor answers.
+    Doctor,
 }
 
 /// `labelmux demo`.
@@ -109,6 +116,55 @@ pub struct EmulateArgs {
     /// Vendor, address, key, lifecycle, faults and rate limits.
     #[command(flatten)]
     pub emulator: labelmux_emulator::cli::EmulatorArgs,
+}
+
+/// `labelmux emulator ACTION`: the emulator's `/_emulator/` control API from the shell.
+#[derive(Args, Debug)]
+pub struct EmulatorArgs {
+    /// What to do.
+    #[arg(value_enum)]
+    pub action: EmulatorAction,
+    /// `reject`: only this task (default: every answered task not yet delivered).
+    #[arg(long, value_name = "T")]
+    pub task: Option<String>,
+    /// `reject`: why (repeatable).
+    #[arg(long = "reason", value_name = "R")]
+    pub reasons: Vec<String>,
+    /// `faults`: fraction (0..1) of vendor-API requests that fail, half 503, half 429.
+    #[arg(long, value_name = "F")]
+    pub fault_rate: Option<f64>,
+    /// `faults`: milliseconds added to every vendor-API request.
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<u64>,
+}
+
+/// An action of `labelmux emulator`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmulatorAction {
+    /// Move every open task of the project one lifecycle step.
+    Advance,
+    /// Complete every open task of the project.
+    Complete,
+    /// Deliver every completed task of the project.
+    Deliver,
+    /// Complete and deliver every task of the project.
+    Finish,
+    /// Send tasks back for rework (--task, --reason).
+    Reject,
+    /// Set the injected faults (--fault-rate, --latency-ms; none given: no faults).
+    Faults,
+    /// Print request count, faults and task counts per project and state.
+    State,
+    /// Forget every task, batch and consumer.
+    Reset,
+}
+
+/// `labelmux config ...`.
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Every setting in force and where it came from (default, file, environment, flag); keys
+    /// are never shown.
+    Show,
 }
 
 /// `labelmux tasks ...`.
@@ -152,6 +208,11 @@ pub struct CreateArgs {
     /// Wait until the vendor has created every task, then report failures by line.
     #[arg(long)]
     pub wait: bool,
+    /// Send only what an earlier, interrupted run of this file (same project and endpoint) did
+    /// not: from the local journal of created batches, and by external key where the vendor
+    /// can look tasks up.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// `labelmux tasks list`.
@@ -164,7 +225,8 @@ pub struct ListArgs {
     /// acknowledged, rejected, canceled, failed).
     #[arg(long, value_name = "S", value_parser = parse_state)]
     pub state: Option<TaskState>,
-    /// Only tasks created at or after this instant (RFC 3339, e.g. 2024-05-01T00:00:00Z).
+    /// Only tasks created at or after this instant: RFC 3339 (2024-05-01T00:00:00Z), a date
+    /// (2024-05-01) or an age (24h, 7d).
     #[arg(long, value_name = "T", value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
     /// Include answers.
@@ -217,6 +279,9 @@ pub enum BatchesCommand {
     Status(StatusArgs),
     /// Cancel the creation of a batch.
     Cancel(BatchArg),
+    /// The project's batches: from the vendor where it can list them, else the ones
+    /// `tasks create` opened from this machine (its local journal).
+    List,
 }
 
 /// `labelmux batches status`.
@@ -261,8 +326,9 @@ pub enum DeliveriesCommand {
 /// `labelmux deliveries pull`.
 #[derive(Args, Debug)]
 pub struct PullArgs {
-    /// Deliveries at or after this instant (RFC 3339).
-    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    /// Deliveries at or after this instant: RFC 3339 (2024-05-01T00:00:00Z), a date
+    /// (2024-05-01) or an age (24h, 7d).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
     /// Deliveries since this named consumer's last pull (appends to FILE).
     #[arg(long, value_name = "NAME")]
@@ -302,11 +368,60 @@ pub struct StatsArgs {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Parse an RFC 3339 instant.
+/// Parse an instant: RFC 3339 (`2024-05-01T00:00:00Z`, also without seconds), a date
+/// (`2024-05-01`, midnight UTC), a time without a zone (UTC), or an age before now (`90s`,
+/// `30m`, `24h`, `7d`, `2w`).
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2024-05-01T00:00:00Z"))
+    parse_time_at(s, Utc::now())
+}
+
+fn parse_time_at(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+    let s = s.trim();
+    let expected = "expected RFC 3339 (2024-05-01T00:00:00Z), a date (2024-05-01) or an age before now (24h, 7d)";
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    // Without seconds: `2024-05-01T10:30Z`, `2024-05-01T10:30+02:00`.
+    let zoned = s.strip_suffix(['Z', 'z']).map(|x| format!("{x}+00:00"));
+    let zoned = zoned.as_deref().unwrap_or(s);
+    if let Ok(t) = DateTime::parse_from_str(zoned, "%Y-%m-%dT%H:%M%:z") {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(Utc.from_utc_datetime(&t));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN)));
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    if let (Ok(n), false) = (number.parse::<i64>(), number.is_empty()) {
+        let unit_secs = match unit.trim() {
+            "s" => Some(1),
+            "m" | "min" => Some(60),
+            "h" => Some(3600),
+            "d" => Some(86_400),
+            "w" => Some(7 * 86_400),
+            _ => None,
+        };
+        if let Some(age) = unit_secs
+            .and_then(|u| n.checked_mul(u))
+            .and_then(chrono::TimeDelta::try_seconds)
+        {
+            return now
+                .checked_sub_signed(age)
+                .ok_or_else(|| format!("{s} reaches before the year 0; {expected}"));
+        }
+    }
+    Err(format!("cannot read `{s}` as a time; {expected}"))
 }
 
 /// Parse a task state, refusing names labelmux does not know.
@@ -429,6 +544,33 @@ mod tests {
         }
         let err = parse(&["deliveries", "pull", "--out", "x", "--since", "yesterday"]).unwrap_err();
         assert!(err.to_string().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn times_accept_dates_short_forms_and_ages() {
+        let now = DateTime::parse_from_rfc3339("2026-12-04T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |s: &str| parse_time_at(s, now).map(|t| t.to_rfc3339());
+        assert_eq!(at("2026-11-01").unwrap(), "2026-11-01T00:00:00+00:00");
+        assert_eq!(
+            at("2026-11-01T10:30Z").unwrap(),
+            "2026-11-01T10:30:00+00:00"
+        );
+        assert_eq!(
+            at("2026-11-01T10:30+02:00").unwrap(),
+            "2026-11-01T08:30:00+00:00"
+        );
+        assert_eq!(at("2026-11-01T10:30").unwrap(), "2026-11-01T10:30:00+00:00");
+        assert_eq!(at("24h").unwrap(), "2026-12-03T12:00:00+00:00");
+        assert_eq!(at("7d").unwrap(), "2026-11-27T12:00:00+00:00");
+        assert_eq!(at("90s").unwrap(), "2026-12-04T11:58:30+00:00");
+        let err = at("yesterday").unwrap_err();
+        assert!(
+            err.contains("2024-05-01T00:00:00Z") && err.contains("7d"),
+            "{err}"
+        );
+        assert!(at("7y").is_err());
     }
 
     #[test]

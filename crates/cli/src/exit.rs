@@ -223,6 +223,16 @@ impl From<Error> for CliError {
             source = s.source();
         }
         let advice = match (e.kind(), e.vendor()) {
+            // No adapter for this vendor in this release: its capabilities cannot help.
+            (ErrorKind::Unsupported, Some(_)) if e.operation() == Some("from_config") => {
+                "choose one of the available providers with --provider or `provider` in the config"
+                    .to_owned()
+            }
+            // A temporary failure the transport did not retry: the request may have been acted
+            // on (a create), so raising `max_attempts` would not help.
+            (k, Some(v)) if k.is_temporary() && !e.is_persistent() && e.attempts() <= 1 => format!(
+                "{v} failed on a request labelmux does not resend by itself, because it may have been acted on: check whether it took effect (`labelmux batches list`, `tasks create --resume`), then run the command again"
+            ),
             // The library's advice points at `capabilities()`; a shell user needs the command.
             (ErrorKind::Unsupported, Some(v)) => format!(
                 "{v} has no such operation; run `labelmux --provider {} capabilities` to see what it supports",

@@ -12,6 +12,7 @@
 pub mod args;
 mod commands;
 pub mod exit;
+pub mod journal;
 pub mod output;
 pub mod progress;
 pub mod sink;
@@ -33,10 +34,26 @@ pub fn main_entry() -> i32 {
         Err(e) => {
             // Help and version go to stdout with code 0; usage errors to stderr with code 2.
             let _ = e.print();
+            if e.exit_code() != 0 && json_requested(std::env::args().skip(1)) {
+                // Scripts asked for one JSON document on stdout: they get one for this too.
+                let text = e.to_string();
+                let message = text
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .trim_start_matches("error: ")
+                    .to_owned();
+                let mut err = exit::CliError::usage(message);
+                err.code = e.exit_code();
+                output::print_json(&err.to_json());
+            }
             return e.exit_code();
         }
     };
-    init_tracing(cli.global.verbose);
+    init_tracing(cli.global.verbose, cli.global.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -57,6 +74,18 @@ pub fn main_entry() -> i32 {
     }
 }
 
+/// Whether a command line that did not parse asked for `--output json`.
+fn json_requested(args: impl Iterator<Item = String>) -> bool {
+    let mut previous_was_output = false;
+    for a in args {
+        if a == "--output=json" || (previous_was_output && a == "json") {
+            return true;
+        }
+        previous_was_output = a == "--output";
+    }
+    false
+}
+
 /// Print an error: one line on stderr (plus causes under `-v`), and under `--output json` a
 /// JSON document on stdout.
 pub fn report(e: &CliError, verbose: u8, output: OutputMode) {
@@ -72,9 +101,19 @@ pub fn report(e: &CliError, verbose: u8, output: OutputMode) {
 }
 
 /// `-v` logs labelmux at debug level, `-vv` at trace, to stderr; `RUST_LOG` overrides both.
-/// Without `-v` nothing is logged. Secrets never reach logs: the transport redacts URLs.
-fn init_tracing(verbose: u8) {
+/// Without `-v` only retries are shown (once per kind of failure, see [`RetryNotes`]); `-q`
+/// shows nothing. Secrets never reach logs: the transport redacts URLs.
+fn init_tracing(verbose: u8, quiet: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
     if verbose == 0 {
+        if !quiet {
+            let filter = tracing_subscriber::filter::Targets::new()
+                .with_target("labelmux_core::transport", tracing::Level::DEBUG);
+            let subscriber = tracing_subscriber::registry().with(
+                tracing_subscriber::Layer::with_filter(RetryNotes::default(), filter),
+            );
+            let _ = tracing::subscriber::set_global_default(subscriber);
+        }
         return;
     }
     let level = if verbose == 1 { "debug" } else { "trace" };
@@ -88,4 +127,76 @@ fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// Prints a transport retry on stderr the first time each vendor fails that way (so a refused
+/// connection is not 20 seconds of silence), and stays quiet about later retries of that kind.
+#[derive(Default)]
+pub struct RetryNotes {
+    seen: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+#[derive(Default)]
+struct RetryFields {
+    message: String,
+    vendor: String,
+    operation: String,
+    kind: String,
+    error: String,
+    attempt: u64,
+    delay_ms: u64,
+}
+
+impl tracing::field::Visit for RetryFields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "vendor" => self.vendor = value.to_owned(),
+            "operation" => self.operation = value.to_owned(),
+            "kind" => self.kind = value.to_owned(),
+            "message" => self.message = value.to_owned(),
+            _ => {}
+        }
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        match field.name() {
+            "attempt" => self.attempt = value,
+            "delay_ms" => self.delay_ms = value,
+            _ => {}
+        }
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.record_u64(field, u64::try_from(value).unwrap_or(0));
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "error" => self.error = format!("{value:?}"),
+            _ => {}
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RetryNotes {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut f = RetryFields::default();
+        event.record(&mut f);
+        if f.message != "retrying" {
+            return;
+        }
+        let first = self
+            .seen
+            .lock()
+            .map(|mut seen| seen.insert(format!("{}/{}", f.vendor, f.kind)))
+            .unwrap_or(false);
+        if first {
+            eprintln!(
+                "note: {}: {} failed (attempt {}): {}; retrying in {:.1}s (later retries after this kind of failure are not shown)",
+                f.vendor,
+                f.operation,
+                f.attempt,
+                f.error,
+                f.delay_ms as f64 / 1000.0
+            );
+        }
+    }
 }

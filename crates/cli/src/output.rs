@@ -42,6 +42,11 @@ pub fn fields(rows: &[(&str, String)]) -> Table {
     t
 }
 
+/// `n` with `one` or `many` after it: "1 row", "2 rows".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `Some(x)` as text, `None` as "-".
 pub fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".to_owned())
@@ -116,14 +121,26 @@ pub fn batch_tables(b: &Batch, line_of: impl Fn(u64) -> Option<u64>) -> Vec<Tabl
     }
     let mut tables = vec![fields(&rows)];
     if !b.failures.is_empty() {
-        let mut t = table(&["row", "line", "external key", "errors"]);
+        // Without the task file (`batches status`) no row has a line: leave the column out
+        // rather than fill it with dashes.
+        let with_lines = b
+            .failures
+            .iter()
+            .any(|f| f.index.and_then(&line_of).is_some());
+        let header: &[&str] = if with_lines {
+            &["row", "line", "external key", "errors"]
+        } else {
+            &["row", "external key", "errors"]
+        };
+        let mut t = table(header);
         for f in &b.failures {
-            t.add_row(vec![
-                opt(f.index),
-                opt(f.index.and_then(&line_of)),
-                opt(f.external_key.as_deref()),
-                f.errors.join("; "),
-            ]);
+            let mut row = vec![opt(f.index.map(|i| i + 1))];
+            if with_lines {
+                row.push(opt(f.index.and_then(&line_of)));
+            }
+            row.push(opt(f.external_key.as_deref()));
+            row.push(f.errors.join("; "));
+            t.add_row(row);
         }
         tables.push(t);
     }

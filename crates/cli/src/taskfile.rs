@@ -10,10 +10,12 @@
 use crate::exit::CliError;
 use labelmux::{JsonMap, TaskSpec};
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Format of a task file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -97,7 +99,7 @@ pub struct LineIndex {
 
 impl LineIndex {
     /// Record that row number `index` (the next one) starts at `line`.
-    fn push(&mut self, line: u64) {
+    pub fn push(&mut self, line: u64) {
         if self.breaks.is_empty() || line != self.next_line {
             self.breaks.push((self.next_index, line));
         }
@@ -132,6 +134,8 @@ pub struct Summary {
     pub last_line: Option<u64>,
     /// Row index → line number.
     pub lines: LineIndex,
+    /// Rows that set a `priority`.
+    pub with_priority: u64,
 }
 
 /// A task file of a known format.
@@ -202,17 +206,37 @@ impl TaskFile {
 
     /// The rows, one at a time.
     pub fn rows(&self) -> Result<Rows, CliError> {
-        let reader = self.reader()?;
+        let mut reader = self.reader()?;
+        let dot_json = match &self.source {
+            Source::Path(p) => p
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json")),
+            Source::Embedded { name, .. } => name.ends_with(".json"),
+        };
+        if self.format == TaskFileFormat::Jsonl && dot_json && starts_with_bracket(&mut reader) {
+            // A pretty-printed JSON array of tasks (`.json` as many tools write it): read whole.
+            let mut text = String::new();
+            reader.read_to_string(&mut text).map_err(|e| {
+                CliError::input(format!("cannot read task file {}: {e}", self.source))
+            })?;
+            return Ok(Rows::Array(json_array_rows(&text).into_iter()));
+        }
         Ok(match self.format {
             TaskFileFormat::Jsonl => Rows::Jsonl(JsonlRows { reader, line: 0 }),
             TaskFileFormat::Csv => {
+                let breaks = Arc::new(Mutex::new(LineBreaks::default()));
+                let counted = CountLines {
+                    inner: reader,
+                    breaks: breaks.clone(),
+                    offset: 0,
+                };
                 let mut rdr = csv::ReaderBuilder::new()
                     .has_headers(true)
                     .flexible(false)
-                    .from_reader(Box::new(reader) as Box<dyn Read + Send>);
+                    .from_reader(Box::new(counted) as Box<dyn Read + Send>);
                 let headers = match rdr.headers() {
                     Ok(h) => Ok(h.clone()),
-                    Err(e) => Err(csv_error(&e, 1)),
+                    Err(e) => Err(csv_error(&e, 1, &breaks)),
                 };
                 let headers = headers.and_then(check_headers);
                 Rows::Csv(Box::new(CsvRows {
@@ -220,6 +244,7 @@ impl TaskFile {
                     headers,
                     record: csv::StringRecord::new(),
                     done: false,
+                    breaks,
                 }))
             }
         })
@@ -231,8 +256,10 @@ impl TaskFile {
         let mut lines = LineIndex::default();
         let mut first_line = None;
         let mut last_line = None;
+        let mut with_priority = 0;
         for row in self.rows()? {
             let row = row.map_err(|e| CliError::input(format!("{}: {e}", self.source)))?;
+            with_priority += u64::from(row.spec.priority.is_some());
             first_line.get_or_insert(row.line);
             last_line = Some(row.line);
             lines.push(row.line);
@@ -245,12 +272,91 @@ impl TaskFile {
             first_line,
             last_line,
             lines,
+            with_priority,
         })
+    }
+}
+
+/// Whether the first byte after whitespace (and a byte-order mark) is `[`, without consuming it.
+fn starts_with_bracket(reader: &mut Box<dyn BufRead + Send>) -> bool {
+    loop {
+        let Ok(buf) = reader.fill_buf() else {
+            return false;
+        };
+        let Some(&first) = buf.first() else {
+            return false;
+        };
+        if buf.starts_with("\u{feff}".as_bytes()) {
+            reader.consume(3);
+        } else if first.is_ascii_whitespace() {
+            reader.consume(1);
+        } else {
+            return first == b'[';
+        }
+    }
+}
+
+/// The rows of a JSON array of objects, each with the line its object starts on.
+fn json_array_rows(text: &str) -> Vec<Result<Row, RowError>> {
+    let line_at = |pos: usize| text[..pos.min(text.len())].matches('\n').count() as u64 + 1;
+    let mut rows = Vec::new();
+    let skip_ws = |mut pos: usize| {
+        while text[pos..].starts_with(|c: char| c.is_whitespace()) {
+            pos += text[pos..].chars().next().map_or(1, char::len_utf8);
+        }
+        pos
+    };
+    let mut pos = skip_ws(text.find('[').map_or(0, |p| p + 1));
+    if text[pos..].starts_with(']') {
+        return rows;
+    }
+    loop {
+        let start = pos;
+        let mut values = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+        let line = line_at(start);
+        match values.next() {
+            Some(Ok(Value::Object(map))) => rows.push(record_to_spec(map, line)),
+            Some(Ok(_)) => {
+                rows.push(Err(RowError {
+                    line,
+                    message: "expected a JSON object for each task of the array".into(),
+                }));
+                return rows;
+            }
+            Some(Err(e)) => {
+                rows.push(Err(RowError {
+                    line: line + e.line() as u64 - 1,
+                    message: json_error_text(&e),
+                }));
+                return rows;
+            }
+            None => {
+                rows.push(Err(RowError {
+                    line,
+                    message: "the JSON array is not closed with `]`".into(),
+                }));
+                return rows;
+            }
+        }
+        pos = skip_ws(start + values.byte_offset());
+        if text[pos..].starts_with(',') {
+            pos = skip_ws(pos + 1);
+        } else if text[pos..].starts_with(']') {
+            return rows;
+        } else {
+            rows.push(Err(RowError {
+                line: line_at(pos),
+                message: "expected `,` or `]` after a task of the JSON array".into(),
+            }));
+            return rows;
+        }
     }
 }
 
 /// Iterator over the rows of a task file.
 pub enum Rows {
+    /// Rows of a JSON array file.
+    Array(std::vec::IntoIter<Result<Row, RowError>>),
     /// JSONL rows.
     Jsonl(JsonlRows),
     /// CSV rows.
@@ -261,6 +367,7 @@ impl Iterator for Rows {
     type Item = Result<Row, RowError>;
     fn next(&mut self) -> Option<Self::Item> {
         match self {
+            Rows::Array(r) => r.next(),
             Rows::Jsonl(r) => r.next(),
             Rows::Csv(r) => r.next(),
         }
@@ -283,13 +390,34 @@ fn json_error_text(e: &serde_json::Error) -> String {
     format!("invalid JSON at column {}: {msg}", e.column())
 }
 
-fn record_to_spec(record: JsonMap, line: u64) -> Result<Row, RowError> {
+/// A pre-annotation written as plain text (`"output_label": "cat"`, CSV cell `cat`) is meant as
+/// that string; text that looks like JSON (`{`, `[`, `"`, a number, true/false/null) must still
+/// parse, so a typo in a structure is reported rather than sent as text.
+fn plain_text_pre_annotations(record: &mut JsonMap) {
+    for (key, value) in record.iter_mut() {
+        if !key.starts_with(labelmux::io::PRE_ANNOTATION_PREFIX) {
+            continue;
+        }
+        if let Value::String(text) = value {
+            let t = text.trim_start();
+            let looks_like_json = t.starts_with(['{', '[', '"', '-'])
+                || t.starts_with(|c: char| c.is_ascii_digit())
+                || serde_json::from_str::<Value>(t).is_ok();
+            if !looks_like_json {
+                *value = Value::String(Value::String(std::mem::take(text)).to_string());
+            }
+        }
+    }
+}
+
+fn record_to_spec(mut record: JsonMap, line: u64) -> Result<Row, RowError> {
     if record.is_empty() {
         return Err(RowError {
             line,
             message: "the row has no columns".into(),
         });
     }
+    plain_text_pre_annotations(&mut record);
     labelmux::io::spec_from_record(record)
         .map(|spec| Row { line, spec })
         .map_err(|message| RowError { line, message })
@@ -361,10 +489,76 @@ pub struct CsvRows {
     headers: Result<csv::StringRecord, RowError>,
     record: csv::StringRecord,
     done: bool,
+    breaks: Arc<Mutex<LineBreaks>>,
 }
 
-fn csv_error(e: &csv::Error, fallback_line: u64) -> RowError {
-    let line = e.position().map(|p| p.line()).unwrap_or(fallback_line);
+/// Line numbers of CSV records, counted here because the csv crate's count is one too low
+/// after a CRLF line end (it ends a record at `\r` and counts the `\n` only when the next
+/// record is read) and after blank lines. Keeps only the `\r`/`\n` bytes the parser has not
+/// passed yet, so memory is bounded by its read-ahead buffer.
+#[derive(Debug, Default)]
+struct LineBreaks {
+    newlines_passed: u64,
+    // (byte offset, is `\n`) of each `\r` and `\n` at or after the last record start asked.
+    pending: VecDeque<(u64, bool)>,
+}
+
+impl LineBreaks {
+    /// The 1-based line of the first content byte at or after byte offset `start`.
+    fn line_at(&mut self, start: u64) -> u64 {
+        while let Some(&(at, is_nl)) = self.pending.front() {
+            if at >= start {
+                break;
+            }
+            self.newlines_passed += u64::from(is_nl);
+            self.pending.pop_front();
+        }
+        // Line ends right at the record start (the `\n` of a CRLF, blank lines) come before it.
+        let mut leading = 0;
+        for (expected, &(at, is_nl)) in (start..).zip(self.pending.iter()) {
+            if at != expected {
+                break;
+            }
+            leading += u64::from(is_nl);
+        }
+        self.newlines_passed + leading + 1
+    }
+}
+
+/// Passes bytes through, noting where line breaks are.
+struct CountLines {
+    inner: Box<dyn BufRead + Send>,
+    breaks: Arc<Mutex<LineBreaks>>,
+    offset: u64,
+}
+
+impl Read for CountLines {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut b) = self.breaks.lock() {
+            for (i, &c) in buf[..n].iter().enumerate() {
+                if c == b'\n' || c == b'\r' {
+                    b.pending.push_back((self.offset + i as u64, c == b'\n'));
+                }
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+fn line_of_position(pos: &csv::Position, breaks: &Mutex<LineBreaks>) -> u64 {
+    match breaks.lock() {
+        Ok(mut b) => b.line_at(pos.byte()),
+        Err(_) => pos.line(),
+    }
+}
+
+fn csv_error(e: &csv::Error, fallback_line: u64, breaks: &Mutex<LineBreaks>) -> RowError {
+    let line = e
+        .position()
+        .map(|p| line_of_position(p, breaks))
+        .unwrap_or(fallback_line);
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -420,7 +614,11 @@ impl Iterator for CsvRows {
                 None
             }
             Ok(true) => {
-                let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+                let line = self
+                    .record
+                    .position()
+                    .map(|p| line_of_position(p, &self.breaks))
+                    .unwrap_or(0);
                 let mut map = JsonMap::new();
                 for (name, cell) in headers.iter().zip(self.record.iter()) {
                     // An empty cell means "no value": optional inputs and pre-annotations stay absent.
@@ -432,7 +630,7 @@ impl Iterator for CsvRows {
             }
             Err(e) => {
                 self.done = true;
-                Some(Err(csv_error(&e, 0)))
+                Some(Err(csv_error(&e, 0, &self.breaks)))
             }
         }
     }
@@ -565,6 +763,69 @@ mod tests {
         let f = embedded("url,priority\na,high\n", TaskFileFormat::Csv);
         let err = f.validate().unwrap_err();
         assert!(err.message.contains("line 2") && err.message.contains("priority"));
+    }
+
+    #[test]
+    fn plain_text_pre_annotations_are_strings_and_broken_json_is_still_an_error() {
+        let f = embedded(
+            "{\"url\":\"u\",\"output_label\":\"cat\",\"output_n\":\"3\"}\n",
+            TaskFileFormat::Jsonl,
+        );
+        let rows: Vec<Row> = f.rows().unwrap().map(Result::unwrap).collect();
+        let pre = rows[0].spec.pre_annotations_by_target();
+        assert_eq!(pre["label"], json!("cat"));
+        assert_eq!(pre["n"], json!(3));
+        let f = embedded("url,output_label\nu,tabby cat\n", TaskFileFormat::Csv);
+        let rows: Vec<Row> = f.rows().unwrap().map(Result::unwrap).collect();
+        assert_eq!(
+            rows[0].spec.pre_annotations_by_target()["label"],
+            json!("tabby cat")
+        );
+        let f = embedded("url,output_boxes\nu,{bad\n", TaskFileFormat::Csv);
+        assert!(f.validate().is_err());
+    }
+
+    #[test]
+    fn a_pretty_printed_json_array_is_a_list_of_tasks() {
+        let f = TaskFile::embedded("tasks.json",
+            "\u{feff}[\n  {\n    \"url\": \"u1\",\n    \"external_id\": \"k1\"\n  },\n  {\"url\": \"u2\"}\n]\n",
+            TaskFileFormat::Jsonl,
+        );
+        let s = f.validate().unwrap();
+        assert_eq!((s.rows, s.first_line, s.last_line), (2, Some(2), Some(6)));
+        let rows: Vec<Row> = f.rows().unwrap().map(Result::unwrap).collect();
+        assert_eq!(rows[0].spec.external_key.as_deref(), Some("k1"));
+        let f = TaskFile::embedded(
+            "tasks.json",
+            "[\n {\"url\": \"u1\"},\n {\"url\": oops}\n]",
+            TaskFileFormat::Jsonl,
+        );
+        let err = f.validate().unwrap_err();
+        assert!(err.message.contains("line 3"), "{}", err.message);
+        let f = TaskFile::embedded(
+            "tasks.json",
+            "[{\"url\": \"u1\"}, 3]",
+            TaskFileFormat::Jsonl,
+        );
+        assert!(f.validate().unwrap_err().message.contains("JSON object"));
+        let f = TaskFile::embedded("tasks.json", "[]", TaskFileFormat::Jsonl);
+        assert!(f.validate().unwrap_err().message.contains("no tasks"));
+    }
+
+    #[test]
+    fn crlf_csv_rows_have_their_real_line_numbers() {
+        let f = embedded(
+            "url,name\r\na,b\r\n\r\nc,d\r\ne,\"two\r\nlines\"\r\nf,g\r\n",
+            TaskFileFormat::Csv,
+        );
+        let lines: Vec<u64> = f.rows().unwrap().map(|r| r.unwrap().line).collect();
+        assert_eq!(lines, vec![2, 4, 5, 7]);
+        let f = embedded("url,name\r\na,b\r\nc,d\r\nx\r\n", TaskFileFormat::Csv);
+        let err = f.validate().unwrap_err();
+        assert!(err.message.contains("line 4"), "{}", err.message);
+        let f = embedded("url,name\na,b\n\nc,d\n", TaskFileFormat::Csv);
+        let lines: Vec<u64> = f.rows().unwrap().map(|r| r.unwrap().line).collect();
+        assert_eq!(lines, vec![2, 4]);
     }
 
     #[test]

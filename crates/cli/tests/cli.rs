@@ -577,7 +577,7 @@ async fn task_commands_list_get_priority_reject_delete() {
     ]);
     let out = run(cmd).await;
     assert_ok(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("3 task(s)."));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 tasks."));
 
     let out = run(json_cmd(&["tasks", "get", "--task", "no-such-task"])).await;
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
@@ -827,4 +827,904 @@ async fn scale_errors_name_scale_settings() {
     cmd.assert()
         .success()
         .stdout(predicate::str::contains("create_batch"));
+}
+
+// ------------------------------------------------------------------------------------------
+// Issue 12: what a new user hit
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crlf_csv_files_report_their_real_line_numbers() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    // As Excel writes it: CRLF line ends.
+    let csv = "url,name\r\nhttps://x/1.jpg,one\r\nhttps://x/2.jpg,two\r\n";
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "crlf.csv",
+        csv,
+    )
+    .await;
+    assert_eq!(receipt["first_line"], 2, "{receipt}");
+    assert_eq!(receipt["last_line"], 3, "{receipt}");
+
+    let bad = "url,name\r\nhttps://x/1.jpg,one\r\nhttps://x/2.jpg,two\r\nonly-one-cell\r\n";
+    let file = write(dir.path(), "bad.csv", bad);
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 4"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_up_hints_keep_the_endpoint_and_work_as_printed() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(3, "f"));
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let err = stderr(&out);
+    let hint = err
+        .lines()
+        .find_map(|l| l.split_once("follow with: ").map(|(_, c)| c.to_owned()))
+        .unwrap_or_else(|| panic!("no hint in {err}"));
+    assert!(
+        hint.contains(&format!("--base-url {}", emu.base_url()))
+            && hint.contains("--provider sama"),
+        "{hint}"
+    );
+    // Run it exactly as printed (the key comes from the environment as before).
+    let words: Vec<&str> = hint.split_whitespace().collect();
+    assert_eq!(words[0], "labelmux");
+    let mut cmd = bare(dir.path());
+    cmd.env("SAMA_API_KEY", emu.api_key()).args(&words[1..]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sama_reports_only_what_it_did() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "t.jsonl",
+        &jsonl_tasks(2, "s"),
+    )
+    .await;
+    let batch = receipt["batch_id"].as_str().unwrap().to_owned();
+    let json_cmd = |args: &[&str]| {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args(["--output", "json", "--project", SAMA_PROJECT])
+            .args(args);
+        cmd
+    };
+    let out = run(json_cmd(&["tasks", "list"])).await;
+    let known = stdout_json(&out)[0]["id"].as_str().unwrap().to_owned();
+
+    // Deleting an id that never existed is not a deletion.
+    let out = run(json_cmd(&["tasks", "delete", "no-such-task", &known])).await;
+    assert_ok(&out);
+    let report = stdout_json(&out);
+    assert_eq!(report["deleted"], serde_json::json!([known]), "{report}");
+    assert_eq!(report["refused"][0]["task_id"], "no-such-task", "{report}");
+    assert!(
+        report["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no such task"),
+        "{report}"
+    );
+
+    // A priority on an unknown task is not "set".
+    let out = run(json_cmd(&["tasks", "list"])).await;
+    let remaining = stdout_json(&out)[0]["id"].as_str().unwrap().to_owned();
+    let out = run(json_cmd(&[
+        "tasks",
+        "priority",
+        "--priority",
+        "3",
+        &remaining,
+        "ghost",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ghost") && stderr(&out).contains("1 of 2"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Cancelling a batch whose creation already finished changes nothing: say so.
+    let out = run(json_cmd(&["batches", "cancel", "--batch", &batch])).await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not canceled"), "{}", stderr(&out));
+    let out = run(json_cmd(&["batches", "status", "--batch", &batch])).await;
+    assert_eq!(stdout_json(&out)["status"], "created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capabilities_need_no_key_for_any_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    for vendor in ["sama", "scale", "labelbox", "segments"] {
+        let mut cmd = bare(dir.path());
+        cmd.env_remove("LABELBOX_API_KEY")
+            .env_remove("SEGMENTS_API_KEY")
+            .args(["--provider", vendor, "capabilities"]);
+        let out = run(cmd).await;
+        let err = stderr(&out);
+        match out.status.code() {
+            Some(0) => assert!(String::from_utf8_lossy(&out.stdout).contains("create_batch")),
+            Some(6) => {
+                // An adapter not in this build: list the ones that are, and do not advise
+                // running this very command.
+                assert!(err.contains("sama") && err.contains("scale"), "{err}");
+                assert!(!err.contains("capabilities`"), "{err}");
+            }
+            other => panic!("{vendor}: exit {other:?}: {err}"),
+        }
+        assert!(!err.contains("API_KEY"), "{vendor}: {err}");
+    }
+    assert!(matches!(
+        run({
+            let mut c = bare(dir.path());
+            c.args(["--provider", "sama", "capabilities"]);
+            c
+        })
+        .await
+        .status
+        .code(),
+        Some(0)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_in_tables_and_failed_batches_exit_non_zero() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Row 2 has an input the project does not know: Sama refuses it.
+    let text = "{\"url\":\"https://x/1.jpg\",\"output_label\":\"\\\"owl\\\"\"}\n{\"url\":\"https://x/2.jpg\",\"colour\":\"red\"}\n";
+    let out = create_output(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "t.jsonl",
+        text,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(5));
+    let receipt = stdout_json(&out);
+    // The top-level summary agrees with the exit code.
+    assert_eq!(receipt["failed"], 1, "{receipt}");
+    assert_eq!(receipt["failures"][0]["line"], 2, "{receipt}");
+    let batch = receipt["batch_id"].as_str().unwrap().to_owned();
+
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--batch",
+        &batch,
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("colour") && !text.contains("line"), "{text}");
+
+    emu.control().finish_all(SAMA_PROJECT);
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args(["--project", SAMA_PROJECT, "tasks", "list", "--answers"]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("answers") && text.contains("owl"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_cursor_belongs_to_its_endpoint() {
+    let first = scale().await;
+    let second = scale().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = first.projects()[0].clone();
+    assert_eq!(second.projects()[0], project);
+    let tasks = |n: usize, p: &str| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{{\"attachment\":\"https://x/{p}{i}.jpg\",\"attachment_type\":\"image\"}}\n"
+                )
+            })
+            .collect()
+    };
+    create(
+        &first,
+        Vendor::Scale,
+        &project,
+        dir.path(),
+        "a.jsonl",
+        &tasks(2, "a"),
+    )
+    .await;
+    first.control().finish_all(&project);
+    create(
+        &second,
+        Vendor::Scale,
+        &project,
+        dir.path(),
+        "b.jsonl",
+        &tasks(5, "b"),
+    )
+    .await;
+    second.control().finish_all(&project);
+    let pull = |emu: &RunningEmulator, file: &str| {
+        let mut cmd = against(emu, Vendor::Scale, dir.path());
+        cmd.args([
+            "--output",
+            "json",
+            "--project",
+            &project,
+            "deliveries",
+            "pull",
+            "--consumer",
+            "k",
+            "--out",
+        ])
+        .arg(dir.path().join(file));
+        cmd
+    };
+    let out = run(pull(&first, "first.jsonl")).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["written"], 2);
+    // Same consumer name, same project, another server: its own deliveries, not "nothing new".
+    let out = run(pull(&second, "second.jsonl")).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["written"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_create_names_its_batch_and_resume_sends_no_duplicates() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(6, "i"));
+    // Slow every request down so Ctrl-C lands between "batch opened" and "batch started".
+    emu.control().set_faults(labelmux_emulator::FaultConfig {
+        latency_ms: 1500,
+        ..Default::default()
+    });
+    let journal = dir.path().join("state/batches.jsonl");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("labelmux"))
+        .current_dir(dir.path())
+        .env_remove("LABELMUX_CONFIG")
+        .env_remove("LABELMUX_PROVIDER")
+        .env_remove("LABELMUX_PROJECT")
+        .env_remove("LABELMUX_BASE_URL")
+        .env("LABELMUX_STATE_DIR", dir.path().join("state"))
+        .env("SAMA_API_KEY", emu.api_key())
+        .args(["--provider", "sama", "--base-url", &emu.base_url()])
+        .args([
+            "--project",
+            SAMA_PROJECT,
+            "tasks",
+            "create",
+            "--from",
+            &file,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The batch is journaled as soon as Sama names it.
+    let mut waited = 0;
+    while !std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("\"opened\"")) {
+        assert!(waited < 600, "the batch was never journaled");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        waited += 1;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    emu.control()
+        .set_faults(labelmux_emulator::FaultConfig::default());
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("opened batch ") && err.contains("--resume") && err.contains("of 6 rows"),
+        "{err}"
+    );
+
+    // `batches list` finds it (Sama cannot list batches: from the journal).
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--output",
+        "json",
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "list",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["source"], "journal");
+    assert_eq!(doc["batches"][0]["stage"], "interrupted", "{doc}");
+    assert_eq!(doc["batches"][0]["rows"], 6);
+    let stale = doc["batches"][0]["batch_id"].as_str().unwrap().to_owned();
+    assert!(err.contains(&stale), "{err}");
+
+    // --resume sends what is missing (here: everything, the batch was never started) ...
+    let resume = || {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args(["--output", "json", "--project", SAMA_PROJECT])
+            .args(["tasks", "create", "--from", &file, "--resume", "--wait"]);
+        cmd
+    };
+    let out = run(resume()).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["rows_sent"], 6);
+    assert_eq!(emu.control().task_count(SAMA_PROJECT), 6);
+    // ... and a second --resume sends nothing.
+    let out = run(resume()).await;
+    assert_ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["rows_sent"], 0, "{doc}");
+    assert_eq!(doc["already_sent"], true);
+    assert_eq!(emu.control().task_count(SAMA_PROJECT), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_on_scale_sends_only_rows_whose_key_is_missing() {
+    use labelmux_cli::journal::{Entry, Journal, Stage};
+    let emu = scale().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = emu.projects()[0].clone();
+    let rows = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("{{\"attachment\":\"https://x/r{i}.jpg\",\"attachment_type\":\"image\",\"external_id\":\"r-{i}\"}}\n"))
+            .collect()
+    };
+    // Two of the four rows reached Scale before an interruption.
+    create(
+        &emu,
+        Vendor::Scale,
+        &project,
+        dir.path(),
+        "first.jsonl",
+        &rows(2),
+    )
+    .await;
+    let file = write(dir.path(), "all.jsonl", &rows(4));
+    let canonical = std::fs::canonicalize(&file).unwrap();
+    Journal::in_dir(&dir.path().join("state"))
+        .append(&Entry {
+            at: chrono::Utc::now(),
+            vendor: "scale".into(),
+            endpoint: emu.base_url(),
+            project: project.clone(),
+            batch_id: "interrupted-batch".into(),
+            file: canonical.display().to_string(),
+            file_len: std::fs::metadata(&file).unwrap().len(),
+            rows: 4,
+            handed_over: 2,
+            stage: Stage::Interrupted,
+        })
+        .unwrap();
+    let mut cmd = against(&emu, Vendor::Scale, dir.path());
+    cmd.args(["--output", "json", "--project", &project])
+        .args(["tasks", "create", "--from", &file, "--resume", "--wait"]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["rows_sent"], 2, "{doc}");
+    assert_eq!(doc["first_line"], 3, "{doc}");
+    assert_eq!(emu.control().task_count(&project), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_point_the_right_way() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // A 503 on a request that is never resent: not "raise max_attempts".
+    emu.control().set_faults(labelmux_emulator::FaultConfig {
+        unavailable_rate: 1.0,
+        ..Default::default()
+    });
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(2, "m"));
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        !err.contains("max_attempts") && err.contains("does not resend"),
+        "{err}"
+    );
+    emu.control()
+        .set_faults(labelmux_emulator::FaultConfig::default());
+
+    // `batches status --timeout` running out points at --timeout.
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "a.jsonl",
+        &jsonl_tasks(1, "a"),
+    )
+    .await;
+    let batch = receipt["batch_id"].as_str().unwrap().to_owned();
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--batch",
+        "77777",
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4));
+    // A base URL without Sama's /v2: the URL is the likely culprit, not the ids.
+    let root = emu.base_url().trim_end_matches("/v2").to_owned();
+    let mut cmd = bare(dir.path());
+    cmd.env("SAMA_API_KEY", emu.api_key()).args([
+        "--provider",
+        "sama",
+        "--base-url",
+        &root,
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--batch",
+        &batch,
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/v2"), "{}", stderr(&out));
+
+    // A port in use: pick another port, not "check free disk space".
+    let mut cmd = bare(dir.path());
+    cmd.args(["emulate", "sama", "--addr", &emu.addr().to_string()]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--addr") && !stderr(&out).contains("disk space"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_status_timeout_points_at_the_timeout_option() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A batch opened and never started stays `waiting`.
+    let client = labelmux::sama::SamaClient::new(
+        &emu.base_url(),
+        labelmux::transport::SecretString::from(emu.api_key()),
+        labelmux::transport::TransportConfig::default(),
+    )
+    .unwrap();
+    let waiting = client
+        .open_batch(&labelmux::ProjectId::new(SAMA_PROJECT), None, "tasks.json")
+        .await
+        .unwrap();
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "batches",
+        "status",
+        "--wait",
+        "--timeout",
+        "0.2",
+    ])
+    .args(["--interval", "0.05", "--batch", &waiting.batch_id]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--timeout") && !err.contains("timeout_secs"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_show_once_per_kind_and_scale_warns_of_ignored_options() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9: connection refused, retried.
+    std::fs::write(
+        dir.path().join("labelmux.toml"),
+        "project = \"1\"\n[transport]\nmax_attempts = 3\ninitial_backoff_ms = 1\n[sama]\nbase_url = \"http://127.0.0.1:9/v2\"\n",
+    )
+    .unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.env("SAMA_API_KEY", "k")
+        .args(["tasks", "get", "--task", "t"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(7));
+    let err = stderr(&out);
+    assert_eq!(err.matches("retrying in").count(), 1, "{err}");
+    assert!(err.contains("get_task"), "{err}");
+    // -q: nothing but the error.
+    let mut cmd = bare(dir.path());
+    cmd.env("SAMA_API_KEY", "k")
+        .args(["-q", "tasks", "get", "--task", "t"]);
+    let out = run(cmd).await;
+    assert!(!stderr(&out).contains("retrying"), "{}", stderr(&out));
+
+    let emu = scale().await;
+    let project = emu.projects()[0].clone();
+    let file = write(
+        dir.path(),
+        "p.jsonl",
+        "{\"attachment\":\"https://x/1.jpg\",\"attachment_type\":\"image\",\"priority\":3}\n{\"attachment\":\"https://x/2.jpg\",\"attachment_type\":\"image\",\"priority\":1}\n",
+    );
+    let mut cmd = against(&emu, Vendor::Scale, dir.path());
+    cmd.args([
+        "--project",
+        &project,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+        "--priority",
+        "2",
+        "--submit",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert_eq!(err.matches("has no task priority").count(), 1, "{err}");
+    assert!(
+        err.contains("--priority") && err.contains("`priority` column (2 rows)"),
+        "{err}"
+    );
+    assert!(err.contains("--submit"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_mode_usage_errors_and_plain_text_pre_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.args(["--output", "json", "tasks", "create"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    let doc = stdout_json(&out);
+    assert_eq!(doc["error"]["exit_code"], 2);
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("--from"),
+        "{doc}"
+    );
+
+    // `output_label: "cat"` is the string "cat", in JSONL and in CSV.
+    let emu = sama().await;
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "p.jsonl",
+        "{\"url\":\"https://x/1.jpg\",\"output_label\":\"cat\"}\n",
+    )
+    .await;
+    assert_eq!(receipt["batch"]["counts"]["created"], 1, "{receipt}");
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "p.csv",
+        "url,output_label\r\nhttps://x/2.jpg,cat\r\n",
+    )
+    .await;
+    assert_eq!(receipt["batch"]["counts"]["created"], 1, "{receipt}");
+    emu.control().finish_all(SAMA_PROJECT);
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--output",
+        "json",
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "list",
+        "--answers",
+    ]);
+    let out = run(cmd).await;
+    let tasks = stdout_json(&out);
+    for t in tasks.as_array().unwrap() {
+        assert_eq!(t["answers"]["label"], "cat", "{t}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_alone_switches_vendor_and_typos_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.env("LABELMUX_PROJCT", "1001").args(["capabilities"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("LABELMUX_PROJCT") && stderr(&out).contains("LABELMUX_PROJECT"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The Sama-shaped task file goes to Scale with the input renaming set in the environment.
+    let emu = scale().await;
+    let project = emu.projects()[0].clone();
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(3, "e"));
+    let mut cmd = bare(dir.path());
+    cmd.env("SCALE_API_KEY", emu.api_key())
+        .env("LABELMUX_PROVIDER", "scale")
+        .env("LABELMUX_PROJECT", &project)
+        .env("LABELMUX_SCALE_BASE_URL", emu.base_url())
+        .env(
+            "LABELMUX_SCALE_INPUTS",
+            r#"{"rename": {"url": "attachment"}, "defaults": {"attachment_type": "image"}}"#,
+        )
+        .env("LABELMUX_TRANSPORT_TIMEOUT_SECS", "10s")
+        .args([
+            "--output", "json", "tasks", "create", "--from", &file, "--wait",
+        ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["batch"]["counts"]["created"], 3);
+    assert_eq!(emu.control().task_count(&project), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_file_keeps_one_format() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "a.jsonl",
+        &jsonl_tasks(2, "f"),
+    )
+    .await;
+    emu.control().finish_all(SAMA_PROJECT);
+    let path = dir.path().join("labels.jsonl");
+    let pull = |consumer: &str, extra: &[&str]| {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args([
+            "--project",
+            SAMA_PROJECT,
+            "deliveries",
+            "pull",
+            "--consumer",
+            consumer,
+        ])
+        .arg("--out")
+        .arg(&path)
+        .args(extra);
+        cmd
+    };
+    assert_ok(&run(pull("a", &[])).await);
+    let before = std::fs::read(&path).unwrap();
+    let out = run(pull("b", &["--format", "csv"])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--format jsonl"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulator_is_driven_from_the_command_line() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "a.jsonl",
+        &jsonl_tasks(3, "c"),
+    )
+    .await;
+    let emulator = |args: &[&str]| {
+        let mut cmd = against(&emu, Vendor::Sama, dir.path());
+        cmd.args(["--output", "json", "--project", SAMA_PROJECT, "emulator"])
+            .args(args);
+        cmd
+    };
+    let out = run(emulator(&["finish"])).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["moved"], 3);
+    let out = run(emulator(&["state"])).await;
+    assert_ok(&out);
+    assert!(stdout_json(&out).to_string().contains("delivered"));
+    let out = run(emulator(&["faults", "--latency-ms", "5"])).await;
+    assert_ok(&out);
+    assert_eq!(emu.control().faults().latency_ms, 5);
+    let out = run(emulator(&["faults"])).await;
+    assert_ok(&out);
+    assert_eq!(emu.control().faults().latency_ms, 0);
+    let out = run(emulator(&["reject", "--reason", "blurry"])).await;
+    assert_ok(&out);
+    // Without a base URL there is nothing to drive.
+    let mut cmd = bare(dir.path());
+    cmd.args(["--project", SAMA_PROJECT, "emulator", "advance"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--base-url"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_show_names_sources_and_doctor_checks_the_vendor() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("labelmux.toml"),
+        "project = 1001\n[transport]\nmax_attempts = 3\n",
+    )
+    .unwrap();
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.env("LABELMUX_TRANSPORT_CONCURRENCY", "3")
+        .args(["--output", "json", "config", "show"]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["project"]["value"], "1001");
+    assert!(
+        doc["project"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("file"),
+        "{doc}"
+    );
+    assert_eq!(doc["transport.max_attempts"]["value"], "3");
+    assert_eq!(
+        doc["transport.concurrency"]["source"], "environment",
+        "{doc}"
+    );
+    assert_eq!(doc["sama.base_url"]["source"], "flag", "{doc}");
+    assert_eq!(doc["transport.timeout_secs"]["source"], "default", "{doc}");
+    assert_eq!(doc["sama.api_key"]["source"], "environment SAMA_API_KEY");
+    assert!(
+        !doc.to_string().contains(&emu.api_key()),
+        "the key never shows"
+    );
+
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args(["doctor"]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("answered"));
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.env("SAMA_API_KEY", "wrong")
+        .args(["--output", "json", "doctor"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let doc = stdout_json(&out);
+    let checks = doc["checks"].as_array().unwrap();
+    assert_eq!(checks.last().unwrap()["ok"], false, "{doc}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_array_files_and_counted_words() {
+    let emu = sama().await;
+    let dir = tempfile::tempdir().unwrap();
+    let receipt = create(
+        &emu,
+        Vendor::Sama,
+        SAMA_PROJECT,
+        dir.path(),
+        "tasks.json",
+        "[\n  {\n    \"url\": \"https://x/1.jpg\"\n  },\n  {\n    \"url\": \"https://x/2.jpg\"\n  }\n]\n",
+    )
+    .await;
+    assert_eq!(receipt["rows_sent"], 2);
+    assert_eq!(receipt["first_line"], 2);
+    assert_eq!(receipt["last_line"], 5);
+    assert_eq!(receipt["batch"]["counts"]["created"], 2);
+
+    let file = write(dir.path(), "one.jsonl", &jsonl_tasks(1, "o"));
+    let mut cmd = against(&emu, Vendor::Sama, dir.path());
+    cmd.args([
+        "--project",
+        SAMA_PROJECT,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("sent 1 row of"), "{text}");
+    assert!(
+        stderr(&out).contains("1 task, every row valid"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scale_demo_hint_carries_the_input_mapping_and_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare(dir.path());
+    cmd.args([
+        "--provider",
+        "scale",
+        "demo",
+        "--out-dir",
+        "out",
+        "--step-ms",
+        "10",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mapping = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export LABELMUX_SCALE_INPUTS='"))
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no input mapping in the hint: {text}"))
+        .to_owned();
+    // The sample's url/name rows, as the hint says to send them.
+    let emu = scale().await;
+    let project = emu.projects()[0].clone();
+    let file = write(dir.path(), "t.jsonl", &jsonl_tasks(2, "h"));
+    let mut cmd = against(&emu, Vendor::Scale, dir.path());
+    cmd.env("LABELMUX_SCALE_INPUTS", &mapping).args([
+        "--output",
+        "json",
+        "--project",
+        &project,
+        "tasks",
+        "create",
+        "--from",
+        &file,
+        "--wait",
+    ]);
+    let out = run(cmd).await;
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["batch"]["counts"]["created"], 2);
 }

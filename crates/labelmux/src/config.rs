@@ -243,6 +243,7 @@ impl Config {
             None => Config::for_vendor(Vendor::Sama),
         };
         cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.apply_env_options(std::env::vars());
         Ok(cfg)
     }
 
@@ -263,7 +264,130 @@ impl Config {
             self.state_dir = Some(PathBuf::from(d));
         }
         self.transport = transport_from_env(&self.transport, &get)?;
+        for vendor in Vendor::ALL {
+            self.apply_vendor_env(vendor, &get)?;
+        }
         Ok(())
+    }
+
+    /// `LABELMUX_<VENDOR>_<KEY>` for the keys of `[<vendor>]`: `BASE_URL`, `API_KEY_ENV`,
+    /// `INPUTS` (a JSON object like the table), `INPUTS_RENAME` and `INPUTS_DEFAULTS` (JSON
+    /// objects), `TRANSPORT_<KEY>`. The adapter's own options come from
+    /// [`Config::apply_env_options`].
+    fn apply_vendor_env(
+        &mut self,
+        vendor: Vendor,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<()> {
+        let prefix = format!("LABELMUX_{}_", vendor.name().to_ascii_uppercase());
+        let var = |key: &str| {
+            let name = format!("{prefix}{key}");
+            get(&name)
+                .filter(|s| !s.trim().is_empty())
+                .map(|v| (name, v))
+        };
+        let json_object = |name: &str, text: &str| -> Result<serde_json::Value> {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+                _ => Err(Error::config(format!(
+                    "{name}: expected a JSON object, e.g. {{\"url\": \"attachment\"}}"
+                ))),
+            }
+        };
+        if let Some((_, v)) = var("BASE_URL") {
+            self.settings_mut(vendor).base_url = Some(v.trim().to_owned());
+        }
+        if let Some((_, v)) = var("API_KEY_ENV") {
+            self.settings_mut(vendor).api_key_env = Some(v.trim().to_owned());
+        }
+        if let Some((name, v)) = var("INPUTS") {
+            self.settings_mut(vendor).inputs = serde_json::from_value(json_object(&name, &v)?)
+                .map_err(|e| Error::config(format!("{name}: {e}")))?;
+        }
+        if let Some((name, v)) = var("INPUTS_RENAME") {
+            self.settings_mut(vendor).inputs.rename =
+                serde_json::from_value(json_object(&name, &v)?)
+                    .map_err(|e| Error::config(format!("{name}: {e}")))?;
+        }
+        if let Some((name, v)) = var("INPUTS_DEFAULTS") {
+            if let serde_json::Value::Object(m) = json_object(&name, &v)? {
+                self.settings_mut(vendor).inputs.defaults = m;
+            }
+        }
+        for key in transport_keys() {
+            if let Some((_, v)) = var(&format!("TRANSPORT_{}", key.to_ascii_uppercase())) {
+                let value = serde_json::from_str(v.trim())
+                    .unwrap_or_else(|_| serde_json::Value::String(v.trim().to_owned()));
+                self.settings_mut(vendor).transport.insert(key, value);
+            }
+        }
+        Ok(())
+    }
+
+    /// The adapter options of every vendor from `LABELMUX_<VENDOR>_<OPTION>` variables among
+    /// `vars` (e.g. `LABELMUX_SAMA_EXTERNAL_KEY_INPUT=ext_id`): the value as JSON when it
+    /// parses, else as text. The adapter refuses options it does not know.
+    pub fn apply_env_options(&mut self, vars: impl IntoIterator<Item = (String, String)>) {
+        for (name, value) in vars {
+            for vendor in Vendor::ALL {
+                let prefix = format!("LABELMUX_{}_", vendor.name().to_ascii_uppercase());
+                let Some(key) = name.strip_prefix(&prefix) else {
+                    continue;
+                };
+                if VENDOR_ENV_KEYS.contains(&key)
+                    || key.starts_with("TRANSPORT_")
+                    || value.trim().is_empty()
+                {
+                    continue;
+                }
+                let value = serde_json::from_str(value.trim())
+                    .unwrap_or_else(|_| serde_json::Value::String(value.trim().to_owned()));
+                self.settings_mut(vendor)
+                    .options
+                    .insert(key.to_ascii_lowercase(), value);
+            }
+        }
+    }
+
+    /// The `LABELMUX_*` names among `names` that configure nothing, with the message to show:
+    /// a typo (`LABELMUX_PROJCT`) would otherwise be ignored silently. Variables of labelmux's
+    /// own tooling (`LABELMUX_EMULATOR_*`, `LABELMUX_BENCH_*`, `LABELMUX_PYTHON`,
+    /// `LABELMUX_VENV`) are not configuration and pass.
+    pub fn check_env_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let transport = transport_keys();
+        let unknown: Vec<&str> = names
+            .into_iter()
+            .filter(|n| n.starts_with("LABELMUX_"))
+            .filter(|n| {
+                let rest = &n["LABELMUX_".len()..];
+                let known_top = ENV_KEYS.contains(&rest)
+                    || TOOL_ENV_PREFIXES.iter().any(|p| rest.starts_with(p))
+                    || rest
+                        .strip_prefix("TRANSPORT_")
+                        .is_some_and(|k| transport.iter().any(|t| t.eq_ignore_ascii_case(k)));
+                let vendor_key = Vendor::ALL.into_iter().any(|v| {
+                    rest.strip_prefix(&format!("{}_", v.name().to_ascii_uppercase()))
+                        .is_some_and(|k| !k.is_empty())
+                });
+                !(known_top || vendor_key)
+            })
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let mut known: Vec<String> = ENV_KEYS.iter().map(|k| format!("LABELMUX_{k}")).collect();
+        known.extend(
+            transport
+                .iter()
+                .map(|k| format!("LABELMUX_TRANSPORT_{}", k.to_ascii_uppercase())),
+        );
+        known.push("LABELMUX_<VENDOR>_<KEY> (BASE_URL, API_KEY_ENV, INPUTS, INPUTS_RENAME, INPUTS_DEFAULTS, TRANSPORT_<KEY>, adapter options)".into());
+        Err(Error::config(format!(
+            "unknown environment variable{} {}; known: {}",
+            if unknown.len() > 1 { "s" } else { "" },
+            unknown.join(", "),
+            known.join(", ")
+        )))
     }
 
     /// The settings of `vendor`.
@@ -321,6 +445,29 @@ impl Config {
     }
 }
 
+/// Top-level environment variables (after `LABELMUX_`).
+const ENV_KEYS: [&str; 5] = ["CONFIG", "PROVIDER", "PROJECT", "BASE_URL", "STATE_DIR"];
+
+/// Keys of `[<vendor>]` with their own environment form (after `LABELMUX_<VENDOR>_`).
+const VENDOR_ENV_KEYS: [&str; 5] = [
+    "BASE_URL",
+    "API_KEY_ENV",
+    "INPUTS",
+    "INPUTS_RENAME",
+    "INPUTS_DEFAULTS",
+];
+
+/// `LABELMUX_` variables of labelmux's tools (CI, fidelity checks, benchmarks), not config.
+const TOOL_ENV_PREFIXES: [&str; 4] = ["EMULATOR_", "BENCH_", "PYTHON", "VENV"];
+
+/// The keys of `[transport]`.
+fn transport_keys() -> Vec<String> {
+    match serde_json::to_value(TransportConfig::default()) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Every `[transport]` key can also come from `LABELMUX_TRANSPORT_<KEY>` (upper case), e.g.
 /// `LABELMUX_TRANSPORT_MAX_ATTEMPTS=8`. Values are read as JSON scalars (`8`, `2.5`, `true`);
 /// the same validation as in the file applies.
@@ -334,13 +481,20 @@ fn transport_from_env(
         return Ok(current.clone());
     };
     let mut changed = false;
-    for (key, value) in fields.iter_mut() {
+    let keys: Vec<String> = fields.keys().cloned().collect();
+    for key in keys {
         let var = format!("LABELMUX_TRANSPORT_{}", key.to_ascii_uppercase());
         let Some(text) = get(&var).filter(|s| !s.trim().is_empty()) else {
             continue;
         };
-        *value = serde_json::from_str(text.trim())
-            .map_err(|_| Error::config(format!("{var}: {text:?} is not a number or true/false")))?;
+        // JSON scalars (`8`, `2.5`, `true`), else the text itself, so durations read as in
+        // the file (`10s`, `1m30s`).
+        let value = serde_json::from_str(text.trim())
+            .unwrap_or_else(|_| serde_json::Value::String(text.trim().to_owned()));
+        fields.insert(key, value);
+        // Check now, so the error names this variable.
+        serde_json::from_value::<TransportConfig>(serde_json::Value::Object(fields.clone()))
+            .map_err(|e| Error::config(format!("{var}: {text:?}: {e}")))?;
         changed = true;
     }
     if !changed {
@@ -490,6 +644,77 @@ mod tests {
             .apply_env(|k| (k == "LABELMUX_TRANSPORT_MAX_ATTEMPTS").then(|| "-1".into()))
             .unwrap_err();
         assert!(err.to_string().contains("LABELMUX_TRANSPORT"), "{err}");
+    }
+
+    #[test]
+    fn every_key_has_an_environment_form() {
+        let mut cfg = Config::for_vendor(Vendor::Sama);
+        cfg.apply_env(|k| match k {
+            "LABELMUX_PROVIDER" => Some("scale".into()),
+            "LABELMUX_TRANSPORT_TIMEOUT_SECS" => Some("10s".into()),
+            "LABELMUX_TRANSPORT_CONNECT_TIMEOUT" => Some("1m30s".into()),
+            "LABELMUX_SCALE_INPUTS" => Some(
+                r#"{"rename": {"url": "attachment"}, "defaults": {"attachment_type": "image"}}"#
+                    .into(),
+            ),
+            "LABELMUX_SAMA_INPUTS_RENAME" => Some(r#"{"image": "url"}"#.into()),
+            "LABELMUX_SAMA_BASE_URL" => Some("http://127.0.0.1:1/v2".into()),
+            "LABELMUX_SCALE_API_KEY_ENV" => Some("MY_KEY".into()),
+            "LABELMUX_SCALE_TRANSPORT_MAX_ATTEMPTS" => Some("2".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.transport.timeout_secs, 10.0);
+        assert_eq!(cfg.transport.connect_timeout.as_secs(), 90);
+        let scale = cfg.settings(Vendor::Scale);
+        assert_eq!(scale.inputs.rename["url"], "attachment");
+        assert_eq!(scale.inputs.defaults["attachment_type"], "image");
+        assert_eq!(scale.api_key_env.as_deref(), Some("MY_KEY"));
+        assert_eq!(cfg.transport_for(Vendor::Scale).unwrap().max_attempts, 2);
+        assert_eq!(cfg.settings(Vendor::Sama).inputs.rename["image"], "url");
+        assert_eq!(cfg.base_url(Vendor::Sama), "http://127.0.0.1:1/v2");
+        cfg.apply_env_options([
+            (
+                "LABELMUX_SAMA_EXTERNAL_KEY_INPUT".to_owned(),
+                "ext".to_owned(),
+            ),
+            (
+                "LABELMUX_SAMA_BASE_URL".to_owned(),
+                "ignored here".to_owned(),
+            ),
+        ]);
+        assert_eq!(
+            cfg.settings(Vendor::Sama).options["external_key_input"],
+            serde_json::json!("ext")
+        );
+        assert!(!cfg.settings(Vendor::Sama).options.contains_key("base_url"));
+        let err = cfg
+            .apply_env(|k| (k == "LABELMUX_SCALE_INPUTS").then(|| "url=attachment".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("LABELMUX_SCALE_INPUTS"), "{err}");
+    }
+
+    #[test]
+    fn unknown_labelmux_variables_are_named_with_the_known_ones() {
+        Config::check_env_names([
+            "LABELMUX_PROJECT",
+            "LABELMUX_TRANSPORT_MAX_ATTEMPTS",
+            "LABELMUX_SCALE_INPUTS",
+            "LABELMUX_EMULATOR_URL",
+            "LABELMUX_VENV",
+            "PATH",
+        ])
+        .unwrap();
+        let err =
+            Config::check_env_names(["LABELMUX_PROJCT", "LABELMUX_TRANSPORT_RETRIES"]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("LABELMUX_PROJCT")
+                && text.contains("LABELMUX_TRANSPORT_RETRIES")
+                && text.contains("LABELMUX_PROJECT")
+                && text.contains("LABELMUX_TRANSPORT_MAX_ATTEMPTS"),
+            "{text}"
+        );
     }
 
     #[test]

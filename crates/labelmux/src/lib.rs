@@ -13,13 +13,22 @@
 //! let provider = AnyProvider::from_config(&config)?;
 //! let project = ProjectId::new("1001");
 //! let mut deliveries = provider.deliveries(&project, DeliveryQuery::since_last_call("etl"));
+//! let mut last = None;
 //! while let Some(d) = deliveries.try_next().await? {
 //!     println!("{} {}", d.task_id, d.answers);
+//!     last = d.checkpoint.clone().or(last);
+//! }
+//! drop(deliveries);
+//! // Store the labels first; then move the consumer's cursor (kept locally for Scale, which has
+//! // no server-side cursor: without this call the next pull starts over).
+//! if let Some(checkpoint) = last {
+//!     provider.commit_consumer(&project, "etl", &checkpoint).await?;
 //! }
 //! # Ok(()) }
 //! ```
 //!
-//! Each vendor's complete native client stays reachable through [`sama`] and [`scale`].
+//! Each vendor's complete native client stays reachable through [`sama`](crate::sama) and
+//! [`scale`](crate::scale).
 #![deny(missing_docs)]
 
 mod config;

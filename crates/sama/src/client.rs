@@ -443,6 +443,8 @@ impl SamaClient {
             )
             .await?;
         let batch = BatchId::new(waiting.batch_id.clone());
+        // Said at once, so a caller interrupted from here on can still name the batch.
+        report(progress, ProgressEvent::BatchOpened(batch.clone()));
         if let Err(e) = self
             .upload_tasks_file(&waiting.tasks_put_url, &spool.path)
             .await

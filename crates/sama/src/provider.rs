@@ -290,8 +290,27 @@ impl Provider for SamaProvider {
     async fn cancel_batch(&self, project: &ProjectId, batch: &BatchId) -> Result<()> {
         self.client
             .cancel_batch_creation_job(project, batch)
-            .await
-            .map(|_| ())
+            .await?;
+        // Sama's answer to a cancel is undocumented and it acknowledges a batch whose creation
+        // had already finished: read the status back so only a real cancel reports success.
+        let job = self
+            .client
+            .get_status_batch_creation_job(project, batch, true)
+            .await?;
+        let status = batch_from_job(job, project, batch, &self.options).status;
+        match status {
+            labelmux_core::BatchStatus::Canceled => Ok(()),
+            other => Err(op_err(
+                Error::new(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "batch {batch} was not canceled: its status stays `{}` (Sama cancels only batches still waiting or creating tasks)",
+                        other.as_str()
+                    ),
+                ),
+                "cancel_batch",
+            )),
+        }
     }
 
     async fn get_task(&self, project: &ProjectId, task: &TaskId) -> Result<Task> {
@@ -481,7 +500,55 @@ impl Provider for SamaProvider {
                 .update_task_priorities(project, chunk, priority)
                 .await?;
         }
-        Ok(())
+        // Sama's answer is undocumented and unknown ids are not an HTTP error: read each task
+        // back so a priority is reported as set only where it was.
+        let concurrency = self.client.transport().config().concurrency.max(1);
+        let checks: Vec<(TaskId, Result<Option<i64>>)> = stream::iter(tasks.iter().cloned())
+            .map(|t| async move {
+                let got = self.client.get_task_status(project, &t, false).await;
+                (t, got.map(|o| o.and_then(|w| w.priority)))
+            })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        let mut missing = Vec::new();
+        let mut unchanged = Vec::new();
+        for (task, got) in checks {
+            match got {
+                Ok(Some(p)) if p == i64::from(priority) => {}
+                Ok(None) => {} // no priority in the answer: nothing to contradict
+                Ok(Some(p)) => unchanged.push(format!("{task} (priority {p})")),
+                Err(e) if e.kind() == ErrorKind::NotFound => missing.push(task.to_string()),
+                Err(e) => return Err(op_err(e, "set_priority")),
+            }
+        }
+        if missing.is_empty() && unchanged.is_empty() {
+            return Ok(());
+        }
+        let done = tasks.len() - missing.len() - unchanged.len();
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!("no such task(s): {}", missing.join(", ")));
+        }
+        if !unchanged.is_empty() {
+            parts.push(format!("not changed by Sama: {}", unchanged.join(", ")));
+        }
+        let kind = if unchanged.is_empty() {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::InvalidRequest
+        };
+        Err(op_err(
+            Error::new(
+                kind,
+                format!(
+                    "priority {priority} set on {done} of {} task(s); {}",
+                    tasks.len(),
+                    parts.join("; ")
+                ),
+            ),
+            "set_priority",
+        ))
     }
 
     async fn delete_tasks(&self, project: &ProjectId, tasks: &[TaskId]) -> Result<DeleteReport> {
@@ -494,7 +561,22 @@ impl Provider for SamaProvider {
         if tasks.is_empty() {
             return Ok(DeleteReport::default());
         }
-        // Sama's answer to delete_tasks is undocumented, so each task's fate is read back.
+        // Sama's answer to delete_tasks is undocumented, so each task's fate is read back —
+        // and read first, so an id that never existed is not reported as deleted.
+        let mut report = DeleteReport::default();
+        let mut known = Vec::with_capacity(tasks.len());
+        for (task, before) in self.check_all(project, &tasks).await {
+            match before {
+                AfterDelete::Gone => report
+                    .refused
+                    .push((task, "no such task in this project".to_owned())),
+                _ => known.push(task),
+            }
+        }
+        if known.is_empty() {
+            return Ok(report);
+        }
+        let tasks = known;
         let mut refusal = self.send_deletes(project, &tasks).await?;
         let mut outcomes = self.check_all(project, &tasks).await;
         if refusal.is_some() {
@@ -519,7 +601,6 @@ impl Provider for SamaProvider {
                 }
             }
         }
-        let mut report = DeleteReport::default();
         for (task, outcome) in outcomes {
             match outcome {
                 AfterDelete::Gone => report.deleted.push(task),

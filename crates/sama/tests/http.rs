@@ -600,5 +600,15 @@ async fn writes_send_the_sdk_bodies_and_accept_empty_answers() {
         reqs[2].json(),
         json!({"task_ids": ["a", "b"], "priority": -5})
     );
-    assert_eq!(reqs.len(), 4, "an empty priority update sends nothing");
+    // Each task is read back (Sama's answer is undocumented), then the stats request.
+    let paths: Vec<&str> = reqs[3..].iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v2/projects/1/tasks/a.json",
+            "/v2/projects/1/tasks/b.json",
+            "/v2/projects/1/stats.json"
+        ],
+        "an empty priority update sends nothing"
+    );
 }

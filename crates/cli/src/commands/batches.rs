@@ -3,9 +3,11 @@
 use super::Ctx;
 use crate::args::{BatchArg, StatusArgs};
 use crate::exit::CliError;
+use crate::journal::Journal;
 use crate::output;
 use crate::progress::Bars;
-use labelmux::{Batch, BatchId, Error, ErrorKind, ProjectId, Provider};
+use futures::TryStreamExt;
+use labelmux::{Batch, BatchId, Error, ErrorKind, Operation, ProjectId, Provider};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -74,7 +76,16 @@ pub(crate) async fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), CliError> {
             Duration::from_secs_f64(a.interval),
             timeout,
         )
-        .await?
+        .await
+        .map_err(|mut e| {
+            // Our own --timeout ran out, not the transport's: say which knob that is.
+            if timeout.is_some() && e.kind == "timeout" && e.operation.as_deref() == Some("batch_status") && e.status.is_none() {
+                e.advice = Some(
+                    "the batch is still being created: wait longer with a larger --timeout, or leave --timeout out to wait as long as it takes".into(),
+                );
+            }
+            e
+        })?
     } else {
         provider.batch_status(&project, &batch).await?
     };
@@ -84,6 +95,17 @@ pub(crate) async fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), CliError> {
         for t in output::batch_tables(&b, |_| None) {
             println!("{t}");
         }
+    }
+    // Same rule as `tasks create --wait`: refused tasks make the exit code non-zero.
+    if b.counts.failed > 0 {
+        return Err(CliError::partly_refused(format!(
+            "{} of {} tasks of batch {} were refused by the vendor",
+            b.counts.failed,
+            b.counts.submitted.unwrap_or(
+                b.counts.created + b.counts.failed + b.counts.pending + b.counts.canceled
+            ),
+            b.id
+        )));
     }
     Ok(())
 }
@@ -98,5 +120,75 @@ pub(crate) async fn cancel(ctx: &Ctx, a: BatchArg) -> Result<(), CliError> {
     } else {
         println!("Canceled the creation of batch {batch} in project {project}.");
     }
+    Ok(())
+}
+
+/// The journal of batches `tasks create` opened, in the configured state directory.
+pub(crate) fn journal(cfg: &labelmux::Config) -> Journal {
+    Journal::in_dir(cfg.cursor_store().dir())
+}
+
+pub(crate) async fn list(ctx: &Ctx) -> Result<(), CliError> {
+    let (provider, cfg) = ctx.provider()?;
+    let project = ctx.project(&cfg)?;
+    let vendor = provider.vendor();
+    if provider.capabilities().supports(Operation::ListBatches) {
+        let batches: Vec<Batch> = provider.list_batches(&project).try_collect().await?;
+        if ctx.json() {
+            output::print_json(&json!({"source": "vendor", "batches": batches}));
+        } else if batches.is_empty() {
+            println!("No batches in project {project}.");
+        } else {
+            let mut t =
+                output::table(&["batch", "name", "status", "submitted", "created", "failed"]);
+            for b in &batches {
+                t.add_row(vec![
+                    b.id.to_string(),
+                    output::opt(b.name.as_deref()),
+                    b.status.to_string(),
+                    output::opt(b.counts.submitted),
+                    b.counts.created.to_string(),
+                    b.counts.failed.to_string(),
+                ]);
+            }
+            println!("{t}");
+        }
+        return Ok(());
+    }
+    let journal = journal(&cfg);
+    let endpoint = cfg.base_url(vendor);
+    let entries = journal
+        .batches(|e| {
+            e.vendor == vendor.name() && e.endpoint == endpoint && e.project == project.as_str()
+        })
+        .map_err(|e| CliError::io(format!("cannot read {}", journal.path().display()), e))?;
+    if ctx.json() {
+        output::print_json(&json!({
+            "source": "journal",
+            "journal": journal.path().display().to_string(),
+            "batches": entries,
+        }));
+        return Ok(());
+    }
+    ctx.note(format!(
+        "{vendor} cannot list batches: these are the batches `tasks create` opened from this machine (journal {}).",
+        journal.path().display()
+    ));
+    if entries.is_empty() {
+        println!("No batches journaled for project {project} at {endpoint}.");
+        return Ok(());
+    }
+    let mut t = output::table(&["batch", "opened", "file", "rows", "handed over", "stage"]);
+    for e in &entries {
+        t.add_row(vec![
+            e.batch_id.clone(),
+            e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            e.file.clone(),
+            e.rows.to_string(),
+            e.handed_over.to_string(),
+            e.stage.as_str().to_owned(),
+        ]);
+    }
+    println!("{t}");
     Ok(())
 }

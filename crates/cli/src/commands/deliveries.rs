@@ -152,8 +152,44 @@ pub(crate) async fn pull_into(
     Ok(outcome)
 }
 
+/// Appending CSV rows to a JSONL file (or the reverse) would leave a file no reader can parse:
+/// refuse, naming the format the file already has.
+fn refuse_mixed_formats(path: &std::path::Path, format: DeliveryFormat) -> Result<(), CliError> {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let n = match std::fs::File::open(path) {
+        Ok(mut f) => f.read(&mut head).unwrap_or(0),
+        Err(_) => return Ok(()),
+    };
+    let text = String::from_utf8_lossy(&head[..n]);
+    let text = text.trim_start();
+    let existing = if text.starts_with('{') {
+        DeliveryFormat::Jsonl
+    } else if text.starts_with("task_id,") {
+        DeliveryFormat::Csv
+    } else {
+        return Ok(());
+    };
+    if existing == format {
+        return Ok(());
+    }
+    let name = |f: DeliveryFormat| match f {
+        DeliveryFormat::Jsonl => "jsonl",
+        DeliveryFormat::Csv => "csv",
+        DeliveryFormat::Coco => "coco",
+        DeliveryFormat::Yolo => "yolo",
+    };
+    Err(CliError::usage(format!(
+        "{} holds {} deliveries; appending {} to it would mix formats: pass --format {} (or pull into another file)",
+        path.display(),
+        name(existing).to_uppercase(),
+        name(format).to_uppercase(),
+        name(existing)
+    )))
+}
+
 /// Resolves on Ctrl-C (never, if the handler cannot be installed).
-async fn ctrl_c() {
+pub(crate) async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
@@ -182,6 +218,9 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         return super::export::pull_export(ctx, &provider, &project, query, &a.out, format).await;
     }
     let append = a.consumer.is_some();
+    if append {
+        refuse_mixed_formats(&a.out, format)?;
+    }
     let mut writer = DeliveryWriter::open(&a.out, format, append)
         .map_err(|e| CliError::io(format!("cannot open {}", a.out.display()), e))?
         .with_annotations(provider.vendor());
@@ -234,11 +273,19 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         }
     }
     if outcome.interrupted {
-        return Err(CliError::interrupted(format!(
+        let mut e = CliError::interrupted(format!(
             "stopped after {} deliveries; they are safely in {}",
             outcome.written,
             a.out.display()
-        )));
+        ));
+        if a.consumer.is_none() {
+            // --since/--all rewrite FILE: running again starts over, it does not resume.
+            e.advice = Some(format!(
+                "running the same command again starts over and overwrites {}; to resume across runs, pull with --consumer NAME",
+                a.out.display()
+            ));
+        }
+        return Err(e);
     }
     Ok(())
 }

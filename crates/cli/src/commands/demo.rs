@@ -201,8 +201,15 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<(), CliError> {
                 ("deliveries file", path.display().to_string()),
             ])
         );
+        // The demo renames inputs for Scale in code; a real run needs the same mapping, which
+        // the environment can carry, so the hint works as printed.
+        let inputs = if vendor == Vendor::Scale {
+            "\n  export LABELMUX_SCALE_INPUTS='{\"rename\": {\"url\": \"attachment\"}, \"defaults\": {\"attachment_type\": \"image\"}}'"
+        } else {
+            ""
+        };
         println!(
-            "Next: look at the file, then point labelmux at a real project (see docs/cli.md):\n  export {}=...\n  labelmux --provider {vendor} --project <ID> tasks create --from tasks.jsonl",
+            "Next: look at the file, then point labelmux at a real project (see docs/cli.md):\n  export {}=...{inputs}\n  labelmux --provider {vendor} --project <ID> tasks create --from tasks.jsonl",
             vendor.api_key_env(),
         );
     }

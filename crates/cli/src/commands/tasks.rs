@@ -4,16 +4,21 @@ use super::batches::wait_for_batch;
 use super::Ctx;
 use crate::args::{CreateArgs, DeleteArgs, GetArgs, ListArgs, PriorityArgs, RejectArgs};
 use crate::exit::CliError;
+use crate::journal::{Entry, Journal, Stage};
 use crate::output::{self, opt};
 use crate::progress::{BarObserver, Bars};
 use crate::taskfile::{Summary, TaskFile};
 use futures::{StreamExt, TryStreamExt};
 use labelmux::{
-    Batch, BatchReceipt, BatchSpec, Error, Progress, ProjectId, Provider, TaskFilter, TaskId,
+    Batch, BatchId, BatchReceipt, BatchSpec, BatchStatus, Error, Operation, Progress,
+    ProgressEvent, ProgressObserver, ProjectId, Provider, TaskFilter, TaskId,
 };
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Send every row of a validated file as one batch, with a progress bar of tasks sent.
@@ -28,21 +33,192 @@ pub(crate) async fn send_file(
 ) -> Result<BatchReceipt, CliError> {
     let bar = bars.tasks(summary.rows, "sending tasks");
     let observer: Progress = Some(Arc::new(BarObserver::new(bar.clone())));
-    let source = file.source().to_string();
-    let rows = file.rows()?.map(move |r| {
-        r.map(|row| adapt(row.spec))
-            // Only reachable if the file changed since validation.
-            .map_err(|e| {
-                Error::validation(format!(
-                    "{source}: {e} (the file changed while it was being sent)"
-                ))
-            })
-    });
-    let receipt = provider
-        .create_batch(project, spec, futures::stream::iter(rows).boxed(), observer)
-        .await;
+    let receipt = send_rows(provider, project, file, spec, observer, adapt, None).await;
     bar.finish_and_clear();
-    Ok(receipt?)
+    receipt
+}
+
+/// Send the rows of a validated file as one batch, leaving out the rows (0-based) in `skip`.
+async fn send_rows(
+    provider: &impl Provider,
+    project: &ProjectId,
+    file: &TaskFile,
+    spec: BatchSpec,
+    observer: Progress,
+    adapt: fn(labelmux::TaskSpec) -> labelmux::TaskSpec,
+    skip: Option<&HashSet<u64>>,
+) -> Result<BatchReceipt, CliError> {
+    let source = file.source().to_string();
+    let rows = file
+        .rows()?
+        .enumerate()
+        .filter(move |(i, _)| skip.is_none_or(|s| !s.contains(&(*i as u64))))
+        .map(move |(_, r)| {
+            r.map(|row| adapt(row.spec))
+                // Only reachable if the file changed since validation.
+                .map_err(|e| {
+                    Error::validation(format!(
+                        "{source}: {e} (the file changed while it was being sent)"
+                    ))
+                })
+        });
+    Ok(provider
+        .create_batch(project, spec, futures::stream::iter(rows).boxed(), observer)
+        .await?)
+}
+
+/// Drives the bar, and journals the batch as soon as the vendor names it.
+struct CreateObserver {
+    bar: BarObserver,
+    journal: Journal,
+    template: Entry,
+    opened: Mutex<Option<String>>,
+    handed_over: AtomicU64,
+}
+
+impl ProgressObserver for CreateObserver {
+    fn on_progress(&self, event: ProgressEvent) {
+        if let ProgressEvent::TasksSent(n) = &event {
+            self.handed_over.fetch_add(*n, Ordering::Relaxed);
+        }
+        if let ProgressEvent::BatchOpened(id) = &event {
+            if let Ok(mut o) = self.opened.lock() {
+                *o = Some(id.to_string());
+            }
+            let mut e = self.template.clone();
+            e.at = chrono::Utc::now();
+            e.batch_id = id.to_string();
+            e.handed_over = self.handed_over.load(Ordering::Relaxed);
+            if let Err(err) = self.journal.append(&e) {
+                tracing::warn!(error = %err, "cannot journal batch {id}");
+            }
+        }
+        self.bar.on_progress(event);
+    }
+}
+
+impl CreateObserver {
+    fn opened(&self) -> Option<String> {
+        self.opened.lock().ok().and_then(|o| o.clone())
+    }
+}
+
+/// What `--resume` found out about earlier runs of the same file.
+enum Resume {
+    /// Every row is with the vendor already, in this batch.
+    AlreadySent(Entry, String),
+    /// Send every row (why).
+    All(String),
+    /// Send all but these rows (why).
+    Skip(HashSet<u64>, String),
+}
+
+async fn plan_resume(
+    provider: &impl Provider,
+    project: &ProjectId,
+    file: &TaskFile,
+    summary: &Summary,
+    journal: &Journal,
+    template: &Entry,
+) -> Result<Resume, CliError> {
+    let earlier = journal
+        .batches(|e| {
+            e.is_for(
+                &template.vendor,
+                &template.endpoint,
+                &template.project,
+                &template.file,
+            )
+        })
+        .map_err(|e| CliError::io(format!("cannot read {}", journal.path().display()), e))?;
+    let Some(last) = earlier.into_iter().next() else {
+        return Ok(Resume::All(format!(
+            "no earlier run of {} to project {} at {} is journaled",
+            template.file, template.project, template.endpoint
+        )));
+    };
+    if last.file_len != template.file_len {
+        return Err(CliError::usage(format!(
+            "{} changed since it was sent as batch {} ({} bytes then, {} now); --resume needs the same file",
+            template.file, last.batch_id, last.file_len, template.file_len
+        )));
+    }
+    if last.stage == Stage::Sent {
+        let why = format!(
+            "the vendor acknowledged every row as batch {} at {}",
+            last.batch_id,
+            last.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        return Ok(Resume::AlreadySent(last, why));
+    }
+    let vendor = provider.vendor();
+    if provider.capabilities().supports(Operation::FindTask) {
+        // Look every row up by its external key; a row without one cannot be told apart.
+        let mut keys = Vec::new();
+        let mut unkeyed = 0u64;
+        for (i, row) in file.rows()?.enumerate() {
+            match row.ok().and_then(|r| r.spec.external_key) {
+                Some(k) => keys.push((i as u64, k)),
+                None => unkeyed += 1,
+            }
+        }
+        if unkeyed > 0 {
+            return Err(CliError::usage(format!(
+                "{unkeyed} of {} rows have no external_id, so {vendor} cannot tell whether the interrupted batch {} created them; add an external_id column to resume safely",
+                summary.rows, last.batch_id
+            )));
+        }
+        let found: Vec<Option<u64>> = futures::stream::iter(keys)
+            .map(
+                |(i, k)| async move { provider.find_task(project, &k).await.map(|t| t.map(|_| i)) },
+            )
+            .buffered(8)
+            .try_collect()
+            .await?;
+        let skip: HashSet<u64> = found.into_iter().flatten().collect();
+        let why = format!(
+            "{} of {} rows already exist at {vendor} (looked up by external key)",
+            skip.len(),
+            summary.rows
+        );
+        return Ok(Resume::Skip(skip, why));
+    }
+    // Without look-ups, the batch itself tells: never started means nothing was created.
+    let batch = BatchId::new(last.batch_id.clone());
+    let b = provider.batch_status(project, &batch).await?;
+    let c = &b.counts;
+    match b.status {
+        BatchStatus::Waiting => {
+            // Best effort: the stale batch would otherwise linger at the vendor.
+            let _ = provider.cancel_batch(project, &batch).await;
+            Ok(Resume::All(format!(
+                "batch {batch} was never started, so nothing was created from it"
+            )))
+        }
+        BatchStatus::Failed | BatchStatus::Canceled if c.created == 0 => Ok(Resume::All(format!(
+            "batch {batch} is {} with no task created",
+            b.status
+        ))),
+        BatchStatus::Processing | BatchStatus::Created
+            if c.submitted == Some(summary.rows)
+                || c.created + c.failed + c.pending + c.canceled == summary.rows =>
+        {
+            let why = format!(
+                "batch {batch} holds all {} rows (its creation is {})",
+                summary.rows, b.status
+            );
+            let mut e = last.clone();
+            e.at = chrono::Utc::now();
+            e.stage = Stage::Sent;
+            e.handed_over = summary.rows;
+            let _ = journal.append(&e);
+            Ok(Resume::AlreadySent(e, why))
+        }
+        _ => Err(CliError::usage(format!(
+            "batch {batch} is {} with {} of {} tasks created, and {vendor} cannot look tasks up by external key: labelmux cannot tell which rows are missing; see `batches status --batch {batch}`",
+            b.status, c.created, summary.rows
+        ))),
+    }
 }
 
 fn failures_json(failures: &[labelmux::TaskCreationFailure], summary: &Summary) -> Vec<Value> {
@@ -66,11 +242,106 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
     let file = TaskFile::open(&a.from, a.format)?;
     let summary = file.validate()?;
     ctx.note(format!(
-        "{}: {} tasks, every row valid; sending to {} project {project}",
+        "{}: {}, every row valid; sending to {} project {project}",
         file.source(),
-        summary.rows,
+        output::count(summary.rows, "task", "tasks"),
         provider.vendor()
     ));
+    let vendor = provider.vendor();
+    let journal = super::batches::journal(&cfg);
+    let template = Entry {
+        at: chrono::Utc::now(),
+        vendor: vendor.name().to_owned(),
+        endpoint: cfg.base_url(vendor),
+        project: project.to_string(),
+        batch_id: String::new(),
+        file: std::fs::canonicalize(&a.from)
+            .unwrap_or_else(|_| a.from.clone())
+            .display()
+            .to_string(),
+        file_len: std::fs::metadata(&a.from).map(|m| m.len()).unwrap_or(0),
+        rows: summary.rows,
+        handed_over: 0,
+        stage: Stage::Opened,
+    };
+    let mut skip = None;
+    if a.resume {
+        match plan_resume(&provider, &project, &file, &summary, &journal, &template).await? {
+            Resume::AlreadySent(e, why) => {
+                if ctx.json() {
+                    output::print_json(&json!({
+                        "batch_id": e.batch_id,
+                        "project_id": project,
+                        "provider": vendor.name(),
+                        "file": file.source().to_string(),
+                        "rows_sent": 0,
+                        "resumed": true,
+                        "already_sent": true,
+                        "reason": why,
+                    }));
+                } else {
+                    println!("Nothing to send: {why}.");
+                }
+                return Ok(());
+            }
+            Resume::All(why) => ctx.note(format!("--resume: {why}; sending every row.")),
+            Resume::Skip(rows, why) => {
+                ctx.note(format!(
+                    "--resume: {why}; sending the other {}.",
+                    summary.rows - rows.len() as u64
+                ));
+                if rows.len() as u64 == summary.rows {
+                    if ctx.json() {
+                        output::print_json(
+                            &json!({"project_id": project, "provider": vendor.name(), "file": file.source().to_string(), "rows_sent": 0, "resumed": true, "already_sent": true, "reason": why}),
+                        );
+                    } else {
+                        println!("Nothing to send: {why}.");
+                    }
+                    return Ok(());
+                }
+                skip = Some(rows);
+            }
+        }
+    }
+    // With rows left out, failures are numbered within what was sent: map them back.
+    let summary = match &skip {
+        None => summary,
+        Some(rows) => {
+            let mut lines = crate::taskfile::LineIndex::default();
+            for i in (0..summary.rows).filter(|i| !rows.contains(i)) {
+                if let Some(l) = summary.lines.line_of(i) {
+                    lines.push(l);
+                }
+            }
+            Summary {
+                with_priority: summary.with_priority,
+                rows: lines.rows(),
+                first_line: lines.line_of(0),
+                last_line: lines.rows().checked_sub(1).and_then(|i| lines.line_of(i)),
+                lines,
+            }
+        }
+    };
+    if !provider.capabilities().supports(Operation::SetPriority) {
+        // Said once, not per row: the vendor has no task priority to set.
+        let mut ignored = Vec::new();
+        if a.priority.is_some() {
+            ignored.push("--priority".to_owned());
+        }
+        if summary.with_priority > 0 {
+            ignored.push(format!(
+                "the `priority` column ({} rows)",
+                summary.with_priority
+            ));
+        }
+        if !ignored.is_empty() {
+            ctx.note(format!(
+                "warning: {vendor} has no task priority, so {} is ignored",
+                ignored.join(" and ")
+            ));
+        }
+    }
     let mut spec = BatchSpec::default();
     spec.name = a.batch_name.clone();
     spec.priority = a.priority;
@@ -79,12 +350,41 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             spec = spec.with_extension("submit", serde_json::Value::Bool(true));
         } else {
             ctx.note(format!(
-                "warning: --submit is a Sama option; {} has no submit step, so it is ignored",
+                "warning: --submit is a Sama option; {} has no submit step (tasks go straight to its workforce), so it is ignored",
                 provider.vendor()
             ));
         }
     }
-    let receipt = send_file(&provider, &project, &file, &summary, spec, ctx.bars, |t| t).await?;
+    let bar = ctx.bars.tasks(summary.rows, "sending tasks");
+    let observer = Arc::new(CreateObserver {
+        bar: BarObserver::new(bar.clone()),
+        journal: journal.clone(),
+        template: template.clone(),
+        opened: Mutex::new(None),
+        handed_over: AtomicU64::new(0),
+    });
+    let progress: Progress = Some(observer.clone());
+    let sent = tokio::select! {
+        r = send_rows(&provider, &project, &file, spec, progress, |t| t, skip.as_ref()) => Some(r),
+        _ = super::deliveries::ctrl_c() => None,
+    };
+    bar.finish_and_clear();
+    let receipt = match sent {
+        Some(r) => r?,
+        None => return Err(interrupted(ctx, &observer, &project, &a, summary.rows)),
+    };
+    let mut done = template.clone();
+    done.at = chrono::Utc::now();
+    done.batch_id = receipt.batch_id.to_string();
+    done.handed_over = summary.rows;
+    done.stage = Stage::Sent;
+    if let Err(e) = journal.append(&done) {
+        ctx.note(format!(
+            "warning: cannot journal batch {} in {}: {e}",
+            receipt.batch_id,
+            journal.path().display()
+        ));
+    }
     let batch: Option<Batch> = if a.wait {
         Some(
             wait_for_batch(
@@ -106,6 +406,17 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
         _ => "no lines".to_owned(),
     };
     if ctx.json() {
+        // After --wait the batch knows the failures the receipt could not yet see: the top-level
+        // fields agree with the exit code.
+        let (failed, failures) = match &batch {
+            Some(b) if b.counts.failed as usize > receipt.failures.len() => {
+                (b.counts.failed, failures_json(&b.failures, &summary))
+            }
+            _ => (
+                receipt.failures.len() as u64,
+                failures_json(&receipt.failures, &summary),
+            ),
+        };
         let mut doc = json!({
             "batch_id": receipt.batch_id,
             "project_id": receipt.project_id,
@@ -116,8 +427,8 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             "last_line": summary.last_line,
             "submitted": receipt.submitted,
             "created": receipt.created,
-            "failed": receipt.failures.len(),
-            "failures": failures_json(&receipt.failures, &summary),
+            "failed": failed,
+            "failures": failures,
             "already_existed": existed_json(&receipt.already_existed, &summary),
             "task_ids": receipt.task_ids,
         });
@@ -132,11 +443,11 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
         return refused_rows(&receipt, batch.as_ref());
     }
     println!(
-        "Batch {} in project {} ({}): sent {} rows of {} ({lines}).",
+        "Batch {} in project {} ({}): sent {} of {} ({lines}).",
         receipt.batch_id,
         receipt.project_id,
         provider.vendor(),
-        summary.rows,
+        output::count(summary.rows, "row", "rows"),
         file.source()
     );
     if receipt.submitted != summary.rows {
@@ -166,7 +477,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
                 let mut t = output::table(&["row", "line", "external key", "errors"]);
                 for f in &receipt.failures {
                     t.add_row(vec![
-                        opt(f.index),
+                        opt(f.index.map(|i| i + 1)),
                         opt(f.index.and_then(line_of)),
                         opt(f.external_key.as_deref()),
                         f.errors.join("; "),
@@ -177,8 +488,9 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             let accounted = receipt.failures.len() + receipt.already_existed.len();
             if receipt.created + (accounted as u64) < receipt.submitted {
                 ctx.note(format!(
-                    "{} creates tasks asynchronously; follow with: labelmux batches status --project {} --batch {} --wait",
+                    "{} creates tasks asynchronously; follow with: {} --project {} batches status --batch {} --wait",
                     provider.vendor(),
+                    ctx.again(),
                     receipt.project_id,
                     receipt.batch_id
                 ));
@@ -189,7 +501,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
         let mut t = output::table(&["row", "line", "external key", "existing task", "in batch"]);
         for x in &receipt.already_existed {
             t.add_row(vec![
-                x.index.to_string(),
+                (x.index + 1).to_string(),
                 opt(line_of(x.index)),
                 opt(x.external_key.as_deref()),
                 x.task_id.to_string(),
@@ -197,11 +509,48 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             ]);
         }
         println!(
-            "{} rows matched existing tasks by external key (not duplicated, not in this batch):\n{t}",
-            receipt.already_existed.len()
+            "{} matched existing tasks by external key (not duplicated, not in this batch):\n{t}",
+            output::count(receipt.already_existed.len() as u64, "row", "rows")
         );
     }
     refused_rows(&receipt, batch.as_ref())
+}
+
+/// The error of a `tasks create` stopped by Ctrl-C: which batch, how far, what to run next.
+fn interrupted(
+    ctx: &Ctx,
+    observer: &CreateObserver,
+    project: &ProjectId,
+    a: &CreateArgs,
+    rows: u64,
+) -> CliError {
+    let handed = observer.handed_over.load(Ordering::Relaxed);
+    let vendor = &observer.template.vendor;
+    let resume = format!(
+        "{} --project {project} tasks create --from {} --resume",
+        ctx.again(),
+        super::shell_word(&a.from.display().to_string())
+    );
+    let message = match observer.opened() {
+        Some(batch) => {
+            let mut e = observer.template.clone();
+            e.at = chrono::Utc::now();
+            e.batch_id = batch.clone();
+            e.handed_over = handed;
+            e.stage = Stage::Interrupted;
+            let _ = observer.journal.append(&e);
+            format!(
+                "tasks create interrupted: {vendor} opened batch {batch} in project {project}; {handed} of {rows} rows had been read for it, and the vendor had not acknowledged them. See it with `{} --project {project} batches status --batch {batch}`",
+                ctx.again()
+            )
+        }
+        None => format!(
+            "tasks create interrupted before {vendor} reported a batch; {handed} of {rows} rows had been read"
+        ),
+    };
+    let mut e = CliError::interrupted(message);
+    e.advice = Some(format!("send only what is missing with `{resume}`"));
+    e
 }
 
 /// Exit non-zero (after the receipt is printed) when the vendor refused any row, so scripts
@@ -270,10 +619,23 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
             .map_err(write_err)?;
         out.flush().map_err(write_err)?;
     } else {
-        let mut t = output::table(&output::TASK_HEADER);
+        let mut header = output::TASK_HEADER.to_vec();
+        if a.answers {
+            header.push("answers");
+        }
+        let mut t = output::table(&header);
         let mut n = 0u64;
         while let Some(task) = tasks.try_next().await? {
-            t.add_row(output::task_row(&task));
+            let mut row = output::task_row(&task);
+            if a.answers {
+                row.push(
+                    task.answers
+                        .as_ref()
+                        .map(output::pretty)
+                        .unwrap_or_else(|| "-".to_owned()),
+                );
+            }
+            t.add_row(row);
             n += 1;
             bar.inc(1);
         }
@@ -282,7 +644,7 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
             println!("No tasks match.");
         } else {
             println!("{t}");
-            println!("{n} task(s).");
+            println!("{}.", output::count(n, "task", "tasks"));
         }
     }
     Ok(())
@@ -323,7 +685,11 @@ pub(crate) async fn priority(ctx: &Ctx, a: PriorityArgs) -> Result<(), CliError>
     if ctx.json() {
         output::print_json(&json!({"project_id": project, "priority": a.priority, "tasks": tasks}));
     } else {
-        println!("Set priority {} on {} task(s).", a.priority, tasks.len());
+        println!(
+            "Set priority {} on {}.",
+            a.priority,
+            output::count(tasks.len() as u64, "task", "tasks")
+        );
     }
     Ok(())
 }
@@ -340,7 +706,10 @@ pub(crate) async fn delete(ctx: &Ctx, a: DeleteArgs) -> Result<(), CliError> {
             "refused": report.refused.iter().map(|(t, why)| json!({"task_id": t, "reason": why})).collect::<Vec<_>>(),
         }));
     } else {
-        println!("Deleted {} task(s).", report.deleted.len());
+        println!(
+            "Deleted {}.",
+            output::count(report.deleted.len() as u64, "task", "tasks")
+        );
         if !report.refused.is_empty() {
             let mut t = output::table(&["task", "not deleted because"]);
             for (task, why) in &report.refused {

@@ -739,6 +739,8 @@ impl RequestBuilder {
                 operation = op,
                 attempt,
                 delay_ms = delay.as_millis() as u64,
+                kind = error.kind().label(),
+                error = %error,
                 "retrying"
             );
             tokio::time::sleep(delay).await;

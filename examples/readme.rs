@@ -1,0 +1,47 @@
+use futures::{stream, StreamExt, TryStreamExt};
+use labelmux::{
+    AnyProvider, BatchSpec, Config, DeliveryQuery, JsonMap, ProjectId, Provider, TaskSpec,
+};
+
+#[tokio::main]
+async fn main() -> labelmux::Result<()> {
+    // labelmux.toml and/or LABELMUX_PROVIDER, LABELMUX_PROJECT, SAMA_API_KEY / SCALE_API_KEY, …
+    let config = Config::load(None)?;
+    let provider = AnyProvider::from_config(&config)?;
+    let project = ProjectId::new(config.project.clone().unwrap_or_default());
+
+    // Send work out: a stream, so a million tasks never sit in memory.
+    let tasks = (0..1_000).map(|i| {
+        let mut inputs = JsonMap::new();
+        inputs.insert("url".into(), format!("https://cdn.example/{i}.jpg").into());
+        Ok(TaskSpec::new(inputs).with_external_key(format!("img-{i}")))
+    });
+    let receipt = provider
+        .create_batch(
+            &project,
+            BatchSpec::default(),
+            stream::iter(tasks).boxed(),
+            None,
+        )
+        .await?;
+    println!(
+        "batch {} ({} tasks sent)",
+        receipt.batch_id, receipt.submitted
+    );
+
+    // Pull finished labels since this consumer's last call.
+    let mut deliveries = provider.deliveries(&project, DeliveryQuery::since_last_call("etl"));
+    let mut last = None;
+    while let Some(d) = deliveries.try_next().await? {
+        println!("{} {}", d.task_id, d.answers);
+        last = d.checkpoint.clone().or(last);
+    }
+    drop(deliveries);
+    if let Some(checkpoint) = last {
+        // Vendors without a server-side cursor (Scale) move it only once you have stored the labels.
+        provider
+            .commit_consumer(&project, "etl", &checkpoint)
+            .await?;
+    }
+    Ok(())
+}
