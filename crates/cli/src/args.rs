@@ -276,7 +276,7 @@ pub struct PullArgs {
     /// Deliveries at or after this instant (RFC 3339).
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
-    /// Deliveries since this named consumer's last pull (appends to FILE).
+    /// Deliveries since this named consumer's last pull (appends to FILE or the Delta table).
     #[arg(long, value_name = "NAME")]
     pub consumer: Option<String>,
     /// Every delivery the vendor still lists.
@@ -286,11 +286,15 @@ pub struct PullArgs {
     #[arg(long, value_name = "B")]
     pub batch: Option<String>,
     /// The file to write.
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
-    /// File format (default: csv for a .csv file, else jsonl).
+    #[arg(long, value_name = "FILE", required_unless_present = "delta")]
+    pub out: Option<PathBuf>,
+    /// File format (default: csv for a .csv file, parquet for a .parquet file, else jsonl).
     #[arg(long, value_enum)]
     pub format: Option<DeliveryFormat>,
+    /// Append to this Delta Lake table (a directory, created if missing; or an object-store
+    /// URL) in one commit; with --consumer, exactly once (docs/tables.md).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "format"])]
+    pub delta: Option<String>,
 }
 
 /// `labelmux project ...`.

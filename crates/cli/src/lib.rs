@@ -15,6 +15,7 @@ pub mod exit;
 pub mod output;
 pub mod progress;
 pub mod sink;
+mod tablefile;
 pub mod taskfile;
 
 use args::{Cli, OutputMode};

@@ -153,7 +153,7 @@ pub(crate) async fn pull_into(
 }
 
 /// Resolves on Ctrl-C (never, if the handler cannot be installed).
-async fn ctrl_c() {
+pub(crate) async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
@@ -175,16 +175,22 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
     if let Some(b) = &a.batch {
         query = query.batch(BatchId::new(b.clone()));
     }
-    let format = a
-        .format
-        .unwrap_or_else(|| DeliveryFormat::from_path(&a.out));
+    if let Some(table) = super::deliveries_table::destination(&a) {
+        return super::deliveries_table::pull(ctx, &a, table, &provider, &project, query).await;
+    }
+    let Some(out) = a.out.clone() else {
+        return Err(CliError::usage(
+            "deliveries pull needs --out FILE or --delta DIR",
+        ));
+    };
+    let format = a.format.unwrap_or_else(|| DeliveryFormat::from_path(&out));
     let append = a.consumer.is_some();
-    let mut writer = DeliveryWriter::open(&a.out, format, append)
-        .map_err(|e| CliError::io(format!("cannot open {}", a.out.display()), e))?;
+    let mut writer = DeliveryWriter::open(&out, format, append)
+        .map_err(|e| CliError::io(format!("cannot open {}", out.display()), e))?;
     if writer.dropped_partial_bytes() > 0 {
         ctx.note(format!(
             "{} ended in a record cut short by an interrupted run ({} bytes); it was removed and is pulled again.",
-            a.out.display(),
+            out.display(),
             writer.dropped_partial_bytes()
         ));
     }
@@ -201,7 +207,7 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         output::print_json(&json!({
             "project_id": project,
             "provider": provider.vendor().name(),
-            "file": a.out.display().to_string(),
+            "file": out.display().to_string(),
             "format": format,
             "appended": append,
             "written": outcome.written,
@@ -216,7 +222,7 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         println!(
             "{} deliveries {how} {} in {:.1}s.",
             outcome.written,
-            a.out.display(),
+            out.display(),
             elapsed.as_secs_f64()
         );
         if let Some(c) = &a.consumer {
@@ -233,7 +239,7 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         return Err(CliError::interrupted(format!(
             "stopped after {} deliveries; they are safely in {}",
             outcome.written,
-            a.out.display()
+            out.display()
         )));
     }
     Ok(())
