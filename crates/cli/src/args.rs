@@ -330,7 +330,7 @@ pub struct PullArgs {
     /// (2024-05-01) or an age (24h, 7d).
     #[arg(long, value_name = "T", value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
-    /// Deliveries since this named consumer's last pull (appends to FILE).
+    /// Deliveries since this named consumer's last pull (appends to FILE or the Delta table).
     #[arg(long, value_name = "NAME")]
     pub consumer: Option<String>,
     /// Every delivery the vendor still lists.
@@ -340,12 +340,17 @@ pub struct PullArgs {
     #[arg(long, value_name = "B")]
     pub batch: Option<String>,
     /// The file to write.
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
-    /// File format (default: csv for a .csv file, else jsonl). jsonl lines carry the
-    /// vendor-neutral annotations; coco writes a COCO file, yolo a YOLO directory at --out.
+    #[arg(long, value_name = "FILE", required_unless_present = "delta")]
+    pub out: Option<PathBuf>,
+    /// File format (default: csv for a .csv file, parquet for a .parquet file, else jsonl).
+    /// jsonl lines carry the vendor-neutral annotations; coco writes a COCO file, yolo a YOLO
+    /// directory at --out.
     #[arg(long, value_enum)]
     pub format: Option<DeliveryFormat>,
+    /// Append to this Delta Lake table (a directory, created if missing; or an object-store
+    /// URL) in one commit; with --consumer, exactly once (docs/tables.md).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "format"])]
+    pub delta: Option<String>,
 }
 
 /// `labelmux project ...`.

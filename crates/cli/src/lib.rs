@@ -16,6 +16,7 @@ pub mod journal;
 pub mod output;
 pub mod progress;
 pub mod sink;
+mod tablefile;
 pub mod taskfile;
 
 use args::{Cli, OutputMode};

@@ -23,13 +23,17 @@ pub enum DeliveryFormat {
     Coco,
     /// A YOLO dataset directory: `labels/*.txt`, `data.yaml`, `images.csv`.
     Yolo,
+    /// A Parquet file of the delivery table schema (docs/tables.md), written in row groups
+    /// and renamed into place when complete.
+    Parquet,
 }
 
 impl DeliveryFormat {
-    /// `.csv` means CSV; anything else JSONL.
+    /// `.csv` means CSV, `.parquet` Parquet; anything else JSONL.
     pub fn from_path(path: &Path) -> Self {
         match path.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("csv") => DeliveryFormat::Csv,
+            Some(e) if e.eq_ignore_ascii_case("parquet") => DeliveryFormat::Parquet,
             _ => DeliveryFormat::Jsonl,
         }
     }
@@ -88,6 +92,10 @@ impl DeliveryWriter {
     /// Open `path`: appended to when `append` (a consumer run resuming), else truncated.
     /// The parent directory is created if missing.
     pub fn open(path: &Path, format: DeliveryFormat, append: bool) -> io::Result<Self> {
+        if format == DeliveryFormat::Parquet {
+            // Parquet files are written by `labelmux::io::table` (commands::deliveries_table).
+            return Err(io::Error::other("Parquet is not a line format"));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -111,7 +119,9 @@ impl DeliveryWriter {
                     "COCO and YOLO are written by the label exporters, not line by line",
                 ))
             }
-            DeliveryFormat::Jsonl => Inner::Jsonl(BufWriter::with_capacity(256 * 1024, file)),
+            DeliveryFormat::Jsonl | DeliveryFormat::Parquet => {
+                Inner::Jsonl(BufWriter::with_capacity(256 * 1024, file))
+            }
             DeliveryFormat::Csv => {
                 let mut w = csv::WriterBuilder::new()
                     .has_headers(false)
@@ -281,9 +291,10 @@ fn repair_tail(file: &mut File, len: u64, format: DeliveryFormat) -> io::Result<
 /// Whether `bytes` (no trailing newline) hold one complete record of `format`.
 fn is_whole_record(bytes: &[u8], format: DeliveryFormat) -> bool {
     match format {
-        DeliveryFormat::Jsonl | DeliveryFormat::Coco | DeliveryFormat::Yolo => {
-            serde_json::from_slice::<Value>(bytes).is_ok()
-        }
+        DeliveryFormat::Jsonl
+        | DeliveryFormat::Coco
+        | DeliveryFormat::Yolo
+        | DeliveryFormat::Parquet => serde_json::from_slice::<Value>(bytes).is_ok(),
         DeliveryFormat::Csv => {
             // An odd number of quotes means a quoted field was cut short.
             if bytes.iter().filter(|&&b| b == b'"').count() % 2 != 0 {

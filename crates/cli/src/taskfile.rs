@@ -25,15 +25,28 @@ pub enum TaskFileFormat {
     Jsonl,
     /// Comma-separated values with a header row; empty cells are left out.
     Csv,
+    /// A Parquet file, or a directory of Parquet files (as Spark writes them); null cells are
+    /// left out, nested columns become JSON.
+    Parquet,
+    /// A Delta Lake table directory (its current version).
+    Delta,
 }
 
 impl TaskFileFormat {
-    /// The format a file name implies: `.jsonl`/`.ndjson`/`.json` or `.csv` (any case).
+    /// The format a file name implies: `.jsonl`/`.ndjson`/`.json`, `.csv` or `.parquet` (any
+    /// case); a directory is a Delta table if it has a `_delta_log`, else Parquet files.
     pub fn from_path(path: &Path) -> Option<Self> {
+        if crate::tablefile::is_delta_table(path) {
+            return Some(TaskFileFormat::Delta);
+        }
+        if crate::tablefile::is_parquet_dir(path) {
+            return Some(TaskFileFormat::Parquet);
+        }
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "jsonl" | "ndjson" | "json" => Some(TaskFileFormat::Jsonl),
             "csv" => Some(TaskFileFormat::Csv),
+            "parquet" | "pq" => Some(TaskFileFormat::Parquet),
             _ => None,
         }
     }
@@ -143,6 +156,8 @@ pub struct Summary {
 pub struct TaskFile {
     source: Source,
     format: TaskFileFormat,
+    /// The Parquet files of a table format.
+    table: Option<labelmux::io::table::ParquetTaskSource>,
 }
 
 impl TaskFile {
@@ -153,11 +168,19 @@ impl TaskFile {
             Some(f) => f,
             None => {
                 return Err(CliError::usage(format!(
-                    "cannot tell the format of {} from its extension; pass --format jsonl or --format csv",
+                    "cannot tell the format of {} from its extension; pass --format jsonl, csv, parquet or delta",
                     path.display()
                 )))
             }
         };
+        if matches!(format, TaskFileFormat::Parquet | TaskFileFormat::Delta) {
+            let table = crate::tablefile::open(path, format == TaskFileFormat::Delta)?;
+            return Ok(TaskFile {
+                source: Source::Path(path.to_owned()),
+                format,
+                table: Some(table),
+            });
+        }
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => Err(CliError::input(format!(
                 "{} is a directory, not a task file",
@@ -166,6 +189,7 @@ impl TaskFile {
             Ok(_) => Ok(TaskFile {
                 source: Source::Path(path.to_owned()),
                 format,
+                table: None,
             }),
             Err(e) => Err(CliError::input(format!(
                 "cannot open task file {}: {e}",
@@ -179,6 +203,7 @@ impl TaskFile {
         TaskFile {
             source: Source::Embedded { name, text },
             format,
+            table: None,
         }
     }
 
@@ -206,6 +231,9 @@ impl TaskFile {
 
     /// The rows, one at a time.
     pub fn rows(&self) -> Result<Rows, CliError> {
+        if let Some(table) = &self.table {
+            return Ok(Rows::Table(Box::new(crate::tablefile::rows(table))));
+        }
         let mut reader = self.reader()?;
         let dot_json = match &self.source {
             Source::Path(p) => p
@@ -223,6 +251,13 @@ impl TaskFile {
         }
         Ok(match self.format {
             TaskFileFormat::Jsonl => Rows::Jsonl(JsonlRows { reader, line: 0 }),
+            // Tables are opened by `TaskFile::open` and returned above.
+            TaskFileFormat::Parquet | TaskFileFormat::Delta => {
+                return Err(CliError::input(format!(
+                    "{}: a table must be opened with its path",
+                    self.source
+                )))
+            }
             TaskFileFormat::Csv => {
                 let breaks = Arc::new(Mutex::new(LineBreaks::default()));
                 let counted = CountLines {
@@ -254,6 +289,24 @@ impl TaskFile {
     /// returned as an error naming the file, its line and (where one is at fault) the column.
     pub fn validate(&self) -> Result<Summary, CliError> {
         let mut lines = LineIndex::default();
+        if let Some(table) = &self.table {
+            // Table rows are numbered 1, 2, ... across the table's files: "line" is the row.
+            let rows = crate::tablefile::validate(&self.source.to_string(), table)?;
+            if rows == 0 {
+                return Err(CliError::input(format!("{} holds no tasks", self.source)));
+            }
+            for row in 1..=rows {
+                lines.push(row);
+            }
+            return Ok(Summary {
+                rows,
+                first_line: Some(1),
+                last_line: Some(rows),
+                lines,
+                // Not counted for tables: the Scale priority warning covers files only.
+                with_priority: 0,
+            });
+        }
         let mut first_line = None;
         let mut last_line = None;
         let mut with_priority = 0;
@@ -361,6 +414,8 @@ pub enum Rows {
     Jsonl(JsonlRows),
     /// CSV rows.
     Csv(Box<CsvRows>),
+    /// Parquet or Delta rows (numbered from 1 across the table's files).
+    Table(Box<dyn Iterator<Item = Result<Row, RowError>> + Send>),
 }
 
 impl Iterator for Rows {
@@ -370,6 +425,7 @@ impl Iterator for Rows {
             Rows::Array(r) => r.next(),
             Rows::Jsonl(r) => r.next(),
             Rows::Csv(r) => r.next(),
+            Rows::Table(r) => r.next(),
         }
     }
 }

@@ -352,7 +352,7 @@ impl Config {
     /// The `LABELMUX_*` names among `names` that configure nothing, with the message to show:
     /// a typo (`LABELMUX_PROJCT`) would otherwise be ignored silently. Variables of labelmux's
     /// own tooling (`LABELMUX_EMULATOR_*`, `LABELMUX_BENCH_*`, `LABELMUX_PYTHON`,
-    /// `LABELMUX_VENV`) are not configuration and pass.
+    /// `LABELMUX_VENV`, the test hook `LABELMUX_FAULT`) are not configuration and pass.
     pub fn check_env_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
         let transport = transport_keys();
         let unknown: Vec<&str> = names
@@ -458,7 +458,7 @@ const VENDOR_ENV_KEYS: [&str; 5] = [
 ];
 
 /// `LABELMUX_` variables of labelmux's tools (CI, fidelity checks, benchmarks), not config.
-const TOOL_ENV_PREFIXES: [&str; 4] = ["EMULATOR_", "BENCH_", "PYTHON", "VENV"];
+const TOOL_ENV_PREFIXES: [&str; 5] = ["EMULATOR_", "BENCH_", "PYTHON", "VENV", "FAULT"];
 
 /// The keys of `[transport]`.
 fn transport_keys() -> Vec<String> {

@@ -178,6 +178,7 @@ fn refuse_mixed_formats(path: &std::path::Path, format: DeliveryFormat) -> Resul
         DeliveryFormat::Csv => "csv",
         DeliveryFormat::Coco => "coco",
         DeliveryFormat::Yolo => "yolo",
+        DeliveryFormat::Parquet => "parquet",
     };
     Err(CliError::usage(format!(
         "{} holds {} deliveries; appending {} to it would mix formats: pass --format {} (or pull into another file)",
@@ -211,23 +212,29 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
     if let Some(b) = &a.batch {
         query = query.batch(BatchId::new(b.clone()));
     }
-    let format = a
-        .format
-        .unwrap_or_else(|| DeliveryFormat::from_path(&a.out));
+    if let Some(table) = super::deliveries_table::destination(&a) {
+        return super::deliveries_table::pull(ctx, &a, table, &provider, &project, query).await;
+    }
+    let Some(out) = a.out.clone() else {
+        return Err(CliError::usage(
+            "deliveries pull needs --out FILE or --delta DIR",
+        ));
+    };
+    let format = a.format.unwrap_or_else(|| DeliveryFormat::from_path(&out));
     if matches!(format, DeliveryFormat::Coco | DeliveryFormat::Yolo) {
-        return super::export::pull_export(ctx, &provider, &project, query, &a.out, format).await;
+        return super::export::pull_export(ctx, &provider, &project, query, &out, format).await;
     }
     let append = a.consumer.is_some();
     if append {
-        refuse_mixed_formats(&a.out, format)?;
+        refuse_mixed_formats(&out, format)?;
     }
-    let mut writer = DeliveryWriter::open(&a.out, format, append)
-        .map_err(|e| CliError::io(format!("cannot open {}", a.out.display()), e))?
+    let mut writer = DeliveryWriter::open(&out, format, append)
+        .map_err(|e| CliError::io(format!("cannot open {}", out.display()), e))?
         .with_annotations(provider.vendor());
     if writer.dropped_partial_bytes() > 0 {
         ctx.note(format!(
             "{} ended in a record cut short by an interrupted run ({} bytes); it was removed and is pulled again.",
-            a.out.display(),
+            out.display(),
             writer.dropped_partial_bytes()
         ));
     }
@@ -244,7 +251,7 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         output::print_json(&json!({
             "project_id": project,
             "provider": provider.vendor().name(),
-            "file": a.out.display().to_string(),
+            "file": out.display().to_string(),
             "format": format,
             "appended": append,
             "written": outcome.written,
@@ -259,7 +266,7 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         println!(
             "{} deliveries {how} {} in {:.1}s.",
             outcome.written,
-            a.out.display(),
+            out.display(),
             elapsed.as_secs_f64()
         );
         if let Some(c) = &a.consumer {
@@ -276,13 +283,13 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         let mut e = CliError::interrupted(format!(
             "stopped after {} deliveries; they are safely in {}",
             outcome.written,
-            a.out.display()
+            out.display()
         ));
         if a.consumer.is_none() {
             // --since/--all rewrite FILE: running again starts over, it does not resume.
             e.advice = Some(format!(
                 "running the same command again starts over and overwrites {}; to resume across runs, pull with --consumer NAME",
-                a.out.display()
+                out.display()
             ));
         }
         return Err(e);

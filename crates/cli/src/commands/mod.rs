@@ -2,6 +2,7 @@
 
 mod batches;
 mod deliveries;
+mod deliveries_table;
 mod demo;
 mod emulate;
 mod export;
