@@ -522,17 +522,28 @@ impl Provider for LabelboxProvider {
             .collect();
         if batch_keys.is_empty() {
             return Err(op_err(
-                Error::new(
-                    ErrorKind::InvalidRequest,
+                Error::new(ErrorKind::InvalidRequest, {
+                    // Distinct reasons only, and a few: a thousand rows refused for the
+                    // same reason make one line, not a thousand.
+                    let mut reasons: Vec<String> = Vec::new();
+                    for e in failures.iter().flat_map(|f| f.errors.iter()) {
+                        if !reasons.contains(e) {
+                            reasons.push(e.clone());
+                        }
+                    }
+                    let shown = reasons.len().min(5);
+                    let more = reasons.len() - shown;
                     format!(
-                        "Labelbox refused every data row, no batch was created: {}",
-                        failures
-                            .iter()
-                            .flat_map(|f| f.errors.clone())
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ),
-                ),
+                        "Labelbox refused every data row ({} rows), no batch was created: {}{}",
+                        failures.len(),
+                        reasons[..shown].join("; "),
+                        if more > 0 {
+                            format!("; and {more} other reasons")
+                        } else {
+                            String::new()
+                        }
+                    )
+                }),
                 OP,
             ));
         }

@@ -24,18 +24,17 @@ use std::time::{Duration, Instant};
 /// The demo gives up if the emulated workforce has not delivered everything by then.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Tasks whose labels can be pulled: delivered (or later); for Scale, where completing is
-/// delivering, completed too.
-fn is_pullable(vendor: Vendor, state: &TaskState) -> bool {
-    match state {
-        TaskState::Delivered | TaskState::Acknowledged => true,
-        TaskState::Completed | TaskState::Approved => vendor != Vendor::Sama,
-        _ => false,
-    }
+/// Tasks whose labels can be pulled: in the state the vendor delivers at
+/// (`Capabilities::delivers_at`: Sama delivered, Scale completed, Labelbox and Segments
+/// approved), or later.
+fn is_pullable(delivers_at: &TaskState, state: &TaskState) -> bool {
+    state == delivers_at
+        || matches!(state, TaskState::Delivered | TaskState::Acknowledged)
+        || (*delivers_at == TaskState::Completed && *state == TaskState::Approved)
 }
 
 async fn pullable_count(provider: &AnyProvider, project: &ProjectId) -> Result<u64, Error> {
-    let vendor = provider.vendor();
+    let delivers_at = provider.capabilities().delivers_at;
     match provider
         .project_stats(project, labelmux::StatsOptions::default())
         .await
@@ -43,14 +42,15 @@ async fn pullable_count(provider: &AnyProvider, project: &ProjectId) -> Result<u
         Ok(s) => Ok(s
             .tasks_by_state
             .iter()
-            .filter(|(k, _)| is_pullable(vendor, &TaskState::parse(k)))
+            .filter(|(k, _)| is_pullable(&delivers_at, &TaskState::parse(k)))
             .map(|(_, n)| n)
             .sum()),
         Err(e) if e.kind() == ErrorKind::Unsupported => {
             provider
                 .list_tasks(project, TaskFilter::default())
-                .try_fold(0u64, |n, t| async move {
-                    Ok(n + u64::from(is_pullable(vendor, &t.state)))
+                .try_fold(0u64, |n, t| {
+                    let pullable = is_pullable(&delivers_at, &t.state);
+                    async move { Ok(n + u64::from(pullable)) }
                 })
                 .await
         }
@@ -67,6 +67,32 @@ fn sample_for_scale(mut t: TaskSpec) -> TaskSpec {
     if let Some(name) = t.inputs.remove("name") {
         t.metadata.insert("name".into(), name);
     }
+    t
+}
+
+/// A sample task as a Labelbox data row: `url` is the `row_data`, `name` metadata. The
+/// sample's pre-annotations are Sama answers, which Labelbox does not take on import.
+fn sample_for_labelbox(mut t: TaskSpec) -> TaskSpec {
+    if let Some(url) = t.inputs.remove("url") {
+        t.inputs.insert("row_data".into(), url);
+    }
+    if let Some(name) = t.inputs.remove("name") {
+        t.metadata.insert("name".into(), name);
+    }
+    t.pre_annotations.clear();
+    t
+}
+
+/// A sample task as a Segments.ai image sample: `{"image": {"url": …}}`, `name` metadata. The
+/// sample's pre-annotations are Sama answers, not Segments label attributes.
+fn sample_for_segments(mut t: TaskSpec) -> TaskSpec {
+    if let Some(url) = t.inputs.remove("url") {
+        t.inputs.insert("image".into(), json!({ "url": url }));
+    }
+    if let Some(name) = t.inputs.remove("name") {
+        t.metadata.insert("name".into(), name);
+    }
+    t.pre_annotations.clear();
     t
 }
 
@@ -107,6 +133,8 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<(), CliError> {
     // The sample matches the Sama project's inputs; Scale wants its own task parameters.
     let adapt: fn(TaskSpec) -> TaskSpec = match vendor {
         Vendor::Scale => sample_for_scale,
+        Vendor::Labelbox => sample_for_labelbox,
+        Vendor::Segments => sample_for_segments,
         _ => |t| t,
     };
     let receipt = send_file(&provider, &project, &file, &summary, spec, ctx.bars, adapt).await?;
