@@ -249,10 +249,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sama_pulls_only_delivered_scale_also_completed() {
-        assert!(is_pullable(Vendor::Sama, &TaskState::Delivered));
-        assert!(!is_pullable(Vendor::Sama, &TaskState::Completed));
-        assert!(is_pullable(Vendor::Scale, &TaskState::Completed));
-        assert!(!is_pullable(Vendor::Scale, &TaskState::New));
+    fn pullable_follows_each_vendors_delivery_state() {
+        let at = |v| labelmux::capabilities_of(v).unwrap().delivers_at;
+        assert!(is_pullable(&at(Vendor::Sama), &TaskState::Delivered));
+        assert!(!is_pullable(&at(Vendor::Sama), &TaskState::Completed));
+        assert!(is_pullable(&at(Vendor::Scale), &TaskState::Completed));
+        assert!(!is_pullable(&at(Vendor::Scale), &TaskState::New));
+        // Segments delivers reviewed labels: labeled is not enough.
+        assert!(!is_pullable(&at(Vendor::Segments), &TaskState::Completed));
+        assert!(is_pullable(&at(Vendor::Segments), &TaskState::Approved));
+        assert!(is_pullable(&at(Vendor::Labelbox), &TaskState::Approved));
     }
 }
