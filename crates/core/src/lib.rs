@@ -5,7 +5,7 @@
 //! an [`ErrorKind`] taxonomy, and the shared HTTP [`transport`] (retries, rate limits, timeouts,
 //! redaction, multipart and gzip bodies, resumable streamed downloads, GraphQL), [`paginate`],
 //! [`poll`] (waiting for server-side jobs), [`spool`] (uploads spooled to disk) and lenient
-//! [`wire`] decoding helpers adapters are built on.
+//! [`lenient`] decoding helpers adapters are built on.
 //!
 //! Most users depend on the `labelmux` facade crate instead, which re-exports all of this.
 #![deny(missing_docs)]
@@ -13,6 +13,7 @@
 pub mod cursor;
 mod error;
 mod ids;
+pub mod lenient;
 pub mod model;
 pub mod paginate;
 pub mod poll;
@@ -20,7 +21,9 @@ mod provider;
 pub mod spool;
 pub mod transport;
 mod vendor;
-pub mod wire;
+/// The former name of [`lenient`], kept so existing imports compile.
+#[doc(hidden)]
+pub use lenient as wire;
 
 pub use error::{Error, ErrorKind, Result, Retryability};
 pub use ids::{opt_string_or_number, string_or_number, BatchId, DeliveryId, ProjectId, TaskId};

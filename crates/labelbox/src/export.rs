@@ -603,7 +603,7 @@ impl LabelboxClient {
                 let mut conn = required(data, &["labelVersions"], OP)?;
                 let items: Vec<LabelVersion> = decode_list(conn["nodes"].take(), "label version")
                     .map_err(|e| op_err(e, OP))?;
-                let next = labelmux_core::wire::key_string(&conn["nextCursor"])
+                let next = labelmux_core::lenient::key_string(&conn["nextCursor"])
                     .filter(|_| !items.is_empty());
                 Ok(Page {
                     items,

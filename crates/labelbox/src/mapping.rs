@@ -141,7 +141,7 @@ pub fn task_from_line(line: &ExportLine, project: &ProjectId) -> Task {
             .details
             .get("created_at")
             .and_then(Value::as_str)
-            .and_then(labelmux_core::wire::timestamp),
+            .and_then(labelmux_core::lenient::timestamp),
         inputs,
         answers: latest.and_then(|l| l.annotations.clone()),
         raw: line.raw.clone(),

@@ -233,7 +233,7 @@ impl LabelboxClient {
             .map_err(|e| op_err(e, OP))?;
         let body: Value = resp.json().map_err(|e| op_err(e, OP))?;
         let data = required(body, &["data", "uploadFile", "url"], OP)?;
-        labelmux_core::wire::key_string(&data)
+        labelmux_core::lenient::key_string(&data)
             .ok_or_else(|| op_err(Error::decode("Labelbox answered an empty upload URL"), OP))
     }
 

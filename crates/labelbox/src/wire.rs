@@ -1,12 +1,12 @@
 //! Serde types of Labelbox's GraphQL answers and export lines, lenient by design (through
-//! [`labelmux_core::wire`]): ids are strings (numbers accepted), explicit `null` means absent, a
+//! [`labelmux_core::lenient`]): ids are strings (numbers accepted), explicit `null` means absent, a
 //! member of an unexpected type becomes absent rather than an error, unknown members are
 //! ignored, timestamps that do not parse become `None`, and every decoded object keeps its JSON
 //! unchanged in `raw`. Only the members a caller cannot do without (an object's `id`, a label
 //! version's ids) are required.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use labelmux_core::{wire, Error, JsonMap, Result};
+use labelmux_core::{lenient, Error, JsonMap, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -22,40 +22,17 @@ pub fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Objects that keep the JSON they were decoded from.
-pub trait WithRaw {
-    /// Store the JSON the object was decoded from.
-    fn set_raw(&mut self, raw: Value);
-}
-
-macro_rules! with_raw {
-    ($($t:ty),* $(,)?) => {$(
-        impl WithRaw for $t {
-            fn set_raw(&mut self, raw: Value) {
-                self.raw = raw;
-            }
-        }
-    )*};
-}
+use labelmux_core::impl_with_raw as with_raw;
+pub use labelmux_core::lenient::WithRaw;
 
 /// Decode `value` as `T` and keep `value` in it; `what` names the object in errors.
 pub fn decode<T: DeserializeOwned + WithRaw>(value: Value, what: &str) -> Result<T> {
-    let mut t = T::deserialize(&value)
-        .map_err(|e| Error::decode(format!("unexpected {what} from Labelbox: {e}")))?;
-    t.set_raw(value);
-    Ok(t)
+    labelmux_core::lenient::decode_with_raw("Labelbox", value, what)
 }
 
 /// Decode a JSON array of `T`s; `null` is an empty list, anything else a decode error.
 pub fn decode_list<T: DeserializeOwned + WithRaw>(value: Value, what: &str) -> Result<Vec<T>> {
-    match value {
-        Value::Array(items) => items.into_iter().map(|v| decode(v, what)).collect(),
-        Value::Null => Ok(Vec::new()),
-        other => Err(Error::decode(format!(
-            "expected a list of {what} from Labelbox, got {}",
-            wire::json_kind(&other)
-        ))),
-    }
+    labelmux_core::lenient::decode_list_with_raw("Labelbox", value, what, true)
 }
 
 /// Decode a plain (raw-less) value; `what` names it in errors.
@@ -137,7 +114,7 @@ macro_rules! open_enum {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
                 let v = Value::deserialize(d)?;
-                Ok($name::parse(&wire::scalar_string(&v).unwrap_or_default()))
+                Ok($name::parse(&lenient::scalar_string(&v).unwrap_or_default()))
             }
         }
     };
@@ -260,25 +237,25 @@ open_enum! {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct User {
     /// The user id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// E-mail address.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub email: Option<String>,
     /// Name (wire `name`; the official SDK swaps it with `nickname`).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Nickname.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub nickname: Option<String>,
     /// IANA time zone; `None` means UTC for export date filters.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub timezone: Option<String>,
     /// Creation time.
-    #[serde(default, rename = "createdAt", deserialize_with = "wire::opt_time")]
+    #[serde(default, rename = "createdAt", deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, rename = "updatedAt", deserialize_with = "wire::opt_time")]
+    #[serde(default, rename = "updatedAt", deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]
@@ -289,13 +266,13 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Organization {
     /// The organization id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Creation time.
-    #[serde(default, rename = "createdAt", deserialize_with = "wire::opt_time")]
+    #[serde(default, rename = "createdAt", deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]
@@ -311,49 +288,49 @@ pub struct Organization {
 #[serde(rename_all = "camelCase")]
 pub struct Project {
     /// The project id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Its description.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub description: Option<String>,
     /// Media type, fixed at creation.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub allowed_media_type: Option<MediaType>,
     /// Number of data rows in the project.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub data_row_count: Option<u64>,
     /// Whether consensus is on.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub is_consensus_enabled: Option<bool>,
     /// Whether benchmarks are on.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub is_benchmark_enabled: Option<bool>,
     /// Consensus: labels per data row.
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub auto_audit_number_of_labels: Option<i64>,
     /// Consensus/benchmark: share of rows audited.
     #[serde(default)]
     pub auto_audit_percentage: Option<f64>,
     /// `AUTO`, `MANUAL` or absent; batches cannot be created in `AUTO` projects.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub upload_type: Option<String>,
     /// Set for evaluation projects only.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub editor_task_type: Option<String>,
     /// When set-up completed, if it has.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub setup_complete: Option<DateTime<Utc>>,
     /// Last activity.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub last_activity_time: Option<DateTime<Utc>>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]
@@ -365,28 +342,28 @@ pub struct Project {
 #[serde(rename_all = "camelCase")]
 pub struct Ontology {
     /// The ontology id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Its description.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub description: Option<String>,
     /// Media type (`UNKNOWN` fits any project).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub media_type: Option<MediaType>,
     /// `{"tools": [...], "classifications": [...]}` with server-assigned schema ids.
     #[serde(default, deserialize_with = "opt_json_or_json_string")]
     pub normalized: Option<Value>,
     /// Number of tools.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub object_schema_count: Option<u64>,
     /// Number of classifications.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub classification_schema_count: Option<u64>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]
@@ -398,13 +375,13 @@ pub struct Ontology {
 #[serde(rename_all = "camelCase")]
 pub struct LabelingFrontend {
     /// Its id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its name (`Editor` for the standard one).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Its description.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub description: Option<String>,
     /// The JSON as received.
     #[serde(skip)]
@@ -416,7 +393,7 @@ pub struct LabelingFrontend {
 #[serde(rename_all = "camelCase")]
 pub struct ProjectWorkflow {
     /// The project.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project_id: Option<String>,
     /// The workflow graph.
     #[serde(default, deserialize_with = "opt_json_or_json_string")]
@@ -431,7 +408,7 @@ pub struct ProjectWorkflow {
 #[serde(rename_all = "camelCase")]
 pub struct Label {
     /// The label id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// The annotations (`{"objects", "classifications", "relationships"}`), parsed from the
     /// string Labelbox sends.
@@ -444,10 +421,10 @@ pub struct Label {
     #[serde(default)]
     pub agreement: Option<f64>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]
@@ -463,22 +440,22 @@ pub struct Label {
 #[serde(rename_all = "camelCase")]
 pub struct Dataset {
     /// The dataset id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Its description.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub description: Option<String>,
     /// Number of data rows.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub row_count: Option<u64>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]
@@ -490,16 +467,16 @@ pub struct Dataset {
 #[serde(rename_all = "camelCase")]
 pub struct MetadataValue {
     /// The metadata schema id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub schema_id: Option<String>,
     /// The schema's name, when Labelbox sends it.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// The value.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub value: Option<Value>,
     /// The schema kind, when Labelbox sends it.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub kind: Option<String>,
 }
 
@@ -508,16 +485,16 @@ pub struct MetadataValue {
 #[serde(rename_all = "camelCase")]
 pub struct DataRow {
     /// Labelbox's id (a CUID).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// The client-chosen key, unique per organization.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub global_key: Option<String>,
     /// Free-form id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub external_id: Option<String>,
     /// Asset URL, raw text, or JSON text.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub row_data: Option<String>,
     /// Media attributes (size, MIME type), once processed.
     #[serde(default, deserialize_with = "opt_json_or_json_string")]
@@ -529,10 +506,10 @@ pub struct DataRow {
     #[serde(default, deserialize_with = "lenient_list")]
     pub metadata_fields: Vec<MetadataValue>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]
@@ -543,13 +520,13 @@ pub struct DataRow {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct MetadataOption {
     /// Option schema id (the value to send for this option).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// `CustomMetadataEnumOption`.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub kind: Option<String>,
 }
 
@@ -557,17 +534,17 @@ pub struct MetadataOption {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct MetadataSchema {
     /// Schema id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its name (e.g. `tag`).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// `CustomMetadataString`, `CustomMetadataNumber`, `CustomMetadataDateTime`,
     /// `CustomMetadataEnum` or `CustomMetadataEmbedding`.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub kind: Option<String>,
     /// `true` for Labelbox-defined fields.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub reserved: Option<bool>,
     /// Enum options.
     #[serde(default, deserialize_with = "lenient_list")]
@@ -582,16 +559,16 @@ pub struct MetadataSchema {
 #[serde(rename_all = "camelCase")]
 pub struct ImportedDataRow {
     /// The data row id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its global key.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub global_key: Option<String>,
     /// Its external id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub external_id: Option<String>,
     /// Its row data.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub row_data: Option<String>,
 }
 
@@ -600,19 +577,19 @@ pub struct ImportedDataRow {
 #[serde(rename_all = "camelCase")]
 pub struct FailedSpec {
     /// Its global key.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub global_key: Option<String>,
     /// Its external id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub external_id: Option<String>,
     /// Its row data.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub row_data: Option<String>,
     /// Its metadata.
     #[serde(default, deserialize_with = "lenient_list")]
     pub metadata: Vec<MetadataValue>,
     /// Its attachments, as sent.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub attachments: Option<Value>,
 }
 
@@ -620,10 +597,10 @@ pub struct FailedSpec {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct FailedDataRowImport {
     /// Labelbox's reason.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub message: Option<String>,
     /// The refused spec.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub spec: FailedSpec,
 }
 
@@ -634,10 +611,10 @@ pub struct SuccessfulImportsPage {
     #[serde(default, deserialize_with = "lenient_list")]
     pub nodes: Vec<ImportedDataRow>,
     /// Cursor of the next page.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub after: Option<String>,
     /// Total number of rows.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub total: Option<u64>,
 }
 
@@ -648,10 +625,10 @@ pub struct FailedImportsPage {
     #[serde(default, deserialize_with = "lenient_list")]
     pub results: Vec<FailedDataRowImport>,
     /// Cursor of the next page.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub after: Option<String>,
     /// Total number of failures.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub total: Option<u64>,
 }
 
@@ -660,10 +637,10 @@ pub struct FailedImportsPage {
 #[serde(rename_all = "camelCase")]
 pub struct GlobalKeyJobResult {
     /// `IN_PROGRESS`, `COMPLETE` or `FAILED`.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub job_status: Option<String>,
     /// The result, once complete.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub data: Option<GlobalKeyLookupData>,
 }
 
@@ -672,13 +649,13 @@ pub struct GlobalKeyJobResult {
 #[serde(rename_all = "camelCase")]
 pub struct GlobalKeyLookupData {
     /// One entry per requested key, in request order; `""` for an unresolved key.
-    #[serde(default, deserialize_with = "wire::null_as_default")]
+    #[serde(default, deserialize_with = "lenient::null_as_default")]
     pub fetched_data_rows: Vec<IdOnly>,
     /// Keys no data row holds.
-    #[serde(default, deserialize_with = "wire::string_list")]
+    #[serde(default, deserialize_with = "lenient::string_list")]
     pub not_found_global_keys: Vec<String>,
     /// Keys of rows this key may not read.
-    #[serde(default, deserialize_with = "wire::string_list")]
+    #[serde(default, deserialize_with = "lenient::string_list")]
     pub access_denied_global_keys: Vec<String>,
 }
 
@@ -686,7 +663,7 @@ pub struct GlobalKeyLookupData {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct IdOnly {
     /// The id (`""` when unresolved).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub id: Option<String>,
 }
 
@@ -710,35 +687,35 @@ pub struct GlobalKeyResolution {
 #[serde(rename_all = "camelCase")]
 pub struct LbTask {
     /// The Task id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Its status.
     #[serde(default = "unknown_status")]
     pub status: TaskStatus,
     /// e.g. `adv-upsert-data-rows`, `export-data-rows`, `add-data-rows-to-batch`,
     /// `send-to-task-queue`.
-    #[serde(default, rename = "type", deserialize_with = "wire::opt_string")]
+    #[serde(default, rename = "type", deserialize_with = "lenient::opt_string")]
     pub task_type: Option<String>,
     /// Progress, 0..1.
     #[serde(default)]
     pub completion_percentage: Option<f64>,
     /// A result URL, or for some types an inline JSON string describing the error.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub result: Option<String>,
     /// An error-file URL or message; `None` unless the job failed.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub errors: Option<String>,
     /// Free-form metadata.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub metadata: Option<Value>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]
@@ -768,7 +745,7 @@ impl LbTask {
 #[serde(rename_all = "camelCase")]
 pub struct TaskRef {
     /// The Task id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub task_id: String,
 }
 
@@ -781,22 +758,22 @@ pub struct TaskRef {
 #[serde(rename_all = "camelCase")]
 pub struct Batch {
     /// The batch id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its name, unique within the project.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Number of data rows.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub size: Option<u64>,
     /// Consensus settings (`{"numberOfLabels": 3, "coveragePercentage": 0.1}`), if any.
     #[serde(default, deserialize_with = "opt_json_or_json_string")]
     pub consensus_settings_json: Option<Value>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]
@@ -831,19 +808,19 @@ pub struct ConsensusSettings {
 #[serde(rename_all = "camelCase")]
 pub struct TaskQueue {
     /// The queue id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Its name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Its description.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub description: Option<String>,
     /// Its kind.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub queue_type: Option<QueueType>,
     /// Data rows in it.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub data_row_count: Option<u64>,
     /// The JSON as received.
     #[serde(skip)]
@@ -878,21 +855,21 @@ impl ProjectOverview {
 #[serde(rename_all = "camelCase")]
 pub struct QueueCount {
     /// Queue kind.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub queue_type: Option<QueueType>,
     /// Queue name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Data rows in it.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub data_row_count: Option<u64>,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct StateCount {
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub state: Option<String>,
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub count: Option<u64>,
 }
 
@@ -905,10 +882,10 @@ pub(crate) struct StateCount {
 #[serde(rename_all = "camelCase")]
 pub struct ExportTaskCreated {
     /// The export Task.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub task_id: String,
     /// Whether the result is read through the streamable reader (always, today).
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub is_streamable: Option<bool>,
 }
 
@@ -917,10 +894,10 @@ pub struct ExportTaskCreated {
 #[serde(rename_all = "camelCase")]
 pub struct ExportHeader {
     /// Bytes of the stream (UInt64 as a number or a numeric string).
-    #[serde(default, deserialize_with = "wire::u64_or_zero")]
+    #[serde(default, deserialize_with = "lenient::u64_or_zero")]
     pub total_size: u64,
     /// Lines of the stream.
-    #[serde(default, deserialize_with = "wire::u64_or_zero")]
+    #[serde(default, deserialize_with = "lenient::u64_or_zero")]
     pub total_lines: u64,
 }
 
@@ -936,7 +913,7 @@ pub struct InclusiveRange {
 }
 
 fn u64_required<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
-    wire::opt_u64(d)?.ok_or_else(|| serde::de::Error::custom("expected an unsigned integer"))
+    lenient::opt_u64(d)?.ok_or_else(|| serde::de::Error::custom("expected an unsigned integer"))
 }
 
 /// A chunk of an export stream: where its bytes are and which lines they hold.
@@ -947,7 +924,7 @@ pub struct ExportChunk {
     /// Line range within the stream (inclusive).
     pub lines: InclusiveRange,
     /// Pre-signed URL of exactly those bytes (GET without credentials).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub file: String,
 }
 
@@ -972,10 +949,10 @@ pub struct ExportLine {
     /// The data row.
     pub data_row: ExportDataRow,
     /// Media attributes.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub media_attributes: Option<Value>,
     /// Per project id: its labels and the row's state there.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub projects: BTreeMap<String, ExportProject>,
     /// The line as received.
     #[serde(skip)]
@@ -987,19 +964,19 @@ with_raw!(ExportLine);
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ExportDataRow {
     /// Data row id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Global key.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub global_key: Option<String>,
     /// External id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub external_id: Option<String>,
     /// Row data.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub row_data: Option<String>,
     /// Details (with `includeDataRowDetails`).
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub details: JsonMap,
 }
 
@@ -1007,13 +984,13 @@ pub struct ExportDataRow {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct ExportProject {
     /// Project name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Labels of the data row in this project (several under consensus).
     #[serde(default, deserialize_with = "lenient_list")]
     pub labels: Vec<ExportLabel>,
     /// Batch, queue and workflow state (with `includeProjectDetails`).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub project_details: ExportProjectDetails,
 }
 
@@ -1021,28 +998,28 @@ pub struct ExportProject {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct ExportProjectDetails {
     /// Batch id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub batch_id: Option<String>,
     /// Batch name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub batch_name: Option<String>,
     /// Workflow status.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub workflow_status: Option<WorkflowStatus>,
     /// Queue (task) id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub task_id: Option<String>,
     /// Queue (task) name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub task_name: Option<String>,
     /// Priority in the queue.
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub priority: Option<i64>,
     /// Labels expected under consensus.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub consensus_expected_label_count: Option<u64>,
     /// Workflow history entries, as sent.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub workflow_history: Option<Value>,
 }
 
@@ -1050,22 +1027,22 @@ pub struct ExportProjectDetails {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ExportLabel {
     /// The label id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// `Default`, ...
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub label_kind: Option<String>,
     /// Annotation format version.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub version: Option<String>,
     /// Timestamps, author, reviews (with `includeLabelDetails`).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub label_details: ExportLabelDetails,
     /// Performance details, as sent.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub performance_details: Option<Value>,
     /// `{"objects", "classifications", "relationships"}`.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub annotations: Option<Value>,
 }
 
@@ -1073,19 +1050,19 @@ pub struct ExportLabel {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct ExportLabelDetails {
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update (any change, reviews included).
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// Last change of the annotations themselves.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub content_last_updated_at: Option<DateTime<Utc>>,
     /// Author.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub created_by: Option<String>,
     /// Reviews, as sent.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub reviews: Option<Value>,
 }
 
@@ -1094,31 +1071,31 @@ pub struct ExportLabelDetails {
 #[serde(rename_all = "camelCase")]
 pub struct LabelVersion {
     /// Version id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Label id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub label_id: String,
     /// Data row id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub data_row_id: String,
     /// Project id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project_id: Option<String>,
     /// `SUBMITTED`, `SAVED`, `APPROVED`, `REJECTED`, `REWORK_SUBMITTED`, `SENT_TO_REWORK`, ...
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub action: Option<String>,
     /// When recorded.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Who.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub created_by_id: Option<String>,
     /// The queue the row was in (`None` in Done).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub stage: Option<LabelVersionStage>,
     /// Number of annotations.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub annotation_count: Option<u64>,
     /// Annotations (`labelJson`, or `label` parsed, whichever came).
     #[serde(default, deserialize_with = "opt_json_or_json_string")]
@@ -1136,13 +1113,13 @@ pub struct LabelVersion {
 #[serde(rename_all = "camelCase")]
 pub struct LabelVersionStage {
     /// Queue id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub task_queue_id: Option<String>,
     /// Queue name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Queue kind.
-    #[serde(default, rename = "type", deserialize_with = "wire::opt_string")]
+    #[serde(default, rename = "type", deserialize_with = "lenient::opt_string")]
     pub stage_type: Option<String>,
 }
 
@@ -1155,22 +1132,22 @@ pub struct LabelVersionStage {
 #[serde(rename_all = "camelCase")]
 pub struct Webhook {
     /// Its id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Target URL.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub url: Option<String>,
     /// Topics.
     #[serde(default, deserialize_with = "lenient_list")]
     pub topics: Vec<WebhookTopic>,
     /// Status.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub status: Option<WebhookStatus>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]

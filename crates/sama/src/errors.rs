@@ -6,7 +6,7 @@
 //! decides the kind unless a symbolic type says something more precise.
 
 use labelmux_core::transport::{body_snippet, VendorError};
-use labelmux_core::{wire, ErrorKind};
+use labelmux_core::{lenient, ErrorKind};
 use serde_json::Value;
 
 /// Symbolic error types (compared case-insensitively) that refine the status code.
@@ -119,9 +119,9 @@ fn parse_errors(v: &Value) -> Option<(Option<String>, String)> {
                     code = e
                         .get("type")
                         .or_else(|| e.get("code"))
-                        .and_then(wire::scalar_string);
+                        .and_then(lenient::scalar_string);
                 }
-                if let Some(m) = e.get("message").and_then(wire::scalar_string) {
+                if let Some(m) = e.get("message").and_then(lenient::scalar_string) {
                     messages.push(m);
                 }
             }

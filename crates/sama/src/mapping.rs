@@ -10,7 +10,7 @@ use labelmux_core::{
     ProjectId, Result, Task, TaskCreationFailure, TaskId, TaskSpec, TaskState, Vendor,
 };
 // The shared lenient decoding helpers (not this crate's `wire` module of Sama types).
-use labelmux_core::wire;
+use labelmux_core::lenient;
 use serde_json::Value;
 
 const VENDOR: Vendor = Vendor::Sama;
@@ -71,7 +71,7 @@ pub fn build_record(
     } = spec;
     let mut data = inputs;
     let mut put = |key: String, value: Value, what: &str| -> Result<()> {
-        wire::insert_unless_conflict(&mut data, &key, value).map_err(|_| {
+        lenient::insert_unless_conflict(&mut data, &key, value).map_err(|_| {
             invalid(format!(
                 "{what} would overwrite input `{key}` which holds a different value"
             ))
@@ -104,7 +104,7 @@ pub fn build_record(
 
 fn external_key_of(data: Option<&Value>, options: &SamaOptions) -> Option<String> {
     let input = options.external_key_input.as_deref()?;
-    data?.get(input).and_then(wire::key_string)
+    data?.get(input).and_then(lenient::key_string)
 }
 
 /// A Sama task as a core [`Task`]. `inputs` are `data` without `output_` keys; the state maps
@@ -114,7 +114,7 @@ pub fn task_from_wire(t: SamaTask, project: &ProjectId, options: &SamaOptions) -
         .external_key_input
         .as_deref()
         .and_then(|i| t.data.get(i))
-        .and_then(wire::key_string);
+        .and_then(lenient::key_string);
     let inputs: JsonMap = t
         .data
         .into_iter()
@@ -148,7 +148,7 @@ pub fn delivery_from_wire(t: SamaTask, project: &ProjectId, options: &SamaOption
         .external_key_input
         .as_deref()
         .and_then(|i| t.data.get(i))
-        .and_then(wire::key_string);
+        .and_then(lenient::key_string);
     Delivery {
         id: DeliveryId::new(t.id.clone()),
         labelset: None,
@@ -180,12 +180,12 @@ pub fn delivery_from_value(
     let Value::Object(task) = &raw else {
         return Err(Error::decode(format!(
             "unexpected delivered task from Sama: got {}",
-            wire::json_kind(&raw)
+            lenient::json_kind(&raw)
         )));
     };
     let task_id = match task.get("id") {
         Some(Value::String(s)) => s.clone(),
-        Some(v) => wire::string_or_number(v).map_err(|e| {
+        Some(v) => lenient::string_or_number(v).map_err(|e| {
             Error::decode(format!("unexpected delivered task from Sama: `id`: {e}"))
         })?,
         None => {
@@ -194,12 +194,12 @@ pub fn delivery_from_value(
             ))
         }
     };
-    let lenient = |name: &str| task.get(name).and_then(wire::scalar_string);
+    let lenient = |name: &str| task.get(name).and_then(lenient::scalar_string);
     let external_key = options
         .external_key_input
         .as_deref()
         .and_then(|i| task.get("data")?.as_object()?.get(i))
-        .and_then(wire::key_string);
+        .and_then(lenient::key_string);
     let answers = match task.get("answers") {
         None | Some(Value::Null) => Value::Null,
         Some(a) => a.clone(),
@@ -218,7 +218,7 @@ pub fn delivery_from_value(
         delivered_at: task
             .get("delivered_at")
             .and_then(Value::as_str)
-            .and_then(wire::timestamp),
+            .and_then(lenient::timestamp),
         answers,
         raw,
         checkpoint: None,

@@ -1,11 +1,11 @@
-//! Serde types of Sama's JSON, lenient by design (through [`labelmux_core::wire`]): ids may be
+//! Serde types of Sama's JSON, lenient by design (through [`labelmux_core::lenient`]): ids may be
 //! numbers or strings, explicit `null` means absent, unknown members are ignored, timestamps
 //! that do not parse (the legacy `20130715T04:45:57` form does parse; anything stranger does
 //! not) become `None` rather than an error, and every decoded response keeps its JSON unchanged
 //! in `raw`.
 
 use chrono::{DateTime, Utc};
-use labelmux_core::{wire, JsonMap};
+use labelmux_core::{lenient, JsonMap};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -81,7 +81,7 @@ pub struct SinceLastCallRequest<'a> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sama-specific lenient field helpers (the shared ones are in `labelmux_core::wire`)
+// Sama-specific lenient field helpers (the shared ones are in `labelmux_core::lenient`)
 // ---------------------------------------------------------------------------------------------
 
 /// Messages from a string, an array of strings, or objects with a `message` (and `type`).
@@ -90,15 +90,15 @@ fn message_list(v: &Value) -> Vec<String> {
         Value::Null => Vec::new(),
         Value::Array(items) => items.iter().flat_map(message_list).collect(),
         Value::Object(o) => {
-            let msg = o.get("message").and_then(wire::scalar_string);
-            let ty = o.get("type").and_then(wire::scalar_string);
+            let msg = o.get("message").and_then(lenient::scalar_string);
+            let ty = o.get("type").and_then(lenient::scalar_string);
             vec![match (ty, msg) {
                 (Some(t), Some(m)) => format!("{t}: {m}"),
                 (None, Some(m)) => m,
                 _ => Value::Object(o.clone()).to_string(),
             }]
         }
-        other => wire::scalar_string(other).into_iter().collect(),
+        other => lenient::scalar_string(other).into_iter().collect(),
     }
 }
 
@@ -136,43 +136,43 @@ pub(crate) fn decode<T: DeserializeOwned>(value: Value, what: &str) -> labelmux_
 #[serde(remote = "Self")]
 pub struct SamaTask {
     /// Task id (24 hex characters on Sama).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Project id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project_id: Option<String>,
     /// Sama batch id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub batch_id: Option<String>,
     /// The client batch id (value of the input configured as such).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub client_batch_id: Option<String>,
     /// Task state, as sent (e.g. `in progress`).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub state: Option<String>,
     /// Creation time (`None` if absent or unparseable; the string stays in `raw`).
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Delivery time; `null` until delivered (and sometimes even in deliveries).
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub delivered_at: Option<DateTime<Utc>>,
     /// Completion time, where Sama sends one.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub completed_at: Option<DateTime<Utc>>,
     /// Priority, where sent.
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub priority: Option<i64>,
     /// Inputs (and `output_` pre-annotations, and image metadata inputs).
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub data: JsonMap,
     /// Answers keyed by output name; absent with `omit_answers`.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub answers: Option<Value>,
     /// Workflow step name → agent id.
-    #[serde(default, deserialize_with = "wire::opt_map")]
+    #[serde(default, deserialize_with = "lenient::opt_map")]
     pub submitter_ids_by_step: Option<JsonMap>,
     /// Project-specific extras (`_extras`).
-    #[serde(default, rename = "_extras", deserialize_with = "wire::opt_map")]
+    #[serde(default, rename = "_extras", deserialize_with = "lenient::opt_map")]
     pub extras: Option<JsonMap>,
     /// The task's JSON, unchanged.
     #[serde(skip)]
@@ -192,12 +192,12 @@ pub fn task_list(value: Value) -> labelmux_core::Result<Vec<SamaTask>> {
             (Some(Value::Null) | None, _) => Ok(Vec::new()),
             (Some(other), _) => Err(labelmux_core::Error::decode(format!(
                 "unexpected task list from Sama: `tasks` is {}",
-                wire::json_kind(&other)
+                lenient::json_kind(&other)
             ))),
         },
         other => Err(labelmux_core::Error::decode(format!(
             "unexpected task list from Sama: got {}",
-            wire::json_kind(&other)
+            lenient::json_kind(&other)
         ))),
     }
 }
@@ -374,7 +374,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for TasksMember<T> {
 #[serde(remote = "Self")]
 pub struct WaitingBatch {
     /// The new batch's id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub batch_id: String,
     /// Pre-signed URL to PUT the task array to (no `access_key`; valid 4 hours).
     pub tasks_put_url: String,
@@ -390,7 +390,7 @@ keep_raw!(WaitingBatch);
 #[serde(remote = "Self")]
 pub struct BatchStarted {
     /// The batch id, if echoed.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub batch_id: Option<String>,
     /// Task ids, if listed (`task_ids`, or `tasks` as ids or objects with an `id`).
     #[serde(default, alias = "tasks", deserialize_with = "lenient_ids")]
@@ -406,8 +406,8 @@ fn lenient_ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
         Value::Array(items) => items
             .iter()
             .filter_map(|v| match v {
-                Value::Object(o) => o.get("id").and_then(wire::scalar_string),
-                other => wire::scalar_string(other),
+                Value::Object(o) => o.get("id").and_then(lenient::scalar_string),
+                other => lenient::scalar_string(other),
             })
             .collect(),
         _ => Vec::new(),
@@ -419,21 +419,21 @@ fn lenient_ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
 #[serde(remote = "Self")]
 pub struct BatchTaskEntry {
     /// The created task's id (absent for failed entries).
-    #[serde(default, alias = "task_id", deserialize_with = "wire::opt_string")]
+    #[serde(default, alias = "task_id", deserialize_with = "lenient::opt_string")]
     pub id: Option<String>,
     /// `queued`, `preprocessing`, `ready`, `failed`, `created` or `canceled`.
-    #[serde(default, alias = "state", deserialize_with = "wire::opt_string")]
+    #[serde(default, alias = "state", deserialize_with = "lenient::opt_string")]
     pub status: Option<String>,
     /// Position in the uploaded array, where Sama reports it.
     #[serde(
         default,
         alias = "row",
         alias = "position",
-        deserialize_with = "wire::opt_u64"
+        deserialize_with = "lenient::opt_u64"
     )]
     pub index: Option<u64>,
     /// The submitted data (failed entries only, unless `omit_failed_task_data`).
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub data: Option<Value>,
     /// Error messages (`type: message`), for failed entries.
     #[serde(default, alias = "error", deserialize_with = "lenient_messages")]
@@ -450,19 +450,23 @@ keep_raw!(BatchTaskEntry);
 #[serde(remote = "Self")]
 pub struct BatchJob {
     /// The batch id.
-    #[serde(default, alias = "id", deserialize_with = "wire::opt_string")]
+    #[serde(default, alias = "id", deserialize_with = "lenient::opt_string")]
     pub batch_id: Option<String>,
     /// Job status (`waiting`, `processing`, `completed`, `canceled`, `failed`, …).
-    #[serde(default, alias = "state", deserialize_with = "wire::opt_string")]
+    #[serde(default, alias = "state", deserialize_with = "lenient::opt_string")]
     pub status: Option<String>,
     /// Count of tasks created.
-    #[serde(default, alias = "created_count", deserialize_with = "wire::opt_u64")]
+    #[serde(
+        default,
+        alias = "created_count",
+        deserialize_with = "lenient::opt_u64"
+    )]
     pub tasks_created: Option<u64>,
     /// Messages logged during creation.
     #[serde(default, deserialize_with = "lenient_messages")]
     pub messages: Vec<String>,
     /// Task entries.
-    #[serde(default, deserialize_with = "wire::null_as_default")]
+    #[serde(default, deserialize_with = "lenient::null_as_default")]
     pub tasks: Vec<BatchTaskEntry>,
     /// The (first page's) JSON without its `tasks` array.
     #[serde(skip)]
@@ -490,28 +494,28 @@ impl<'de> Deserialize<'de> for BatchJob {
 #[serde(remote = "Self")]
 pub struct SamaProject {
     /// Project id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub id: Option<String>,
     /// Name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// State (e.g. `active`).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub state: Option<String>,
     /// Type (e.g. `image_annotation`).
-    #[serde(default, rename = "type", deserialize_with = "wire::opt_string")]
+    #[serde(default, rename = "type", deserialize_with = "lenient::opt_string")]
     pub project_type: Option<String>,
     /// Description.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub description: Option<String>,
     /// Country code of asset storage.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub asset_country_code: Option<String>,
     /// Project group.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project_group: Option<String>,
     /// Client name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub client: Option<String>,
     /// The response JSON, unchanged (envelope included).
     #[serde(skip)]

@@ -360,7 +360,7 @@ impl ScaleClient {
 
     fn unique_id_of(body: &JsonMap) -> Option<String> {
         body.get("unique_id")
-            .and_then(labelmux_core::wire::key_string)
+            .and_then(labelmux_core::lenient::key_string)
     }
 
     fn create_request(&self, op: &'static str, path: String, body: &JsonMap) -> RequestBuilder {

@@ -53,7 +53,7 @@ pub fn build_task_body(
         .collect();
     let mut body = inputs;
     let put = |body: &mut JsonMap, key: &str, value: Value, what: &str| -> Result<()> {
-        labelmux_core::wire::insert_unless_conflict(body, key, value).map_err(|_| {
+        labelmux_core::lenient::insert_unless_conflict(body, key, value).map_err(|_| {
             invalid(format!(
                 "{what} would overwrite input `{key}` which holds a different value"
             ))

@@ -1,18 +1,18 @@
-//! Serde types of Scale's v1 JSON, lenient by design (through [`labelmux_core::wire`]): ids
+//! Serde types of Scale's v1 JSON, lenient by design (through [`labelmux_core::lenient`]): ids
 //! may be numbers or strings, explicit `null` means absent, a member of an unexpected type
 //! becomes absent rather than an error, unknown members are ignored, timestamps that do not
 //! parse become `None`, and every decoded object keeps its JSON unchanged in `raw`. Only the members the official SDK itself cannot do
 //! without (a task's `task_id`, a batch's `name`, ...) are required.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use labelmux_core::{wire, Error, JsonMap, Result};
+use labelmux_core::{lenient, Error, JsonMap, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------------------------
-// Scale-specific helpers (the shared lenient ones are in `labelmux_core::wire`)
+// Scale-specific helpers (the shared lenient ones are in `labelmux_core::lenient`)
 // ---------------------------------------------------------------------------------------------
 
 /// Format an instant as Scale writes them (`2024-01-02T03:04:05.678Z`, milliseconds, UTC).
@@ -20,39 +20,17 @@ pub fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Objects that keep the JSON they were decoded from.
-pub trait WithRaw {
-    /// Store the JSON the object was decoded from.
-    fn set_raw(&mut self, raw: Value);
-}
-
-macro_rules! with_raw {
-    ($($t:ty),* $(,)?) => {$(
-        impl WithRaw for $t {
-            fn set_raw(&mut self, raw: Value) {
-                self.raw = raw;
-            }
-        }
-    )*};
-}
+use labelmux_core::impl_with_raw as with_raw;
+pub use labelmux_core::lenient::WithRaw;
 
 /// Decode `value` as `T` and keep `value` in it; `what` names the object in errors.
 pub fn decode<T: DeserializeOwned + WithRaw>(value: Value, what: &str) -> Result<T> {
-    let mut t = T::deserialize(&value)
-        .map_err(|e| Error::decode(format!("unexpected {what} from Scale: {e}")))?;
-    t.set_raw(value);
-    Ok(t)
+    labelmux_core::lenient::decode_with_raw("Scale", value, what)
 }
 
 /// Decode a JSON array of `T`s (a non-array is a decode error).
 pub fn decode_list<T: DeserializeOwned + WithRaw>(value: Value, what: &str) -> Result<Vec<T>> {
-    match value {
-        Value::Array(items) => items.into_iter().map(|v| decode(v, what)).collect(),
-        other => Err(Error::decode(format!(
-            "expected a list of {what} from Scale, got {}",
-            wire::json_kind(&other)
-        ))),
-    }
+    labelmux_core::lenient::decode_list_with_raw("Scale", value, what, false)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -75,61 +53,61 @@ pub mod task_status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleTask {
     /// The task id (24 hex characters on the real API).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub task_id: String,
     /// The task type (e.g. `imageannotation`).
-    #[serde(rename = "type", default, deserialize_with = "wire::opt_string")]
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
     pub task_type: Option<String>,
     /// `pending`, `completed`, `canceled` or `error` (see [`task_status`]).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub status: Option<String>,
     /// The project name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
     /// The batch name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub batch: Option<String>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
+    #[serde(default, deserialize_with = "lenient::opt_time_or_epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
+    #[serde(default, deserialize_with = "lenient::opt_time_or_epoch_millis")]
     pub updated_at: Option<DateTime<Utc>>,
     /// Completion time (only once completed).
-    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
+    #[serde(default, deserialize_with = "lenient::opt_time_or_epoch_millis")]
     pub completed_at: Option<DateTime<Utc>>,
     /// Where Scale POSTs the task when it completes.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub callback_url: Option<String>,
     /// Instructions (markdown).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub instruction: Option<String>,
     /// Type-specific creation parameters (`attachment`, `geometries`, ...).
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub params: JsonMap,
     /// The result, once completed (for `error` tasks: what went wrong).
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub response: Option<Value>,
     /// Free-form metadata.
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub metadata: JsonMap,
     /// The caller's idempotency key, absent when none.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub unique_id: Option<String>,
     /// Tags (absent when the task never had any).
-    #[serde(default, deserialize_with = "wire::string_list")]
+    #[serde(default, deserialize_with = "lenient::string_list")]
     pub tags: Vec<String>,
     /// Audits, vendor JSON.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub audits: Vec<Value>,
     /// Customer audit status: `accepted`, `rejected`, `fixed`, ...
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub customer_review_status: Option<String>,
     /// Comments of customer audits.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub customer_review_comments: Vec<Value>,
     /// Whether a callback delivery attempt got a 2xx.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub callback_succeeded: Option<bool>,
     /// The JSON as received.
     #[serde(skip)]
@@ -150,19 +128,19 @@ pub struct TaskPage {
     #[serde(default)]
     pub docs: Vec<Value>,
     /// Tasks matching the filters (not the page size).
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub total: Option<u64>,
     /// Page size in force.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub limit: Option<u64>,
     /// Offset (kept by Scale for compatibility).
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub offset: Option<u64>,
     /// Whether another page follows.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub has_more: Option<bool>,
     /// Token of the next page.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub next_token: Option<String>,
 }
 
@@ -189,7 +167,7 @@ impl Tasklist {
         if !value.is_object() {
             return Err(Error::decode(format!(
                 "expected a task page object from Scale, got {}",
-                wire::json_kind(&value)
+                lenient::json_kind(&value)
             )));
         }
         let page: TaskPage = serde_json::from_value(value)
@@ -214,13 +192,13 @@ impl Tasklist {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QualityTask {
     /// The quality task id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// The expected response.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub expected_response: Option<Value>,
     /// The initial response (review-phase evaluation tasks).
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub initial_response: Option<Value>,
     /// The JSON as received.
     #[serde(skip)]
@@ -245,22 +223,22 @@ pub mod batch_status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleBatch {
     /// The batch name (unique per account).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub name: String,
     /// The project name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project: Option<String>,
     /// `staging`, `in_progress` or `completed` (see [`batch_status`]).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub status: Option<String>,
     /// URL or e-mail notified when the batch completes.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub callback: Option<String>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
+    #[serde(default, deserialize_with = "lenient::opt_time_or_epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
     /// Free-form metadata.
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub metadata: JsonMap,
     /// The JSON as received.
     #[serde(skip)]
@@ -271,19 +249,19 @@ pub struct ScaleBatch {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleBatchStatus {
     /// The batch status.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub status: Option<String>,
     /// Tasks pending.
-    #[serde(default, deserialize_with = "wire::u64_or_zero")]
+    #[serde(default, deserialize_with = "lenient::u64_or_zero")]
     pub pending: u64,
     /// Tasks in error.
-    #[serde(default, deserialize_with = "wire::u64_or_zero")]
+    #[serde(default, deserialize_with = "lenient::u64_or_zero")]
     pub error: u64,
     /// Tasks completed.
-    #[serde(default, deserialize_with = "wire::u64_or_zero")]
+    #[serde(default, deserialize_with = "lenient::u64_or_zero")]
     pub completed: u64,
     /// Tasks canceled.
-    #[serde(default, deserialize_with = "wire::u64_or_zero")]
+    #[serde(default, deserialize_with = "lenient::u64_or_zero")]
     pub canceled: u64,
     /// The JSON as received.
     #[serde(skip)]
@@ -309,15 +287,15 @@ pub struct Batchlist {
 struct BatchPage {
     #[serde(default)]
     docs: Vec<Value>,
-    #[serde(default, rename = "totalDocs", deserialize_with = "wire::opt_u64")]
+    #[serde(default, rename = "totalDocs", deserialize_with = "lenient::opt_u64")]
     total_docs: Option<u64>,
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     total: Option<u64>,
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     limit: Option<u64>,
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     offset: Option<u64>,
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     has_more: Option<bool>,
 }
 
@@ -327,7 +305,7 @@ impl Batchlist {
         if !value.is_object() {
             return Err(Error::decode(format!(
                 "expected a batch page object from Scale, got {}",
-                wire::json_kind(&value)
+                lenient::json_kind(&value)
             )));
         }
         let page: BatchPage = serde_json::from_value(value)
@@ -385,19 +363,19 @@ impl CreateBatchRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleProject {
     /// The project name (unique per account; Scale's project key).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub name: String,
     /// The task type of the project.
-    #[serde(rename = "type", default, deserialize_with = "wire::opt_string")]
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
     pub task_type: Option<String>,
     /// Every version of the project parameters, oldest first (the last is current).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub param_history: Vec<JsonMap>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
+    #[serde(default, deserialize_with = "lenient::opt_time_or_epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
     /// Whether the project is archived, where Scale says.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub archived: Option<bool>,
     /// The JSON as received.
     #[serde(skip)]
@@ -458,25 +436,25 @@ impl CreateProjectRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskTemplate {
     /// Template id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Template version.
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub version: Option<i64>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
+    #[serde(default, deserialize_with = "lenient::opt_time_or_epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
+    #[serde(default, deserialize_with = "lenient::opt_time_or_epoch_millis")]
     pub updated_at: Option<DateTime<Utc>>,
     /// Variables tasks fill in.
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub template_variables: JsonMap,
     /// JSON schema of responses, where enabled for the account.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub response_schema: Option<Value>,
     /// Whether the project is auto-onboardable.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub auto_onboard_enabled: bool,
     /// The JSON as received.
     #[serde(skip)]
@@ -491,22 +469,22 @@ pub struct TaskTemplate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleFile {
     /// File id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// `scaledata://...` URL usable as a task attachment.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub attachment_url: Option<String>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time_or_epoch_millis")]
+    #[serde(default, deserialize_with = "lenient::opt_time_or_epoch_millis")]
     pub created_at: Option<DateTime<Utc>>,
     /// MIME type.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub mime_type: Option<String>,
     /// Projects the file is associated with.
-    #[serde(default, deserialize_with = "wire::string_list")]
+    #[serde(default, deserialize_with = "lenient::string_list")]
     pub project_names: Vec<String>,
     /// Size in bytes.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub size: Option<u64>,
     /// The JSON as received.
     #[serde(skip)]
@@ -543,29 +521,33 @@ impl TeammateRole {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Teammate {
     /// E-mail.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub email: String,
     /// Role, as Scale spells it.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub role: Option<String>,
     /// Company.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub company: Option<String>,
     /// First name.
-    #[serde(rename = "firstName", default, deserialize_with = "wire::opt_string")]
+    #[serde(
+        rename = "firstName",
+        default,
+        deserialize_with = "lenient::opt_string"
+    )]
     pub first_name: Option<String>,
     /// Last name.
-    #[serde(rename = "lastName", default, deserialize_with = "wire::opt_string")]
+    #[serde(rename = "lastName", default, deserialize_with = "lenient::opt_string")]
     pub last_name: Option<String>,
     /// Whether the member is a Studio labeler.
     #[serde(
         rename = "isStudioLabeler",
         default,
-        deserialize_with = "wire::opt_bool"
+        deserialize_with = "lenient::opt_bool"
     )]
     pub is_studio_labeler: Option<bool>,
     /// When a pending invitation expires.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub expiry: Option<String>,
     /// The JSON as received.
     #[serde(skip)]
@@ -585,10 +567,10 @@ pub struct TeamRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudioWorker {
     /// Worker id.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub id: Option<String>,
     /// E-mail.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub email: Option<String>,
 }
 
@@ -596,19 +578,23 @@ pub struct StudioWorker {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectGroup {
     /// Group id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Group name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Number of workers.
-    #[serde(rename = "numWorkers", default, deserialize_with = "wire::opt_u64")]
+    #[serde(rename = "numWorkers", default, deserialize_with = "lenient::opt_u64")]
     pub num_workers: Option<u64>,
     /// Whether the group is a singleton.
-    #[serde(rename = "isSingleton", default, deserialize_with = "wire::opt_bool")]
+    #[serde(
+        rename = "isSingleton",
+        default,
+        deserialize_with = "lenient::opt_bool"
+    )]
     pub is_singleton: Option<bool>,
     /// Workers.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub workers: Vec<StudioWorker>,
     /// The JSON as received.
     #[serde(skip)]
@@ -619,31 +605,47 @@ pub struct ProjectGroup {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudioBatch {
     /// Batch id.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub id: String,
     /// Batch name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Project id.
-    #[serde(rename = "projectId", default, deserialize_with = "wire::opt_string")]
+    #[serde(
+        rename = "projectId",
+        default,
+        deserialize_with = "lenient::opt_string"
+    )]
     pub project_id: Option<String>,
     /// Project name.
-    #[serde(rename = "projectName", default, deserialize_with = "wire::opt_string")]
+    #[serde(
+        rename = "projectName",
+        default,
+        deserialize_with = "lenient::opt_string"
+    )]
     pub project_name: Option<String>,
     /// `Production` or `Calibration`.
-    #[serde(rename = "batchType", default, deserialize_with = "wire::opt_string")]
+    #[serde(
+        rename = "batchType",
+        default,
+        deserialize_with = "lenient::opt_string"
+    )]
     pub batch_type: Option<String>,
     /// Studio priority.
-    #[serde(rename = "studioPriority", default, deserialize_with = "wire::opt_i64")]
+    #[serde(
+        rename = "studioPriority",
+        default,
+        deserialize_with = "lenient::opt_i64"
+    )]
     pub studio_priority: Option<i64>,
     /// Tasks in the batch.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub total: Option<u64>,
     /// Tasks completed.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub completed: Option<u64>,
     /// Groups assigned.
-    #[serde(default, deserialize_with = "wire::string_list")]
+    #[serde(default, deserialize_with = "lenient::string_list")]
     pub groups: Vec<String>,
     /// The JSON as received.
     #[serde(skip)]
@@ -660,7 +662,9 @@ pub fn decode_assignments(value: Value) -> Result<StudioAssignments> {
             .into_iter()
             .map(|(email, projects)| {
                 let list = match projects {
-                    Value::Array(items) => items.iter().filter_map(wire::scalar_string).collect(),
+                    Value::Array(items) => {
+                        items.iter().filter_map(lenient::scalar_string).collect()
+                    }
                     _ => Vec::new(),
                 };
                 (email, list)
@@ -668,7 +672,7 @@ pub fn decode_assignments(value: Value) -> Result<StudioAssignments> {
             .collect()),
         other => Err(Error::decode(format!(
             "expected an assignment map from Scale, got {}",
-            wire::json_kind(&other)
+            lenient::json_kind(&other)
         ))),
     }
 }
@@ -720,7 +724,7 @@ mod tests {
         assert_eq!(t.status_str(), "completed");
         assert_eq!(
             t.completed_at.unwrap().timestamp_millis(),
-            wire::timestamp("2016-06-23T09:10:02.798Z")
+            lenient::timestamp("2016-06-23T09:10:02.798Z")
                 .unwrap()
                 .timestamp_millis()
         );
@@ -918,15 +922,15 @@ mod tests {
             "2024-01-02 03:04:05.678",
         ] {
             assert_eq!(
-                format_timestamp(&wire::timestamp(s).unwrap()),
+                format_timestamp(&lenient::timestamp(s).unwrap()),
                 "2024-01-02T03:04:05.678Z",
                 "{s}"
             );
         }
         assert_eq!(
-            format_timestamp(&wire::timestamp("2024-01-02").unwrap()),
+            format_timestamp(&lenient::timestamp("2024-01-02").unwrap()),
             "2024-01-02T00:00:00.000Z"
         );
-        assert_eq!(wire::timestamp("soon"), None);
+        assert_eq!(lenient::timestamp("soon"), None);
     }
 }

@@ -58,7 +58,7 @@ pub fn batch_of(sample: &Sample) -> Option<BatchId> {
     sample
         .metadata
         .get(BATCH_METADATA_KEY)
-        .and_then(labelmux_core::wire::key_string)
+        .and_then(labelmux_core::lenient::key_string)
         .map(BatchId::new)
 }
 
@@ -79,7 +79,7 @@ pub fn sample_request(
     batch_priority: Option<i32>,
 ) -> Result<CreateSampleRequest> {
     let mut metadata = spec.metadata.clone();
-    if let Err(other) = labelmux_core::wire::insert_unless_conflict(
+    if let Err(other) = labelmux_core::lenient::insert_unless_conflict(
         &mut metadata,
         BATCH_METADATA_KEY,
         Value::String(batch.to_owned()),

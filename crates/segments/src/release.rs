@@ -40,10 +40,10 @@ pub struct ReleaseLabel {
     #[serde(skip)]
     pub attributes: Option<LabelAttributes>,
     /// Creation time.
-    #[serde(default, deserialize_with = "labelmux_core::wire::opt_time")]
+    #[serde(default, deserialize_with = "labelmux_core::lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Creator.
-    #[serde(default, deserialize_with = "labelmux_core::wire::opt_string")]
+    #[serde(default, deserialize_with = "labelmux_core::lenient::opt_string")]
     pub created_by: Option<String>,
     /// The JSON as written in the file.
     #[serde(skip)]
@@ -54,16 +54,16 @@ pub struct ReleaseLabel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseSample {
     /// UUID.
-    #[serde(deserialize_with = "labelmux_core::wire::string_or_number")]
+    #[serde(deserialize_with = "labelmux_core::lenient::string_or_number")]
     pub uuid: String,
     /// Name.
-    #[serde(deserialize_with = "labelmux_core::wire::string_or_number")]
+    #[serde(deserialize_with = "labelmux_core::lenient::string_or_number")]
     pub name: String,
     /// Attributes, typed by shape.
     #[serde(default)]
     pub attributes: SampleAttributes,
     /// Metadata.
-    #[serde(default, deserialize_with = "labelmux_core::wire::map_or_empty")]
+    #[serde(default, deserialize_with = "labelmux_core::lenient::map_or_empty")]
     pub metadata: JsonMap,
     /// Labels by labelset name; `None` where the sample is unlabeled in that labelset.
     #[serde(skip)]

@@ -1,4 +1,4 @@
-//! Serde types of Segments.ai's JSON, lenient by design (through [`labelmux_core::wire`]):
+//! Serde types of Segments.ai's JSON, lenient by design (through [`labelmux_core::lenient`]):
 //! explicit `null` means absent, a member of an unexpected type becomes absent rather than an
 //! error, unknown members are ignored, timestamps that do not parse become `None`, unknown enum
 //! values are kept as [`LabelStatus::Other`] (and the like) instead of failing, and every decoded
@@ -10,7 +10,7 @@
 //! JSON as sent is always in the owning object's `raw`.
 
 use chrono::{DateTime, Utc};
-use labelmux_core::{wire, Error, JsonMap, Result};
+use labelmux_core::{lenient, Error, JsonMap, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -20,34 +20,18 @@ use std::collections::BTreeMap;
 // Decoding helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Objects that keep the JSON they were decoded from.
-pub trait WithRaw {
-    /// Store the JSON the object was decoded from.
-    fn set_raw(&mut self, raw: Value);
-}
-
-macro_rules! with_raw {
-    ($($t:ty),* $(,)?) => {$(
-        impl WithRaw for $t {
-            fn set_raw(&mut self, raw: Value) {
-                self.raw = raw;
-            }
-        }
-    )*};
-}
+use labelmux_core::impl_with_raw as with_raw;
+pub use labelmux_core::lenient::WithRaw;
 
 /// Decode `value` as `T` and keep `value` in it; `what` names the object in errors.
 pub fn decode<T: DeserializeOwned + WithRaw>(value: Value, what: &str) -> Result<T> {
     if !value.is_object() {
         return Err(Error::decode(format!(
             "expected a {what} object from Segments.ai, got {}",
-            wire::json_kind(&value)
+            lenient::json_kind(&value)
         )));
     }
-    let mut t = T::deserialize(&value)
-        .map_err(|e| Error::decode(format!("unexpected {what} from Segments.ai: {e}")))?;
-    t.set_raw(value);
-    Ok(t)
+    labelmux_core::lenient::decode_with_raw("Segments.ai", value, what)
 }
 
 /// Decode a JSON array of `T`s (Segments' lists are bare arrays; a non-array is a decode error).
@@ -56,7 +40,7 @@ pub fn decode_list<T: DeserializeOwned + WithRaw>(value: Value, what: &str) -> R
         Value::Array(items) => items.into_iter().map(|v| decode(v, what)).collect(),
         other => Err(Error::decode(format!(
             "expected a list of {what}s from Segments.ai, got {}",
-            wire::json_kind(&other)
+            lenient::json_kind(&other)
         ))),
     }
 }
@@ -126,7 +110,7 @@ macro_rules! string_enum {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
                 let v = Value::deserialize(d)?;
-                Ok($name::parse(&wire::scalar_string(&v).unwrap_or_default()))
+                Ok($name::parse(&lenient::scalar_string(&v).unwrap_or_default()))
             }
         }
     };
@@ -286,22 +270,22 @@ impl TaskType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     /// The user (or organization) name.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub username: String,
     /// E-mail address.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub email: Option<String>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Whether this is an organization.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub is_organization: Option<bool>,
     /// Subscription (`FREE`, `STANDARD`, `ENTERPRISE`, `ACADEMIC`, `TRIAL`).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub subscription: Option<String>,
     /// Organizations the user belongs to.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub organizations: Vec<Value>,
     /// The JSON as received.
     #[serde(skip)]
@@ -312,13 +296,13 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Owner {
     /// User or organization name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub username: Option<String>,
     /// E-mail address.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub email: Option<String>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -376,19 +360,19 @@ impl<'de> Deserialize<'de> for LabelStats {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskCategory {
     /// Category id (labels refer to it as `category_id`).
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub id: Option<i64>,
     /// Name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// RGB(A) colour.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub color: Vec<u8>,
     /// Whether objects of this category have instances.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub has_instances: Option<bool>,
     /// Object-level attributes (name, `input_type`, values, ...), vendor JSON.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub attributes: Vec<Value>,
 }
 
@@ -397,16 +381,16 @@ pub struct TaskCategory {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TaskAttributes {
     /// Format version (`"0.1"`), as a string.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub format_version: Option<String>,
     /// Categories (at least one on a valid dataset).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub categories: Vec<TaskCategory>,
     /// Sample-level attributes, vendor JSON.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub image_attributes: Vec<Value>,
     /// Warning rules, vendor JSON.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub warning_rules: Vec<Value>,
 }
 
@@ -414,16 +398,16 @@ pub struct TaskAttributes {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Labelset {
     /// Name (unique per dataset; `ground-truth` is the default one).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub name: String,
     /// Description.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub description: Option<String>,
     /// Whether this is the ground-truth labelset.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub is_groundtruth: Option<bool>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// The JSON as received.
     #[serde(skip)]
@@ -434,61 +418,61 @@ pub struct Labelset {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dataset {
     /// Name (unique per owner).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub name: String,
     /// `owner/name`, the dataset identifier.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub full_name: Option<String>,
     /// The owner (user or organization).
     #[serde(default, deserialize_with = "owner_lenient")]
     pub owner: Owner,
     /// Description.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub description: Option<String>,
     /// Category (`other`, `street_scenery`, ...).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub category: Option<String>,
     /// Whether anyone may see it.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub public: Option<bool>,
     /// Whether it is archived.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub archived: Option<bool>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Task type (absent when not sent).
     #[serde(default)]
     pub task_type: Option<TaskType>,
     /// Labeling configuration.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub task_attributes: TaskAttributes,
     /// Labelsets.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub labelsets: Vec<Labelset>,
     /// Label counts per status.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub label_stats: LabelStats,
     /// Number of samples (sent as an int or a string).
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub samples_count: Option<u64>,
     /// Number of collaborators.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub collaborators_count: Option<u64>,
     /// The caller's role in the dataset.
     #[serde(default)]
     pub role: Option<Role>,
     /// Readme (markdown).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub readme: Option<String>,
     /// Metadata.
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub metadata: JsonMap,
     /// The dataset this one was cloned from.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub cloned_from: Option<String>,
     /// Whether the `VERIFIED` label status is enabled.
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub enable_label_status_verified: Option<bool>,
     /// The JSON as received (every setting flag is there).
     #[serde(skip)]
@@ -549,10 +533,10 @@ fn user_lenient<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<User, D:
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AssetRef {
     /// The asset URL.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub url: Option<String>,
     /// A pre-signed URL for private buckets.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub signed_url: Option<String>,
 }
 
@@ -560,13 +544,13 @@ pub struct AssetRef {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ImageFrame {
     /// The image.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub image: AssetRef,
     /// Frame name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Timestamp (string or number, kept as text).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub timestamp: Option<String>,
 }
 
@@ -574,13 +558,13 @@ pub struct ImageFrame {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PointCloudFile {
     /// URL of the file.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub url: Option<String>,
     /// Pre-signed URL.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub signed_url: Option<String>,
     /// Format (`pcd`, `binary-xyzi`, `kitti`, ...).
-    #[serde(rename = "type", default, deserialize_with = "wire::opt_string")]
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
     pub file_type: Option<String>,
 }
 
@@ -588,19 +572,19 @@ pub struct PointCloudFile {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PointCloudFrame {
     /// The point cloud.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub pcd: PointCloudFile,
     /// Calibrated camera images, vendor JSON (`url`, `intrinsics`, `extrinsics`, ...).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub images: Vec<Value>,
     /// Ego pose, vendor JSON.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub ego_pose: Option<Value>,
     /// Frame name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Timestamp (kept as text).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub timestamp: Option<String>,
 }
 
@@ -608,13 +592,13 @@ pub struct PointCloudFrame {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sensor {
     /// Sensor name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
     /// Task type of the sensor.
     #[serde(default)]
     pub task_type: Option<TaskType>,
     /// The sensor's attributes (sample or label shape, by context), vendor JSON.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub attributes: Option<Value>,
 }
 
@@ -757,41 +741,41 @@ pub struct Quaternion {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Annotation {
     /// Object (instance) id, > 0.
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub id: Option<i64>,
     /// Category id (see the dataset's `task_attributes.categories`).
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub category_id: Option<i64>,
     /// Shape: `bbox`, `polygon`, `polyline`, `point`, `cuboid`, `cuboid-sync`; absent for
     /// segmentation annotations.
-    #[serde(rename = "type", default, deserialize_with = "wire::opt_string")]
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
     pub shape: Option<String>,
     /// Vertices (`[[x, y], ...]` in images, `[[x, y, z], ...]` in point clouds).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub points: Vec<Vec<f64>>,
     /// Track id (sequences).
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub track_id: Option<i64>,
     /// Whether this frame is a keyframe (sequences).
-    #[serde(default, deserialize_with = "wire::opt_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub is_keyframe: Option<bool>,
     /// Frame index (sequences).
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub index: Option<i64>,
     /// Cuboid centre.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub position: Option<Xyz>,
     /// Cuboid size (x length, y width, z height).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub dimensions: Option<Xyz>,
     /// Cuboid heading about z, radians.
     #[serde(default, deserialize_with = "opt_f64")]
     pub yaw: Option<f64>,
     /// Cuboid rotation (with 3D rotation enabled).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub rotation: Option<Quaternion>,
     /// Object-level attribute values.
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub attributes: JsonMap,
 }
 
@@ -799,13 +783,13 @@ pub struct Annotation {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Link {
     /// Source object id.
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub from_id: Option<i64>,
     /// Target object id.
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub to_id: Option<i64>,
     /// Track-level link attributes.
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub attributes: JsonMap,
 }
 
@@ -814,25 +798,25 @@ pub struct Link {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FrameLabel {
     /// Format version (as text).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub format_version: Option<String>,
     /// Annotations.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub annotations: Vec<Annotation>,
     /// Segmentation bitmap (32-bit RGBA PNG, `id = R + 256·G + 65536·B`).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub segmentation_bitmap: Option<AssetRef>,
     /// Point-cloud segmentation: the annotation id of each point (0 = none).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub point_annotations: Vec<i64>,
     /// Sample-level attribute values.
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub image_attributes: JsonMap,
     /// Frame timestamp (sequences; kept as text).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub timestamp: Option<String>,
     /// Links (point clouds and vector sequences).
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub links: Vec<Link>,
 }
 
@@ -901,7 +885,7 @@ impl LabelAttributes {
             obj.get("frames")
                 .and_then(|f| serde_json::from_value::<Vec<FrameLabel>>(f.clone()).ok())
                 .map(|frames| LabelAttributes::Sequence {
-                    format_version: obj.get("format_version").and_then(wire::scalar_string),
+                    format_version: obj.get("format_version").and_then(lenient::scalar_string),
                     frames,
                     links: links(),
                 })
@@ -933,7 +917,7 @@ impl LabelAttributes {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Label {
     /// The sample.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub sample_uuid: Option<String>,
     /// Task type of the label (the dataset's).
     #[serde(default)]
@@ -942,22 +926,22 @@ pub struct Label {
     #[serde(default)]
     pub label_status: Option<LabelStatus>,
     /// Labelset name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub labelset: Option<String>,
     /// The attributes, typed by `label_type` (set by [`decode`]; JSON as sent in `raw`).
     #[serde(skip)]
     pub attributes: Option<LabelAttributes>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Creator.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub created_by: Option<String>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// Last updater.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub updated_by: Option<String>,
     /// Model score.
     #[serde(default, deserialize_with = "opt_f64")]
@@ -966,10 +950,10 @@ pub struct Label {
     #[serde(default, deserialize_with = "opt_f64")]
     pub rating: Option<f64>,
     /// Review time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub reviewed_at: Option<DateTime<Utc>>,
     /// Reviewer.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub reviewed_by: Option<String>,
     /// The JSON as received.
     #[serde(skip)]
@@ -1016,43 +1000,43 @@ impl SampleLabel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     /// The sample's UUID.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub uuid: String,
     /// Name (unique per dataset).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub name: String,
     /// Attributes (the data to label), typed by shape.
     #[serde(default)]
     pub attributes: SampleAttributes,
     /// Metadata.
-    #[serde(default, deserialize_with = "wire::map_or_empty")]
+    #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub metadata: JsonMap,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Creator.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub created_by: Option<String>,
     /// Priority (higher first).
     #[serde(default, deserialize_with = "opt_f64")]
     pub priority: Option<f64>,
     /// Assigned labeler.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub assigned_labeler: Option<String>,
     /// Assigned reviewer.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub assigned_reviewer: Option<String>,
     /// Readme.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub readme: Option<String>,
     /// `owner/name` of the dataset (older answers call it `dataset`).
-    #[serde(default, alias = "dataset", deserialize_with = "wire::opt_string")]
+    #[serde(default, alias = "dataset", deserialize_with = "lenient::opt_string")]
     pub dataset_full_name: Option<String>,
     /// The label in the requested labelset (set by [`decode`] when the answer has one).
     #[serde(skip)]
     pub label: Option<SampleLabel>,
     /// Issues, vendor JSON.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub issues: Vec<Value>,
     /// The JSON as received.
     #[serde(skip)]
@@ -1098,7 +1082,7 @@ impl Sample {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeleteSamplesResponse {
     /// Samples deleted (unknown UUIDs are skipped silently).
-    #[serde(default, deserialize_with = "wire::u64_or_zero")]
+    #[serde(default, deserialize_with = "lenient::u64_or_zero")]
     pub deleted_count: u64,
     /// The JSON as received.
     #[serde(skip)]
@@ -1113,13 +1097,13 @@ pub struct DeleteSamplesResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct IssueComment {
     /// Time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Author.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub created_by: Option<String>,
     /// Text.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub text: Option<String>,
 }
 
@@ -1127,37 +1111,37 @@ pub struct IssueComment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Issue {
     /// UUID.
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub uuid: String,
     /// Description.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub description: Option<String>,
     /// `OPEN` or `CLOSED`.
     #[serde(default)]
     pub status: Option<IssueStatus>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub updated_at: Option<DateTime<Utc>>,
     /// Creator.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub created_by: Option<String>,
     /// Last updater.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub updated_by: Option<String>,
     /// Comments.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub comments: Vec<IssueComment>,
     /// Anchor (`{"type": "basic" | "track" | "sceneAttribute" | "location", ...}`), vendor JSON.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub anchor: Option<Value>,
     /// The sample.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub sample_uuid: Option<String>,
     /// The sample's name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub sample_name: Option<String>,
     /// The JSON as received.
     #[serde(skip)]
@@ -1168,28 +1152,28 @@ pub struct Issue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Release {
     /// UUID.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub uuid: Option<String>,
     /// Name (unique per dataset).
-    #[serde(deserialize_with = "wire::string_or_number")]
+    #[serde(deserialize_with = "lenient::string_or_number")]
     pub name: String,
     /// Description.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub description: Option<String>,
     /// Always `JSON`.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub release_type: Option<String>,
     /// `PENDING`, `SUCCEEDED` or `FAILED`.
     #[serde(default)]
     pub status: Option<ReleaseStatus>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Samples in the release.
-    #[serde(default, deserialize_with = "wire::opt_u64")]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub samples_count: Option<u64>,
     /// `attributes.url` (the release file; absent while pending) and `signed_url`.
-    #[serde(default, deserialize_with = "wire::or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub attributes: AssetRef,
     /// The JSON as received.
     #[serde(skip)]
@@ -1211,37 +1195,37 @@ impl Release {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workunit {
     /// UUID.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub uuid: Option<String>,
     /// Time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// Worker.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub created_by: Option<String>,
     /// Kind of work (label / review / normal; casing as sent).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub work_type: Option<String>,
     /// Active time, milliseconds.
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub time: Option<i64>,
     /// Inactive time, milliseconds.
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub inactive_time: Option<i64>,
     /// The sample.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub sample_uuid: Option<String>,
     /// The sample's name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub sample_name: Option<String>,
     /// Status the label moved to.
     #[serde(default)]
     pub next_label_status: Option<LabelStatus>,
     /// Rating of the label.
-    #[serde(default, deserialize_with = "wire::opt_i64")]
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub label_rating: Option<i64>,
     /// Session time metrics (with `include_session_time_metrics`), vendor JSON.
-    #[serde(default, deserialize_with = "wire::opt_value")]
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub session_time_metrics: Option<Value>,
     /// The JSON as received.
     #[serde(skip)]
@@ -1252,7 +1236,7 @@ pub struct Workunit {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PresignedPost {
     /// Storage URL to POST the form to.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub url: Option<String>,
     /// Form fields to send before the file, in the order received.
     #[serde(default, deserialize_with = "ordered_fields")]
@@ -1276,7 +1260,7 @@ fn ordered_fields<'de, D: Deserializer<'de>>(
         ) -> std::result::Result<Self::Value, A::Error> {
             let mut out = Vec::new();
             while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                if let Some(s) = wire::scalar_string(&v) {
+                if let Some(s) = lenient::scalar_string(&v) {
                     out.push((k, s));
                 }
             }
@@ -1293,22 +1277,22 @@ fn ordered_fields<'de, D: Deserializer<'de>>(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Asset {
     /// UUID.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub uuid: Option<String>,
     /// File name.
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub filename: Option<String>,
     /// Where the asset is served once uploaded (use it in sample or label attributes).
-    #[serde(default, deserialize_with = "wire::opt_string")]
+    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub url: Option<String>,
     /// Creation time.
-    #[serde(default, deserialize_with = "wire::opt_time")]
+    #[serde(default, deserialize_with = "lenient::opt_time")]
     pub created_at: Option<DateTime<Utc>>,
     /// The presigned POST.
     #[serde(
         rename = "presignedPostFields",
         default,
-        deserialize_with = "wire::or_default"
+        deserialize_with = "lenient::or_default"
     )]
     pub presigned_post: PresignedPost,
     /// The JSON as received.

@@ -209,7 +209,7 @@ impl LabelboxClient {
                     let batch =
                         decode(created["batch"].take(), "batch").map_err(|e| op_err(e, OP))?;
                     let failed =
-                        labelmux_core::wire::string_list(created["failedDataRowIds"].take())
+                        labelmux_core::lenient::string_list(created["failedDataRowIds"].take())
                             .unwrap_or_default();
                     return Ok(CreatedBatch {
                         batch,
@@ -295,7 +295,7 @@ impl LabelboxClient {
                 .await;
             match outcome {
                 Ok(data) => {
-                    break labelmux_core::wire::key_string(&required(
+                    break labelmux_core::lenient::key_string(&required(
                         data,
                         &["project", "createEmptyBatch", "id"],
                         OP,
@@ -329,7 +329,7 @@ impl LabelboxClient {
                 RetryMode::Idempotent,
             )
             .await?;
-        let task_id = labelmux_core::wire::key_string(&required(
+        let task_id = labelmux_core::lenient::key_string(&required(
             data,
             &["project", "addDataRowsToBatchAsync", "taskId"],
             OP,
@@ -406,8 +406,8 @@ impl LabelboxClient {
             .iter()
             .filter_map(|t| {
                 Some((
-                    labelmux_core::wire::key_string(&t["batchUuid"])?,
-                    labelmux_core::wire::key_string(&t["taskId"])?,
+                    labelmux_core::lenient::key_string(&t["batchUuid"])?,
+                    labelmux_core::lenient::key_string(&t["taskId"])?,
                 ))
             })
             .collect())
@@ -432,7 +432,7 @@ impl LabelboxClient {
                 let mut conn = required(data, &["project", "batches"], OP)?;
                 let items: Vec<Batch> =
                     decode_list(conn["nodes"].take(), "batch").map_err(|e| op_err(e, OP))?;
-                let next = labelmux_core::wire::key_string(&conn["pageInfo"]["endCursor"]);
+                let next = labelmux_core::lenient::key_string(&conn["pageInfo"]["endCursor"]);
                 Ok(Page {
                     items,
                     next: next.map(Some),
@@ -504,7 +504,7 @@ impl LabelboxClient {
             )
             .await?;
         let v = required(data, &["project", "deleteBatch"], OP)?;
-        Ok(labelmux_core::wire::key_string(&v["deletedBatchId"])
+        Ok(labelmux_core::lenient::key_string(&v["deletedBatchId"])
             .unwrap_or_else(|| batch_id.to_owned()))
     }
 
@@ -535,7 +535,7 @@ impl LabelboxClient {
             )
             .await?;
         let v = required(data, &["project", "deleteBatchLabels"], OP)?;
-        Ok(labelmux_core::wire::string_list(
+        Ok(labelmux_core::lenient::string_list(
             v.get("deletedLabelIds").cloned().unwrap_or(Value::Null),
         )
         .unwrap_or_default())

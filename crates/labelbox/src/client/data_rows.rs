@@ -143,7 +143,7 @@ impl LabelboxClient {
                 let items: Vec<DataRow> =
                     decode_list(conn["nodes"].take(), "data row").map_err(|e| op_err(e, OP))?;
                 // The SDK takes `startCursor` as the next `from` and ignores `hasNextPage`.
-                let next = labelmux_core::wire::key_string(&conn["pageInfo"]["startCursor"])
+                let next = labelmux_core::lenient::key_string(&conn["pageInfo"]["startCursor"])
                     .filter(|_| !items.is_empty());
                 Ok(Page {
                     items,
@@ -199,7 +199,7 @@ impl LabelboxClient {
                 },
             )
             .await?;
-        let job_id = labelmux_core::wire::key_string(&required(
+        let job_id = labelmux_core::lenient::key_string(&required(
             data,
             &["dataRowsForGlobalKeys", "jobId"],
             OP,

@@ -218,7 +218,7 @@ impl LabelboxClient {
             )
             .await?;
         let v = required(data, &["project"], OP)?;
-        Ok(labelmux_core::wire::key_string(&v["labelCount"])
+        Ok(labelmux_core::lenient::key_string(&v["labelCount"])
             .and_then(|s| s.parse().ok())
             .unwrap_or(0))
     }

@@ -120,7 +120,7 @@ impl LabelboxClient {
                 RetryMode::Idempotent,
             )
             .await?;
-        let task_id = labelmux_core::wire::key_string(&required(
+        let task_id = labelmux_core::lenient::key_string(&required(
             data,
             &["project", "createBulkAddRowsToQueueTask", "taskId"],
             OP,
@@ -161,7 +161,7 @@ impl LabelboxClient {
                 RetryMode::Idempotent,
             )
             .await?;
-        let task_id = labelmux_core::wire::key_string(&required(
+        let task_id = labelmux_core::lenient::key_string(&required(
             data,
             &["project", "createQueuePriorityUpdateTask", "taskId"],
             OP,

@@ -12,8 +12,12 @@
 //!
 //! Each `opt_*` helper is meant for a field marked `#[serde(default, deserialize_with = ...)]`,
 //! so that an absent member is `None` too.
+//!
+//! Typed vendor objects keep the JSON they were decoded from one way: a `raw: Value` field,
+//! [`WithRaw`] (implemented with [`impl_with_raw!`](crate::impl_with_raw)) and
+//! [`decode_with_raw`] / [`decode_list_with_raw`].
 
-use crate::JsonMap;
+use crate::{Error, JsonMap, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -243,6 +247,58 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Objects that keep the JSON they were decoded from (in a `raw` field).
+pub trait WithRaw {
+    /// Store the JSON the object was decoded from.
+    fn set_raw(&mut self, raw: Value);
+}
+
+/// Implement [`WithRaw`] for types with a `raw: serde_json::Value` field.
+#[macro_export]
+macro_rules! impl_with_raw {
+    ($($t:ty),* $(,)?) => {$(
+        impl $crate::lenient::WithRaw for $t {
+            fn set_raw(&mut self, raw: $crate::reexports::serde_json::Value) {
+                self.raw = raw;
+            }
+        }
+    )*};
+}
+
+/// Decode `value` as `T` and keep `value` in it; `what` names the object and `source` the
+/// vendor (`"Scale"`) in errors.
+pub fn decode_with_raw<T: DeserializeOwned + WithRaw>(
+    source: &str,
+    value: Value,
+    what: &str,
+) -> Result<T> {
+    let mut t = T::deserialize(&value)
+        .map_err(|e| Error::decode(format!("unexpected {what} from {source}: {e}")))?;
+    t.set_raw(value);
+    Ok(t)
+}
+
+/// Decode a JSON array of `T`s with [`decode_with_raw`]; `null` is an empty list when
+/// `null_is_empty`, anything else that is not an array a decode error.
+pub fn decode_list_with_raw<T: DeserializeOwned + WithRaw>(
+    source: &str,
+    value: Value,
+    what: &str,
+    null_is_empty: bool,
+) -> Result<Vec<T>> {
+    match value {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| decode_with_raw(source, v, what))
+            .collect(),
+        Value::Null if null_is_empty => Ok(Vec::new()),
+        other => Err(Error::decode(format!(
+            "expected a list of {what} from {source}, got {}",
+            json_kind(&other)
+        ))),
+    }
 }
 
 #[cfg(test)]
