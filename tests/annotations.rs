@@ -144,3 +144,49 @@ async fn a_malformed_answer_is_reported_and_the_delivery_kept() {
     assert_eq!((report.deliveries, report.malformed_deliveries), (1, 1));
     assert_eq!(counts(&path).unwrap().0, 1);
 }
+
+/// Labelbox and Segments emulators label other classes than Sama and Scale (the seeded
+/// ontology / dataset categories), so each is checked on its own: every generated geometry and
+/// answer reads as its neutral kind, nothing is left unread.
+#[tokio::test]
+async fn labelbox_and_segments_read_through_the_neutral_model() {
+    let cases = [
+        (
+            Vendor::Labelbox,
+            vec![
+                ("bbox", Some("car".to_owned())),
+                ("point", Some("light".to_owned())),
+                ("polygon", Some("road".to_owned())),
+                ("text", None),
+            ],
+        ),
+        // Category names live in the dataset, not the sample: labels are the category ids.
+        (
+            Vendor::Segments,
+            vec![
+                ("bbox", Some("1".to_owned())),
+                ("polygon", Some("2".to_owned())),
+            ],
+        ),
+    ];
+    for (vendor, want) in cases {
+        let deliveries = pull(vendor, tasks(3)).await;
+        assert!(!deliveries.is_empty(), "{vendor}");
+        for d in &deliveries {
+            assert_eq!(shape_of(vendor, d), want, "{vendor} {}", d.task_id);
+        }
+        if vendor == Vendor::Labelbox {
+            let n = normalize(vendor, &deliveries[0]);
+            let kinds: Vec<_> = n
+                .annotations
+                .iter()
+                .filter(|a| !matches!(a.kind.name(), "bbox" | "polygon" | "point"))
+                .map(|a| (a.kind.name(), a.label.clone()))
+                .collect();
+            assert_eq!(
+                kinds,
+                [("classification", Some("sunny".to_owned())), ("text", None)]
+            );
+        }
+    }
+}

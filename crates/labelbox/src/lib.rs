@@ -27,6 +27,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod annotations;
 pub mod client;
 pub mod errors;
 pub mod export;
@@ -36,6 +37,7 @@ pub mod provider;
 pub mod upload;
 pub mod wire;
 
+pub use annotations::LabelboxAnnotations;
 pub use client::{
     BatchRows, CreateBatchOptions, DataRowFilter, DataRowIdentifiers, LabelboxClient, NewProject,
     OverviewScope, Plan, PollSettings, ProjectUpdate, QualityMode, WebhookScope, WebhookUpdate,

@@ -29,6 +29,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod annotations;
 pub mod client;
 pub mod errors;
 pub mod mapping;
@@ -36,6 +37,7 @@ pub mod provider;
 pub mod release;
 pub mod wire;
 
+pub use annotations::SegmentsAnnotations;
 pub use client::{
     split_dataset, ApiStatus, SampleSort, SamplesQuery, SegmentsClient, WorkunitsQuery,
     DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, MAX_BULK_DELETE, SDK_VERSION,

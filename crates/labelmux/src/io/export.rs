@@ -14,9 +14,15 @@ pub const REPORT_EXAMPLES: usize = 10;
 pub fn normalizer_for(vendor: Vendor) -> Option<&'static dyn Normalize> {
     static SAMA: labelmux_sama::SamaAnnotations = labelmux_sama::SamaAnnotations;
     static SCALE: labelmux_scale::ScaleAnnotations = labelmux_scale::ScaleAnnotations;
+    static LABELBOX: labelmux_labelbox::LabelboxAnnotations =
+        labelmux_labelbox::LabelboxAnnotations;
+    static SEGMENTS: labelmux_segments::SegmentsAnnotations =
+        labelmux_segments::SegmentsAnnotations;
     match vendor {
         Vendor::Sama => Some(&SAMA),
         Vendor::Scale => Some(&SCALE),
+        Vendor::Labelbox => Some(&LABELBOX),
+        Vendor::Segments => Some(&SEGMENTS),
         _ => None,
     }
 }

@@ -127,9 +127,10 @@ mod tests {
         ));
         assert_eq!(records[0].not_normalized.len(), 1);
         assert_eq!(records[0].answers, d.answers);
-        // No mapping for a vendor: no annotations, and it says so.
+        // Answers another vendor's mapping does not know: no annotations, each part listed.
         assert!(records[1].annotations.is_empty());
-        assert!(records[1].not_normalized[0].detail.contains("labelbox"));
+        assert_eq!(records[1].not_normalized.len(), 2);
+        assert!(records[1].not_normalized[0].detail.contains("Labelbox"));
         let err = read_records(&b"{\n"[..]).next().unwrap().unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
     }
