@@ -649,6 +649,12 @@ impl Provider for ScaleProvider {
             Err(e) => return Err(e),
         };
 
+        // The batch exists (new, or ours resumed): name it at once, so an interrupt or a failure
+        // afterwards still says which batch to follow.
+        report(
+            &progress,
+            ProgressEvent::BatchOpened(BatchId::new(name.clone())),
+        );
         report(&progress, ProgressEvent::Phase("creating tasks"));
         // Stop reading the input after its first error; tasks already sent still finish.
         let source = tasks.enumerate().scan(false, |failed, (i, item)| {
