@@ -449,9 +449,9 @@ impl Provider for SamaProvider {
             })
             // Sama has no upper bound on its delivery feeds: cut here.
             .filter(move |r| {
-                let keep = match (r, until) {
-                    (Ok(d), Some(until)) => d.delivered_at.is_none_or(|t| t < until),
-                    _ => true,
+                let keep = match r {
+                    Ok(d) => d.delivered_before(until),
+                    Err(_) => true,
                 };
                 async move { keep }
             })

@@ -585,12 +585,7 @@ impl ScaleProvider {
         })
         .try_flatten()
         // Scale's windows have no upper bound unless asked: cut here.
-        .try_filter(move |d| {
-            futures::future::ready(match (until, d.delivered_at) {
-                (Some(until), Some(at)) => at < until,
-                _ => true,
-            })
-        })
+        .try_filter(move |d| futures::future::ready(d.delivered_before(until)))
         .boxed())
     }
 }

@@ -86,6 +86,15 @@ impl Delivery {
     pub fn revision(&self) -> (&DeliveryId, Option<DateTime<Utc>>) {
         (&self.id, self.updated_at.or(self.delivered_at))
     }
+
+    /// Whether this delivery falls before `until` ([`DeliveryQuery::until`], exclusive); one
+    /// without a delivery time, or any delivery when there is no bound, does.
+    pub fn delivered_before(&self, until: Option<DateTime<Utc>>) -> bool {
+        match (until, self.delivered_at) {
+            (Some(until), Some(at)) => at < until,
+            _ => true,
+        }
+    }
 }
 
 /// An opaque consumer-cursor position; pass it back to `Provider::commit_consumer`.
@@ -246,5 +255,9 @@ mod tests {
         assert_eq!(d.revision(), (&DeliveryId::new("label-1"), Some(t0)));
         d.updated_at = Some(t1);
         assert_eq!(d.revision().1, Some(t1));
+        assert!(d.delivered_before(None) && d.delivered_before(Some(t1)));
+        assert!(!d.delivered_before(Some(t0)), "the bound is exclusive");
+        d.delivered_at = None;
+        assert!(d.delivered_before(Some(t0)));
     }
 }
