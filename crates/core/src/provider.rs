@@ -102,6 +102,9 @@ pub trait Provider: Send + Sync {
         let mut pause = options.interval;
         loop {
             let status = self.batch_status(project, batch).await?;
+            if let Some(progress) = &options.progress {
+                progress.report(&status);
+            }
             if options.is_reached(&status) {
                 return Ok(status);
             }
@@ -606,12 +609,26 @@ mod tests {
             std::time::Duration::from_millis(1),
             std::time::Duration::from_millis(2),
         );
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let watched = fast
+            .clone()
+            .with_progress(move |b: &Batch| log.lock().unwrap().push(b.status.clone()));
         let b = p
-            .wait_batch(&ProjectId::new("p"), &BatchId::new("1"), fast.clone())
+            .wait_batch(&ProjectId::new("p"), &BatchId::new("1"), watched)
             .await
             .unwrap();
         assert_eq!(b.status, BatchStatus::Created);
         assert!(p.statuses.lock().unwrap().is_empty());
+        // Every polled status reaches the progress callback, the final one included.
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                BatchStatus::Waiting,
+                BatchStatus::Processing,
+                BatchStatus::Created
+            ]
+        );
         // Labeled is never reached without labeling progress: a timeout naming the batch.
         let err = p
             .wait_batch(

@@ -7,11 +7,12 @@ use crate::journal::Journal;
 use crate::output;
 use crate::progress::Bars;
 use futures::TryStreamExt;
-use labelmux::{Batch, BatchId, Error, ErrorKind, Operation, ProjectId, Provider};
+use labelmux::{Batch, BatchId, Operation, ProjectId, Provider, WaitOptions};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Poll a batch until its creation has finished, showing created+failed of submitted.
+/// Wait (the provider's own [`Provider::wait_batch`]) until a batch's creation has finished,
+/// showing created+failed of submitted; `timeout: None` waits as long as it takes.
 pub(crate) async fn wait_for_batch(
     provider: &impl Provider,
     project: &ProjectId,
@@ -20,37 +21,25 @@ pub(crate) async fn wait_for_batch(
     interval: Duration,
     timeout: Option<Duration>,
 ) -> Result<Batch, CliError> {
-    let started = Instant::now();
     let bar = bars.waiting(1, &format!("batch {batch}: creating tasks"));
-    let result = loop {
-        let b = provider.batch_status(project, batch).await?;
-        let c = &b.counts;
-        let done = c.created + c.failed + c.canceled;
-        let total = c.submitted.unwrap_or(done + c.pending).max(done);
-        bar.set_length(total);
-        bar.set_position(done);
-        bar.set_message(format!("batch {batch}: {}", b.status));
-        if b.status.is_terminal() {
-            break Ok(b);
-        }
-        if let Some(t) = timeout {
-            if started.elapsed() >= t {
-                break Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "batch {batch} is still {} after {:.0?} ({done} of {total} tasks processed)",
-                        b.status, t
-                    ),
-                )
-                .with_vendor(provider.vendor())
-                .with_operation("batch_status")
-                .into());
-            }
-        }
-        tokio::time::sleep(interval).await;
+    let shown = bar.clone();
+    let label = batch.to_string();
+    let mut options = WaitOptions::default()
+        .with_interval(interval, interval)
+        .with_progress(move |b: &Batch| {
+            let c = &b.counts;
+            let done = c.created + c.failed + c.canceled;
+            shown.set_length(c.submitted.unwrap_or(done + c.pending).max(done));
+            shown.set_position(done);
+            shown.set_message(format!("batch {label}: {}", b.status));
+        });
+    options = match timeout {
+        Some(t) => options.with_timeout(t),
+        None => options.without_timeout(),
     };
+    let result = provider.wait_batch(project, batch, options).await;
     bar.finish_and_clear();
-    result
+    Ok(result?)
 }
 
 pub(crate) async fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), CliError> {
@@ -79,7 +68,7 @@ pub(crate) async fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), CliError> {
         .await
         .map_err(|mut e| {
             // Our own --timeout ran out, not the transport's: say which knob that is.
-            if timeout.is_some() && e.kind == "timeout" && e.operation.as_deref() == Some("batch_status") && e.status.is_none() {
+            if timeout.is_some() && e.kind == "timeout" && e.operation.as_deref() == Some("wait_batch") && e.status.is_none() {
                 e.advice = Some(
                     "the batch is still being created: wait longer with a larger --timeout, or leave --timeout out to wait as long as it takes".into(),
                 );

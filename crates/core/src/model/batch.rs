@@ -255,6 +255,33 @@ pub struct WaitOptions {
     pub interval: Duration,
     /// Longest pause between polls; default 15 s.
     pub max_interval: Duration,
+    /// Called with every status polled (e.g. to move a progress bar); none by default.
+    #[serde(skip)]
+    pub progress: Option<WaitProgress>,
+}
+
+/// A callback of [`WaitOptions::with_progress`], shared by clones of the options.
+#[derive(Clone)]
+pub struct WaitProgress(std::sync::Arc<dyn Fn(&Batch) + Send + Sync>);
+
+impl WaitProgress {
+    /// Report one polled status.
+    pub fn report(&self, batch: &Batch) {
+        (self.0)(batch)
+    }
+}
+
+impl std::fmt::Debug for WaitProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WaitProgress(..)")
+    }
+}
+
+impl PartialEq for WaitProgress {
+    /// The same callback (not merely an equal-looking one).
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Default for WaitOptions {
@@ -264,6 +291,7 @@ impl Default for WaitOptions {
             timeout: Duration::from_secs(600),
             interval: Duration::from_secs(1),
             max_interval: Duration::from_secs(15),
+            progress: None,
         }
     }
 }
@@ -283,6 +311,16 @@ impl WaitOptions {
     pub fn with_interval(mut self, interval: Duration, max_interval: Duration) -> Self {
         self.interval = interval;
         self.max_interval = max_interval.max(interval);
+        self
+    }
+    /// Wait as long as it takes (no `Timeout` error).
+    pub fn without_timeout(mut self) -> Self {
+        self.timeout = Duration::MAX;
+        self
+    }
+    /// Call `progress` with every status polled, the last one included.
+    pub fn with_progress(mut self, progress: impl Fn(&Batch) + Send + Sync + 'static) -> Self {
+        self.progress = Some(WaitProgress(std::sync::Arc::new(progress)));
         self
     }
     /// Whether `batch` has reached what these options wait for.
