@@ -24,9 +24,18 @@ async fn main() -> labelmux::Result<()> {
             None,
         )
         .await?;
+    if receipt.refused_all() {
+        let why = receipt.failures.iter().flat_map(|f| &f.errors).next();
+        return Err(labelmux::Error::validation(format!(
+            "the vendor refused every task: {}",
+            why.map_or("no reason given", |w| w.as_str())
+        )));
+    }
     println!(
-        "batch {} ({} tasks sent)",
-        receipt.batch_id, receipt.submitted
+        "batch {} ({} tasks sent, {} refused)",
+        receipt.batch_id,
+        receipt.submitted,
+        receipt.failures.len()
     );
 
     // Pull finished labels since this consumer's last call.

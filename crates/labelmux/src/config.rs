@@ -783,3 +783,26 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod building_a_provider {
+    use crate::{AnyProvider, Config, ErrorKind};
+
+    #[test]
+    fn an_empty_project_id_is_refused_when_the_provider_is_built() {
+        for project in ["\"\"", "\"  \""] {
+            let cfg = Config::from_toml_str(&format!(
+                "provider = \"sama\"\nproject = {project}\n[sama]\napi_key = \"k\"\n"
+            ))
+            .unwrap();
+            let err = AnyProvider::from_config(&cfg).err().expect("refused");
+            assert_eq!(err.kind(), ErrorKind::Config);
+            assert!(err.to_string().contains("project id is empty"), "{err}");
+        }
+        let cfg = Config::from_toml_str(
+            "provider = \"sama\"\nproject = \"1001\"\n[sama]\napi_key = \"k\"\n",
+        )
+        .unwrap();
+        assert!(AnyProvider::from_config(&cfg).is_ok());
+    }
+}

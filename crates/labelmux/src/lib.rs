@@ -159,6 +159,16 @@ impl AnyProvider {
     /// and input mapping.
     pub fn from_config(config: &Config) -> Result<AnyProvider> {
         let vendor = config.provider;
+        if config
+            .project
+            .as_deref()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            // Every call would otherwise send an empty id and get a puzzling 404.
+            return Err(Error::config(
+                "the project id is empty: set `project` in labelmux.toml or LABELMUX_PROJECT to the vendor's project id, or leave it out",
+            ));
+        }
         let base_url = config.base_url(vendor);
         let transport = config.transport_for(vendor)?;
         let adapter = match vendor {

@@ -219,6 +219,15 @@ pub struct BatchReceipt {
     pub raw: Value,
 }
 
+impl BatchReceipt {
+    /// Whether the vendor refused every task sent (nothing will be labeled): check it, the
+    /// receipt is not an error by itself because vendors that create asynchronously (Sama)
+    /// report refusals only through `batch_status`.
+    pub fn refused_all(&self) -> bool {
+        self.submitted > 0 && self.failures.len() as u64 >= self.submitted
+    }
+}
+
 /// A submitted task whose external key matched a task that already existed elsewhere.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlreadyExisted {
@@ -443,5 +452,37 @@ mod tests {
             Some(&[("delivered", 1), ("completed", 2)]),
         );
         assert!(labeled.is_reached(&b));
+    }
+}
+
+#[cfg(test)]
+mod receipt_tests {
+    use super::*;
+
+    #[test]
+    fn a_receipt_says_when_every_task_was_refused() {
+        let failure = TaskCreationFailure {
+            index: Some(0),
+            external_key: None,
+            data: None,
+            errors: vec!["bad url".into()],
+        };
+        let mut r = BatchReceipt {
+            batch_id: BatchId::new("b"),
+            more_batches: vec![],
+            project_id: ProjectId::new("p"),
+            submitted: 2,
+            created: 0,
+            failures: vec![failure.clone()],
+            task_ids: vec![],
+            already_existed: vec![],
+            generated_keys: vec![],
+            raw: Value::Null,
+        };
+        assert!(!r.refused_all());
+        r.failures.push(failure);
+        assert!(r.refused_all());
+        r.submitted = 0;
+        assert!(!r.refused_all(), "an empty batch refused nothing");
     }
 }
