@@ -27,8 +27,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Each vendor's complete native client stays reachable through [`sama`](crate::sama) and
-//! [`scale`](crate::scale).
+//! Each vendor's complete native client stays reachable through its module: [`sama`],
+//! [`scale`], [`labelbox`] and [`segments`].
 #![deny(missing_docs)]
 
 mod config;

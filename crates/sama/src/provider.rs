@@ -56,7 +56,7 @@ fn op_err(e: Error, op: &str) -> Error {
 
 /// How the adapter maps labelmux concepts Sama has no field for onto task inputs.
 ///
-/// Sama stores only task inputs. labelmux's [`TaskSpec::external_key`] and the batch name
+/// Sama stores only task inputs. labelmux's [`TaskSpec::external_key`](labelmux_core::TaskSpec::external_key) and the batch name
 /// ([`BatchSpec::name`], Sama's "client batch id") therefore travel as inputs, which **must
 /// exist in the Sama project** (Sama rejects unknown inputs with `InvalidInputSchema`).
 ///
