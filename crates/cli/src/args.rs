@@ -27,6 +27,43 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Global options that a subcommand's `--help` leaves to `labelmux --help` (they still work
+/// everywhere): listing them under every subcommand buried its own options.
+const GLOBALS_LEFT_TO_TOP_HELP: [&str; 5] = ["config", "provider", "base_url", "verbose", "quiet"];
+
+/// The command line: [`Cli`] with lean subcommand help.
+pub fn command() -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    // A subcommand that already has a global option's id does not get the propagated copy:
+    // give it a hidden copy, which parses and propagates exactly like the original.
+    let hidden: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| GLOBALS_LEFT_TO_TOP_HELP.contains(&a.get_id().as_str()))
+        .map(|a| a.clone().hide(true))
+        .collect();
+    lean_help(cmd, &hidden, true)
+}
+
+fn lean_help(mut cmd: clap::Command, hidden: &[clap::Arg], top: bool) -> clap::Command {
+    let subcommands: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in subcommands {
+        cmd = cmd.mut_subcommand(name, |s| lean_help(s, hidden, false));
+    }
+    if top {
+        return cmd;
+    }
+    cmd = cmd.args(hidden.iter().cloned());
+    if cmd.get_after_help().is_none() {
+        cmd = cmd.after_help(
+            "Also accepted: --config, --provider, --base-url, -v/--verbose, -q/--quiet (see `labelmux --help`).",
+        );
+    }
+    cmd
+}
+
 /// Options every command accepts.
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Global options")]

@@ -20,7 +20,6 @@ mod tablefile;
 pub mod taskfile;
 
 use args::{Cli, OutputMode};
-use clap::Parser;
 use exit::CliError;
 
 /// The sample task file `labelmux demo` sends: 200 tasks with the Sama emulator's default
@@ -30,7 +29,10 @@ pub const SAMPLE_TASKS: &str = include_str!("../assets/sample_tasks.jsonl");
 
 /// Parse the command line, run the command, print any error; returns the process exit code.
 pub fn main_entry() -> i32 {
-    let cli = match Cli::try_parse() {
+    let parsed = args::command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with code 0; usage errors to stderr with code 2.

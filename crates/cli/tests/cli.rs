@@ -1728,3 +1728,47 @@ async fn the_scale_demo_hint_carries_the_input_mapping_and_works() {
     assert_ok(&out);
     assert_eq!(stdout_json(&out)["batch"]["counts"]["created"], 2);
 }
+
+#[test]
+fn subcommand_help_lists_its_own_options_not_every_global_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = bare(dir.path())
+        .args(["tasks", "create", "--help"])
+        .output()
+        .unwrap();
+    assert!(sub.status.success());
+    let text = String::from_utf8_lossy(&sub.stdout);
+    assert!(
+        text.contains("--from <FILE>") && text.contains("--project <ID>"),
+        "{text}"
+    );
+    for global in ["--base-url <URL>", "--config <FILE>", "--quiet\n"] {
+        assert!(!text.contains(global), "{global} listed again:\n{text}");
+    }
+    assert!(text.contains("labelmux --help"), "{text}");
+    let top = bare(dir.path()).arg("--help").output().unwrap();
+    let top = String::from_utf8_lossy(&top.stdout);
+    assert!(
+        top.contains("--base-url <URL>") && top.contains("--config <FILE>"),
+        "{top}"
+    );
+    // Hidden in the help, still accepted after the subcommand.
+    let out = bare(dir.path())
+        .args([
+            "config",
+            "show",
+            "--provider",
+            "scale",
+            "-q",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout_json(&out)["provider"]["value"], "scale");
+}
