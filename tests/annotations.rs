@@ -3,7 +3,7 @@
 
 use futures::{stream, StreamExt, TryStreamExt};
 use labelmux::io::coco::{counts, CocoWriter};
-use labelmux::io::export::normalize;
+use labelmux::io::export::{normalize, normalize_in, project_label_schema};
 use labelmux::{
     AnnotationKind, AnyProvider, BatchSpec, Delivery, DeliveryQuery, LabelSchema,
     NotNormalizedReason, ProjectId, Provider, TaskSpec, Vendor,
@@ -13,11 +13,16 @@ use serde_json::json;
 use std::time::Duration;
 
 async fn pull(vendor: Vendor, tasks: Vec<TaskSpec>) -> Vec<Delivery> {
+    pull_with_schema(vendor, tasks).await.0
+}
+
+/// The deliveries of `tasks` labeled on `vendor`'s emulator, and the project's classes.
+async fn pull_with_schema(vendor: Vendor, tasks: Vec<TaskSpec>) -> (Vec<Delivery>, LabelSchema) {
     let (emulator, mut config) = emulated_config(vendor).await.unwrap();
     config.settings_mut(Vendor::Scale).inputs.defaults.insert(
         "geometries".into(),
         json!({"box": {"objects_to_annotate": ["cat"]},
-               "polygon": {"objects_to_annotate": ["cat"]},
+               "polygon": {"objects_to_annotate": ["road"]},
                "point": {"objects_to_annotate": ["eye"]}}),
     );
     let provider = AnyProvider::from_config(&config).unwrap();
@@ -47,8 +52,9 @@ async fn pull(vendor: Vendor, tasks: Vec<TaskSpec>) -> Vec<Delivery> {
         .try_collect()
         .await
         .unwrap();
+    let schema = project_label_schema(&provider, &project).await.unwrap();
     emulator.shutdown().await;
-    out
+    (out, schema)
 }
 
 fn tasks(n: usize) -> Vec<TaskSpec> {
@@ -61,9 +67,13 @@ fn tasks(n: usize) -> Vec<TaskSpec> {
         .collect()
 }
 
-/// (kind, label) of every annotation of a delivery, sorted.
-fn shape_of(vendor: Vendor, d: &Delivery) -> Vec<(&'static str, Option<String>)> {
-    let n = normalize(vendor, d);
+/// Every geometric annotation of a delivery as (kind, kind with its coordinates, label), sorted.
+fn geometry_of(
+    vendor: Vendor,
+    d: &Delivery,
+    schema: &LabelSchema,
+) -> Vec<(&'static str, String, Option<String>)> {
+    let n = normalize_in(vendor, d, schema);
     assert!(
         n.not_normalized.is_empty(),
         "{vendor}: {:?}",
@@ -72,43 +82,75 @@ fn shape_of(vendor: Vendor, d: &Delivery) -> Vec<(&'static str, Option<String>)>
     let mut v: Vec<_> = n
         .annotations
         .iter()
-        .filter(|a| !matches!(a.kind, AnnotationKind::Classification { .. }))
-        .map(|a| (a.kind.name(), a.label.clone()))
+        .filter(|a| {
+            !matches!(
+                a.kind,
+                AnnotationKind::Classification { .. } | AnnotationKind::Text { .. }
+            )
+        })
+        .map(|a| {
+            let geometry = serde_json::to_string(&a.kind).unwrap();
+            (a.kind.name(), geometry, a.label.clone())
+        })
         .collect();
     v.sort();
     v
 }
 
+/// The same work (five images) labeled on each vendor's emulator reads back as the same
+/// neutral annotations: the same kinds, classes and pixel coordinates for each image, although
+/// each vendor sends them in its own format (Sama corner lists, Scale `left/top/width/height`,
+/// Labelbox `top/left/height/width`, Segments point pairs and category ids).
 #[tokio::test]
-async fn the_same_work_reads_the_same_on_sama_and_scale() {
-    let want = vec![
-        ("bbox", Some("cat".to_owned())),
-        ("point", Some("eye".to_owned())),
-        ("polygon", Some("cat".to_owned())),
-    ];
-    for vendor in [Vendor::Sama, Vendor::Scale] {
-        let deliveries = pull(vendor, tasks(5)).await;
+async fn the_same_work_reads_the_same_on_every_vendor() {
+    let mut by_vendor = Vec::new();
+    for vendor in labelmux_emulator::emulated_vendors() {
+        let (deliveries, schema) = pull_with_schema(vendor, tasks(5)).await;
         assert_eq!(deliveries.len(), 5, "{vendor}");
+        let mut by_key = std::collections::BTreeMap::new();
         for d in &deliveries {
-            assert_eq!(shape_of(vendor, d), want, "{vendor} {}", d.task_id);
-            let n = normalize(vendor, d);
-            assert!(n
-                .image
-                .url
-                .as_deref()
-                .unwrap_or_default()
-                .starts_with("https://example.com/"));
+            let key = d.external_key.clone().expect("every task has its key");
+            let n = normalize_in(vendor, d, &schema);
+            assert!(
+                n.image
+                    .url
+                    .as_deref()
+                    .unwrap_or_default()
+                    .starts_with("https://example.com/"),
+                "{vendor}: {:?}",
+                n.image
+            );
+            by_key.insert(key, geometry_of(vendor, d, &schema));
         }
+        let kinds: Vec<_> = by_key["img-0"]
+            .iter()
+            .map(|(kind, _, label)| (*kind, label.as_deref()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("bbox", Some("cat")),
+                ("point", Some("eye")),
+                ("polygon", Some("road")),
+            ],
+            "{vendor}"
+        );
+        // COCO from the same deliveries: a box and a polygon per image; points have no form.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("coco.json");
-        let mut coco = CocoWriter::create(&path, LabelSchema::new()).unwrap();
+        let mut coco = CocoWriter::create(&path, schema.clone()).unwrap();
         for d in &deliveries {
-            coco.write(d, &normalize(vendor, d)).unwrap();
+            coco.write(d, &normalize_in(vendor, d, &schema)).unwrap();
         }
         let report = coco.finish().unwrap();
-        // A box and a polygon per image; the point has no COCO instances form.
-        assert_eq!(counts(&path).unwrap(), (5, 10, 1), "{vendor}");
+        assert_eq!(counts(&path).unwrap().0, 5, "{vendor}");
+        assert_eq!(counts(&path).unwrap().1, 10, "{vendor}");
         assert_eq!(report.skipped_by_kind.get("point"), Some(&5), "{vendor}");
+        by_vendor.push((vendor, by_key));
+    }
+    let (first, reference) = &by_vendor[0];
+    for (vendor, by_key) in &by_vendor[1..] {
+        assert_eq!(by_key, reference, "{vendor} differs from {first}");
     }
 }
 
@@ -145,48 +187,24 @@ async fn a_malformed_answer_is_reported_and_the_delivery_kept() {
     assert_eq!(counts(&path).unwrap().0, 1);
 }
 
-/// Labelbox and Segments emulators label other classes than Sama and Scale (the seeded
-/// ontology / dataset categories), so each is checked on its own: every generated geometry and
-/// answer reads as its neutral kind, nothing is left unread.
+/// Labelbox's global classifications (the seeded ontology's radio and text questions) read as
+/// neutral classification and text annotations beside the shapes.
 #[tokio::test]
-async fn labelbox_and_segments_read_through_the_neutral_model() {
-    let cases = [
-        (
-            Vendor::Labelbox,
-            vec![
-                ("bbox", Some("car".to_owned())),
-                ("point", Some("light".to_owned())),
-                ("polygon", Some("road".to_owned())),
-                ("text", None),
-            ],
-        ),
-        // Category names live in the dataset, not the sample: labels are the category ids.
-        (
-            Vendor::Segments,
-            vec![
-                ("bbox", Some("1".to_owned())),
-                ("polygon", Some("2".to_owned())),
-            ],
-        ),
-    ];
-    for (vendor, want) in cases {
-        let deliveries = pull(vendor, tasks(3)).await;
-        assert!(!deliveries.is_empty(), "{vendor}");
-        for d in &deliveries {
-            assert_eq!(shape_of(vendor, d), want, "{vendor} {}", d.task_id);
-        }
-        if vendor == Vendor::Labelbox {
-            let n = normalize(vendor, &deliveries[0]);
-            let kinds: Vec<_> = n
-                .annotations
-                .iter()
-                .filter(|a| !matches!(a.kind.name(), "bbox" | "polygon" | "point"))
-                .map(|a| (a.kind.name(), a.label.clone()))
-                .collect();
-            assert_eq!(
-                kinds,
-                [("classification", Some("sunny".to_owned())), ("text", None)]
-            );
-        }
+async fn labelbox_classifications_read_through_the_neutral_model() {
+    let deliveries = pull(Vendor::Labelbox, tasks(2)).await;
+    assert_eq!(deliveries.len(), 2);
+    for d in &deliveries {
+        let n = normalize(Vendor::Labelbox, d);
+        assert!(n.not_normalized.is_empty(), "{:?}", n.not_normalized);
+        let kinds: Vec<_> = n
+            .annotations
+            .iter()
+            .filter(|a| !matches!(a.kind.name(), "bbox" | "polygon" | "point"))
+            .map(|a| (a.kind.name(), a.label.clone()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [("classification", Some("sunny".to_owned())), ("text", None)]
+        );
     }
 }

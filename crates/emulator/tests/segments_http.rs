@@ -821,8 +821,9 @@ async fn lifecycle_labels_reviews_and_relabels_rejections_with_workunits() {
     assert_eq!(v["label_status"], "LABELED");
     assert_eq!(v["created_by"], "emulator-labeler");
     let anns = v["attributes"]["annotations"].as_array().unwrap();
-    // The seeded `vector` dataset has categories car (1) and pedestrian (2): a bbox and a polygon.
-    assert_eq!(anns.len(), 2);
+    // The seeded `vector` dataset has categories cat (1), road (2) and eye (3): a bbox, a
+    // polygon and a point.
+    assert_eq!(anns.len(), 3);
     assert_eq!(
         (anns[0]["category_id"].clone(), anns[0]["type"].clone()),
         (json!(1), json!("bbox"))
@@ -830,6 +831,10 @@ async fn lifecycle_labels_reviews_and_relabels_rejections_with_workunits() {
     assert_eq!(
         (anns[1]["category_id"].clone(), anns[1]["type"].clone()),
         (json!(2), json!("polygon"))
+    );
+    assert_eq!(
+        (anns[2]["category_id"].clone(), anns[2]["type"].clone()),
+        (json!(3), json!("point"))
     );
     assert_eq!(seg.control("advance", &p).await["moved"], 4);
     let (_, d) = seg.get(&format!("/datasets/{DS}/")).await;

@@ -163,15 +163,16 @@ pub fn deliveries_from_line(line: &ExportLine, project: &ProjectId) -> Vec<Deliv
         Some(WorkflowStatus::InRework) => Some(ReviewState::Rejected),
         _ => Some(ReviewState::Unreviewed),
     };
-    let raw_labels: Vec<Value> = line
-        .raw
-        .pointer(&format!(
-            "/projects/{}/labels",
-            escape_pointer(project.as_str())
-        ))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let labels_pointer = format!("/projects/{}/labels", escape_pointer(project.as_str()));
+    // A delivery's raw JSON is its export line narrowed to its own label: the data row and its
+    // `media_attributes` (the image and its size) stay beside the label.
+    let raw_for = |label_id: &str| -> Value {
+        let mut narrowed = line.raw.clone();
+        if let Some(Value::Array(labels)) = narrowed.pointer_mut(&labels_pointer) {
+            labels.retain(|r| r.get("id").and_then(Value::as_str) == Some(label_id));
+        }
+        narrowed
+    };
     p.labels
         .iter()
         .map(|l| Delivery {
@@ -185,11 +186,7 @@ pub fn deliveries_from_line(line: &ExportLine, project: &ProjectId) -> Vec<Deliv
             delivered_at: l.label_details.created_at,
             updated_at: label_revision(l),
             answers: l.annotations.clone().unwrap_or(Value::Null),
-            raw: raw_labels
-                .iter()
-                .find(|r| r.get("id").and_then(Value::as_str) == Some(l.id.as_str()))
-                .cloned()
-                .unwrap_or(Value::Null),
+            raw: raw_for(&l.id),
             checkpoint: None,
         })
         .collect()
@@ -243,7 +240,10 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].id.as_str(), "l1");
         assert_eq!(d[1].answers, json!({"objects": [2]}));
-        assert_eq!(d[1].raw["id"], "l2");
+        let own = d[1].raw.pointer("/projects/clp/labels").unwrap();
+        assert_eq!(own.as_array().unwrap().len(), 1);
+        assert_eq!(own[0]["id"], "l2");
+        assert_eq!(d[1].raw["data_row"]["row_data"], "https://x/a.jpg");
         assert_eq!(d[0].review, Some(ReviewState::Approved));
         assert!(d[0].updated_at > d[0].delivered_at);
     }

@@ -18,8 +18,8 @@
 //! kept, `id` is the vendor id. Points are pixels, origin top-left — the neutral convention.
 
 use labelmux_core::{
-    json_pointer, Annotation, AnnotationKind, BoundingBox, Delivery, ImageInfo, LabelSchema, Mask,
-    Normalize, NormalizedLabels, NotNormalized, Point, Vendor,
+    json_pointer, Annotation, AnnotationKind, BoundingBox, Category, Delivery, ImageInfo,
+    LabelSchema, Mask, Normalize, NormalizedLabels, NotNormalized, Point, Vendor,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -34,7 +34,19 @@ impl Normalize for SegmentsAnnotations {
     }
 
     fn normalize(&self, delivery: &Delivery) -> NormalizedLabels {
-        let names = category_names(&delivery.raw);
+        self.normalize_in(delivery, &LabelSchema::new())
+    }
+
+    /// Category ids are named from `schema` (the dataset's task attributes, as
+    /// [`Normalize::label_schema`] reads them), then from task attributes in the delivery's raw
+    /// document; an id named by neither stays the id as text.
+    fn normalize_in(&self, delivery: &Delivery, schema: &LabelSchema) -> NormalizedLabels {
+        let mut names = category_names(&delivery.raw);
+        for c in schema.categories() {
+            if let Some(id) = &c.vendor_id {
+                names.entry(id.clone()).or_insert_with(|| c.name.clone());
+            }
+        }
         let mut out = normalize_attributes(&delivery.answers, &names);
         out.image = image_info(&delivery.raw);
         out
@@ -46,7 +58,11 @@ impl Normalize for SegmentsAnnotations {
         let mut schema = LabelSchema::new();
         for c in categories(document) {
             if let Some(name) = c.get("name").and_then(Value::as_str) {
-                schema.id_or_insert(name);
+                let category = Category::new(name, None);
+                schema.insert(match c.get("id").and_then(|id| id_text(id)) {
+                    Some(id) => category.with_vendor_id(id),
+                    None => category,
+                });
             }
         }
         schema

@@ -8,7 +8,7 @@ use crate::output;
 use crate::sink::DeliveryFormat;
 use futures::StreamExt;
 use labelmux::io::coco::CocoWriter;
-use labelmux::io::export::{normalize, normalizer_for, ExportReport};
+use labelmux::io::export::{normalize_in, normalizer_for, project_label_schema, ExportReport};
 use labelmux::io::yolo::{YoloError, YoloWriter};
 use labelmux::{
     Checkpoint, Delivery, DeliveryQuery, DeliverySince, LabelSchema, ProjectId, Provider,
@@ -24,8 +24,13 @@ enum Exporter {
 }
 
 impl Exporter {
-    fn write(&mut self, vendor: labelmux::Vendor, d: &Delivery) -> Result<(), CliError> {
-        let labels = normalize(vendor, d);
+    fn write(
+        &mut self,
+        vendor: labelmux::Vendor,
+        schema: &LabelSchema,
+        d: &Delivery,
+    ) -> Result<(), CliError> {
+        let labels = normalize_in(vendor, d, schema);
         // Classes the task declares (Scale geometries) are numbered in the vendor's order.
         if let Some(declared) = normalizer_for(vendor).map(|n| n.label_schema(&d.raw)) {
             match self {
@@ -71,12 +76,14 @@ pub(crate) async fn pull_export(
             "This release has no annotation mapping for {vendor}: the export lists its deliveries without annotations."
         ));
     }
+    // The project's classes, numbered in the vendor's order (and naming Segments' category ids).
+    let schema = project_label_schema(provider, project).await?;
     let open_err = |e| CliError::io(format!("cannot open {}", out.display()), e);
     let mut exporter = match format {
         DeliveryFormat::Yolo => {
-            Exporter::Yolo(YoloWriter::create(out, LabelSchema::new()).map_err(open_err)?)
+            Exporter::Yolo(YoloWriter::create(out, schema.clone()).map_err(open_err)?)
         }
-        _ => Exporter::Coco(CocoWriter::create(out, LabelSchema::new()).map_err(open_err)?),
+        _ => Exporter::Coco(CocoWriter::create(out, schema.clone()).map_err(open_err)?),
     };
     let consumer = match &query.since {
         DeliverySince::LastCall { consumer } => Some(consumer.clone()),
@@ -89,7 +96,7 @@ pub(crate) async fn pull_export(
     let mut failure = None;
     while let Some(item) = stream.next().await {
         match item.map_err(CliError::from).and_then(|d| {
-            exporter.write(vendor, &d)?;
+            exporter.write(vendor, &schema, &d)?;
             Ok(d.checkpoint)
         }) {
             Ok(cp) => {

@@ -423,6 +423,10 @@ pub struct Category {
     /// A parent class, where the vendor nests them (Scale `subchoices`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supercategory: Option<String>,
+    /// The vendor's id of the class, where its answers name classes by id (Segments'
+    /// `category_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<String>,
 }
 
 impl Category {
@@ -431,7 +435,13 @@ impl Category {
         Category {
             name: name.into(),
             supercategory,
+            vendor_id: None,
         }
+    }
+    /// The same category, with the vendor's id of it.
+    pub fn with_vendor_id(mut self, id: impl Into<String>) -> Self {
+        self.vendor_id = Some(id.into());
+        self
     }
 }
 
@@ -479,16 +489,21 @@ impl LabelSchema {
     pub fn id_or_insert(&mut self, name: &str) -> usize {
         match self.index.get(name) {
             Some(&i) => i,
-            None => self.insert(Category {
-                name: name.to_owned(),
-                supercategory: None,
-            }),
+            None => self.insert(Category::new(name, None)),
         }
     }
 
     /// The index of `name`, if present.
     pub fn id(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
+    }
+
+    /// The name of the class the vendor calls `vendor_id` ([`Category::vendor_id`]).
+    pub fn name_of_vendor_id(&self, vendor_id: &str) -> Option<&str> {
+        self.categories
+            .iter()
+            .find(|c| c.vendor_id.as_deref() == Some(vendor_id))
+            .map(|c| c.name.as_str())
     }
 
     /// Add every category of `other` not yet present, in its order.
@@ -540,6 +555,14 @@ pub trait Normalize: Send + Sync {
     /// `Provider::task_schema` returns it) or a delivered task whose parameters list them (Scale
     /// `params.geometries`). Empty where the document declares none.
     fn label_schema(&self, document: &Value) -> LabelSchema;
+
+    /// [`Normalize::normalize`] with the project's classes at hand, for vendors whose answers
+    /// name classes by id (Segments): labels become the schema's names. By default the schema
+    /// is not needed.
+    fn normalize_in(&self, delivery: &Delivery, schema: &LabelSchema) -> NormalizedLabels {
+        let _ = schema;
+        self.normalize(delivery)
+    }
 }
 
 /// JSON pointer of `key` under `parent` (escaping `~` and `/` as RFC 6901 says).

@@ -2,6 +2,7 @@
 //! `/_emulator/` control API. A vendor plugs in through [`VendorEmulator`].
 
 pub(crate) mod control;
+pub(crate) mod drawing;
 pub(crate) mod faults;
 pub(crate) mod lifecycle;
 pub(crate) mod multipart;

@@ -4,6 +4,7 @@
 //! labeling workflow (to label → in review → done; rework) that the lifecycle clock drives
 //! (labelbox.md §4–§13).
 
+use crate::framework::drawing::{Drawing, BOX_CLASS, POINT_CLASS, POLYGON_CLASS};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -453,9 +454,9 @@ fn cuid(counter: u64) -> String {
 pub(crate) fn demo_ontology() -> Value {
     json!({
         "tools": [
-            {"tool": "rectangle", "name": "car", "color": "#FF0000", "classifications": []},
-            {"tool": "polygon", "name": "road", "color": "#00FF00", "classifications": []},
-            {"tool": "point", "name": "light", "color": "#0000FF", "classifications": []}
+            {"tool": "rectangle", "name": BOX_CLASS, "color": "#FF0000", "classifications": []},
+            {"tool": "polygon", "name": POLYGON_CLASS, "color": "#00FF00", "classifications": []},
+            {"tool": "point", "name": POINT_CLASS, "color": "#0000FF", "classifications": []}
         ],
         "classifications": [
             {"type": "radio", "name": "weather", "instructions": "weather",
@@ -934,12 +935,20 @@ impl Store {
 
     /// The annotations of a generated label: one object per geometric tool of the ontology and
     /// an answer to each global classification (§12.5 shapes).
-    fn generate_annotations(&mut self, p: usize, seed: usize) -> Value {
+    /// Shapes come from the shared drawing of `reference` (the row's data URL for its first
+    /// label), the same work as on the other vendors' emulators.
+    fn generate_annotations(&mut self, p: usize, reference: &str) -> Value {
         let normalized = self.projects[p]
             .ontology
             .map(|o| self.ontologies[o].normalized.clone())
             .unwrap_or_else(|| json!({"tools": [], "classifications": []}));
-        let s = (seed % 97) as i64;
+        let d = Drawing::of(reference);
+        let xy = |points: &[(i64, i64)]| -> Vec<Value> {
+            points
+                .iter()
+                .map(|&(x, y)| json!({"x": x, "y": y}))
+                .collect()
+        };
         let mut objects = Vec::new();
         for tool in normalized
             .get("tools")
@@ -952,19 +961,14 @@ impl Store {
                 "rectangle" | "bbox" => (
                     "ImageBoundingBox",
                     "bounding_box",
-                    json!({"top": 100 + s, "left": 200 + s, "height": 50 + s, "width": 80 + s}),
+                    json!({"top": d.top, "left": d.left, "height": d.height, "width": d.width}),
                 ),
-                "polygon" => (
-                    "ImagePolygon",
-                    "polygon",
-                    json!([{"x": 10 + s, "y": 10}, {"x": 110 + s, "y": 10}, {"x": 60 + s, "y": 90}]),
-                ),
-                "point" => ("ImagePoint", "point", json!({"x": 300 + s, "y": 400 + s})),
-                "line" => (
-                    "ImagePolyline",
-                    "line",
-                    json!([{"x": 0, "y": s}, {"x": 100, "y": 100 + s}]),
-                ),
+                "polygon" => ("ImagePolygon", "polygon", json!(xy(&d.polygon()))),
+                "point" => {
+                    let (x, y) = d.point();
+                    ("ImagePoint", "point", json!({"x": x, "y": y}))
+                }
+                "line" => ("ImagePolyline", "line", json!(xy(&d.line()))),
                 _ => continue,
             };
             let nested = self.answer_classifications(tool.get("classifications"));
@@ -1111,7 +1115,8 @@ impl Store {
             .collect();
         for (k, &l) in live.iter().enumerate() {
             if reworked {
-                let ann = self.generate_annotations(p, row + k + 1);
+                let reference = format!("{}#rework-{k}", self.rows[row].row_data);
+                let ann = self.generate_annotations(p, &reference);
                 let label = &mut self.labels[l];
                 label.annotations = ann;
                 label.updated_at = now;
@@ -1122,7 +1127,12 @@ impl Store {
             }
         }
         for k in live.len()..expected {
-            let ann = self.generate_annotations(p, row + k);
+            // Consensus labels beyond the first draw (slightly) different work.
+            let reference = match k {
+                0 => self.rows[row].row_data.clone(),
+                k => format!("{}#{k}", self.rows[row].row_data),
+            };
+            let ann = self.generate_annotations(p, &reference);
             let id = self.new_id();
             self.labels.push(LabelRec {
                 id: id.clone(),

@@ -2,6 +2,7 @@
 //! answers and the JSON Schemas derived from it.
 
 use super::errors::ErrorItem;
+use crate::framework::drawing::{Drawing, BOX_CLASS, POINT_CLASS, POLYGON_CLASS};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -314,8 +315,8 @@ pub(crate) fn default_answers(data: &RawValue, has_output: bool) -> Box<RawValue
 }
 
 /// Answers of a task completed by the emulated workforce: each output's pre-annotation if
-/// present, else a deterministic value (`label` = "cat", `boxes` = a rectangle, a polygon and a
-/// point derived from the task's position, classed by `label`).
+/// present, else a deterministic value (`label` = "cat", `boxes` = the shared drawing of the
+/// task's `url`: a rectangle classed by `label`, a polygon "road" and a point "eye").
 pub(crate) fn generated_answers(data: &RawValue, has_output: bool, seq: u64) -> Box<RawValue> {
     let pre = if has_output {
         pre_annotations(data)
@@ -325,16 +326,17 @@ pub(crate) fn generated_answers(data: &RawValue, has_output: bool, seq: u64) -> 
     let label = pre
         .get("label")
         .map(|v| v.get().to_owned())
-        .unwrap_or_else(|| "\"cat\"".to_owned());
+        .unwrap_or_else(|| format!("\"{BOX_CLASS}\""));
     let boxes = pre.get("boxes").map(|v| v.get().to_owned()).unwrap_or_else(|| {
-        let x1 = seq % 100;
-        let y1 = (seq / 100) % 100;
-        let (x2, y2) = (x1 + 10, y1 + 10);
-        // A box, a polygon and a point in Sama's own shape format (sama.md §4.1.1), each
-        // tagged with its class.
-        let (px, py) = (x1 + 5, y1 + 5);
+        // The shared drawing of the image (the same on every vendor's emulator), in Sama's own
+        // shape format (sama.md §4.1.1), each shape tagged with its class.
+        let reference = image_reference(data).unwrap_or_else(|| seq.to_string());
+        let d = Drawing::of(&reference);
+        let (x1, y1, x2, y2) = (d.left, d.top, d.right(), d.bottom());
+        let [(ax, ay), (bx, by), (cx, cy)] = d.polygon();
+        let (px, py) = d.point();
         format!(
-            r#"{{"layers":{{"vector_tagging":[{{"shapes":[{{"type":"rectangle","index":0,"points":[[{x1},{y1}],[{x2},{y1}],[{x1},{y2}],[{x2},{y2}]],"tags":{{"class":{label}}}}},{{"type":"polygon","index":1,"points":[[{x1},{y1}],[{x2},{y1}],[{x2},{y2}]],"tags":{{"class":{label}}}}},{{"type":"point","index":2,"points":[[{px},{py}]],"tags":{{"class":"eye"}}}}],"group_type":null}}]}}}}"#
+            r#"{{"layers":{{"vector_tagging":[{{"shapes":[{{"type":"rectangle","index":0,"points":[[{x1},{y1}],[{x2},{y1}],[{x1},{y2}],[{x2},{y2}]],"tags":{{"class":{label}}}}},{{"type":"polygon","index":1,"points":[[{ax},{ay}],[{bx},{by}],[{cx},{cy}]],"tags":{{"class":"{POLYGON_CLASS}"}}}},{{"type":"point","index":2,"points":[[{px},{py}]],"tags":{{"class":"{POINT_CLASS}"}}}}],"group_type":null}}]}}}}"#
         )
     });
     raw(format!(r#"{{"label":{label},"boxes":{boxes}}}"#))
@@ -495,11 +497,14 @@ mod tests {
         let shapes = &gen["boxes"]["layers"]["vector_tagging"][0]["shapes"];
         assert_eq!(shapes[0]["tags"]["class"], "dog");
         assert_eq!(shapes[1]["type"], "polygon");
-        assert_eq!(shapes[2]["points"], json!([[8, 5]]));
-        assert_eq!(
-            gen["boxes"]["layers"]["vector_tagging"][0]["shapes"][0]["points"][0],
-            json!([3, 0])
-        );
+        // The shared drawing of the task's url, whatever its position.
+        let d = Drawing::of("u");
+        let (px, py) = d.point();
+        assert_eq!(shapes[2]["points"], json!([[px, py]]));
+        assert_eq!(shapes[2]["tags"]["class"], POINT_CLASS);
+        assert_eq!(shapes[0]["points"][0], json!([d.left, d.top]));
+        let other = generated_answers(&data, true, 4);
+        assert_eq!(other.get(), generated_answers(&data, true, 3).get());
         let def: Value = serde_json::from_str(default_answers(&data, true).get()).unwrap();
         assert_eq!(def, json!({"label": "dog"}));
         let plain = RawValue::from_string(r#"{"url":"u"}"#.into()).unwrap();
@@ -507,4 +512,13 @@ mod tests {
         assert_eq!(gen["label"], "cat");
         assert_eq!(default_answers(&plain, false).get(), "{}");
     }
+}
+
+/// The task's image URL (input `url`), which the shared drawing is keyed by.
+fn image_reference(data: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Url {
+        url: Option<String>,
+    }
+    serde_json::from_str::<Url>(data.get()).ok()?.url
 }

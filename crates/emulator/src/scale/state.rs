@@ -3,6 +3,7 @@
 //! (pending → completed with a `response`; audit-rejected → reworked; scale.md §4, §6, §8).
 
 use super::wire::{fmt_ts, now_ms};
+use crate::framework::drawing::Drawing;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -204,7 +205,8 @@ impl TaskRec {
 
     /// An `imageannotation` answer: one annotation per requested geometry (`box`, `polygon`,
     /// `line`, `point`; a box when none is requested), in Scale's response format, labeled
-    /// with the geometry's first `objects_to_annotate` entry.
+    /// with the geometry's first `objects_to_annotate` entry, drawn where the shared drawing of
+    /// the attachment says.
     fn image_annotations(&self) -> Vec<Value> {
         let geometries = self.params.get("geometries").and_then(Value::as_object);
         let label = |g: &str| {
@@ -227,6 +229,19 @@ impl TaskRec {
                 .collect(),
             _ => vec!["box"],
         };
+        // The shared drawing of the attachment (the same on every vendor's emulator).
+        let reference = self
+            .params
+            .get("attachment")
+            .and_then(Value::as_str)
+            .map_or_else(|| self.id.clone(), str::to_owned);
+        let d = Drawing::of(&reference);
+        let vertices = |points: &[(i64, i64)]| -> Vec<Value> {
+            points
+                .iter()
+                .map(|&(x, y)| json!({"x": x, "y": y}))
+                .collect()
+        };
         requested
             .into_iter()
             .enumerate()
@@ -234,14 +249,15 @@ impl TaskRec {
                 let uuid = format!("{}-{i}", self.id);
                 match g {
                     "polygon" => json!({"type": "polygon", "label": label(g), "uuid": uuid,
-                        "vertices": [{"x": 10, "y": 20}, {"x": 40, "y": 20}, {"x": 40, "y": 60}]}),
+                        "vertices": vertices(&d.polygon())}),
                     "line" => json!({"type": "line", "label": label(g), "uuid": uuid,
-                        "vertices": [{"x": 10, "y": 20}, {"x": 40, "y": 60}]}),
+                        "vertices": vertices(&d.line())}),
                     "point" => {
-                        json!({"type": "point", "label": label(g), "uuid": uuid, "x": 15, "y": 25})
+                        let (x, y) = d.point();
+                        json!({"type": "point", "label": label(g), "uuid": uuid, "x": x, "y": y})
                     }
                     _ => json!({"type": "box", "label": label(g), "uuid": uuid, "attributes": {},
-                        "left": 10, "top": 20, "width": 30, "height": 40}),
+                        "left": d.left, "top": d.top, "width": d.width, "height": d.height}),
                 }
             })
             .collect()

@@ -5,6 +5,7 @@
 
 use super::wire::{fmt_release_ts, fmt_ts, new_uuid};
 use super::workforce::{INSTANCE_1_KEY, INSTANCE_1_PNG};
+use crate::framework::drawing::{BOX_CLASS, POINT_CLASS, POLYGON_CLASS};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -543,8 +544,9 @@ fn seeded_attributes() -> Value {
     json!({
         "format_version": "0.1",
         "categories": [
-            {"name": "car", "id": 1, "color": [0, 113, 188]},
-            {"name": "pedestrian", "id": 2, "color": [216, 82, 24]},
+            {"name": BOX_CLASS, "id": 1, "color": [0, 113, 188]},
+            {"name": POLYGON_CLASS, "id": 2, "color": [216, 82, 24]},
+            {"name": POINT_CLASS, "id": 3, "color": [237, 177, 32]},
         ],
     })
 }

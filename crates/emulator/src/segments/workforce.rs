@@ -4,6 +4,7 @@
 
 use super::state::{IssueRec, LabelRec, Store, WorkunitRec, LABELER, REVIEWER};
 use super::wire::fmt_ts;
+use crate::framework::drawing::Drawing;
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -193,35 +194,41 @@ impl Store {
     }
 }
 
-/// Image size of a sample for generated coordinates (the emulator does not read images).
-const IMAGE_W: f64 = 640.0;
-const IMAGE_H: f64 = 480.0;
-
-/// One image's vector annotations: a bbox per category (and, for `vector`, a polygon; for
-/// `keypoints`, a point), deterministic in `seed`.
+/// One image's vector annotations from the shared drawing of `reference` (the image URL):
+/// `vector` draws its box, polygon and point with the first three categories (the same work as
+/// on the other vendors' emulators); `bboxes` a box per category, `keypoints` a point per
+/// category (the drawing of `reference#i` for the i-th).
 fn image_vector_annotations(
     task_type: &str,
     categories: &[(i64, String)],
-    seed: u64,
+    reference: &str,
     track: bool,
 ) -> Vec<Value> {
+    let pairs = |points: &[(i64, i64)]| -> Vec<Value> {
+        points.iter().map(|&(x, y)| json!([x, y])).collect()
+    };
     let mut out = Vec::new();
     for (i, (cat, _)) in categories.iter().take(3).enumerate() {
         let id = i as i64 + 1;
-        let x = 20.0 + ((seed * 37 + i as u64 * 101) % 400) as f64;
-        let y = 20.0 + ((seed * 53 + i as u64 * 67) % 300) as f64;
-        let (w, h) = (60.0 + (i as f64) * 10.0, 40.0 + (i as f64) * 8.0);
-        let mut a = match (task_type, i % 2) {
+        let vector = matches!(task_type, "vector" | "image-vector-sequence");
+        let d = if vector || i == 0 {
+            Drawing::of(reference)
+        } else {
+            Drawing::of(&format!("{reference}#{i}"))
+        };
+        let mut a = match (task_type, i) {
             ("keypoints", _) => {
-                json!({"id": id, "category_id": cat, "type": "point", "points": [[x, y]]})
+                json!({"id": id, "category_id": cat, "type": "point", "points": pairs(&[d.point()])})
             }
-            ("vector" | "image-vector-sequence", 1) => json!({
-                "id": id, "category_id": cat, "type": "polygon",
-                "points": [[x, y], [(x + w).min(IMAGE_W), y], [(x + w / 2.0).min(IMAGE_W), (y + h).min(IMAGE_H)]],
+            (_, 2) if vector => {
+                json!({"id": id, "category_id": cat, "type": "point", "points": pairs(&[d.point()])})
+            }
+            (_, 1) if vector => json!({
+                "id": id, "category_id": cat, "type": "polygon", "points": pairs(&d.polygon()),
             }),
             _ => json!({
                 "id": id, "category_id": cat, "type": "bbox",
-                "points": [[x, y], [(x + w).min(IMAGE_W), (y + h).min(IMAGE_H)]],
+                "points": pairs(&[(d.left, d.top), (d.right(), d.bottom())]),
             }),
         };
         if track {
@@ -231,6 +238,14 @@ fn image_vector_annotations(
         out.push(a);
     }
     out
+}
+
+/// The image a sample's (or frame's) attributes point at, which the shared drawing is keyed by.
+fn image_reference(attributes: &Value, seed: u64) -> String {
+    attributes
+        .pointer("/image/url")
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("sample-{seed}"), str::to_owned)
 }
 
 fn cuboid(id: i64, cat: i64, seed: u64, track: bool) -> Value {
@@ -280,7 +295,15 @@ pub(crate) fn generate_label(
             "format_version": "0.2",
             "frames": (0..frames).map(|f| json!({
                 "format_version": "0.1",
-                "annotations": image_vector_annotations(task_type, categories, seed + f as u64, true),
+                "annotations": image_vector_annotations(
+                    task_type,
+                    categories,
+                    &image_reference(
+                        sample_attributes.pointer(&format!("/frames/{f}")).unwrap_or(&Value::Null),
+                        seed + f as u64,
+                    ),
+                    true,
+                ),
             })).collect::<Vec<_>>(),
         }),
         "pointcloud-cuboid" | "pointcloud-vector" => json!({
@@ -329,7 +352,12 @@ pub(crate) fn generate_label(
         // bboxes, vector, keypoints (and anything else: the image vector shape)
         _ => json!({
             "format_version": "0.1",
-            "annotations": image_vector_annotations(task_type, categories, seed, false),
+            "annotations": image_vector_annotations(
+                task_type,
+                categories,
+                &image_reference(sample_attributes, seed),
+                false,
+            ),
             "image_attributes": {},
         }),
     }

@@ -1,7 +1,10 @@
 //! What the label exporters ([`super::coco`], [`super::yolo`], [`super::labelmux_jsonl`]) share:
 //! the adapter that reads a vendor's answers ([`normalizer_for`]) and the [`ExportReport`].
 
-use labelmux_core::{Delivery, Normalize, NormalizedLabels, NotNormalizedReason, Vendor};
+use labelmux_core::{
+    Delivery, ErrorKind, LabelSchema, Normalize, NormalizedLabels, NotNormalizedReason, ProjectId,
+    Provider, Vendor,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,6 +44,32 @@ pub fn normalize(vendor: Vendor, delivery: &Delivery) -> NormalizedLabels {
             ));
             out
         }
+    }
+}
+
+/// [`normalize`] with the project's classes at hand ([`project_label_schema`]): vendors whose
+/// answers name classes by id (Segments) label annotations with the class names.
+pub fn normalize_in(vendor: Vendor, delivery: &Delivery, schema: &LabelSchema) -> NormalizedLabels {
+    match normalizer_for(vendor) {
+        Some(n) => n.normalize_in(delivery, schema),
+        None => normalize(vendor, delivery),
+    }
+}
+
+/// The classes `project` declares (Sama's output schema, Segments' dataset categories, …), read
+/// through `Provider::task_schema`; empty where the vendor has no project-level schema (the
+/// exporters then number classes as they meet them).
+pub async fn project_label_schema<P: Provider + ?Sized>(
+    provider: &P,
+    project: &ProjectId,
+) -> labelmux_core::Result<LabelSchema> {
+    let Some(normalizer) = normalizer_for(provider.vendor()) else {
+        return Ok(LabelSchema::new());
+    };
+    match provider.task_schema(project).await {
+        Ok(document) => Ok(normalizer.label_schema(&document)),
+        Err(e) if e.kind() == ErrorKind::Unsupported => Ok(LabelSchema::new()),
+        Err(e) => Err(e),
     }
 }
 
