@@ -114,6 +114,17 @@ pub fn json_kind(v: &Value) -> &'static str {
     }
 }
 
+/// A finite number sent as a JSON number or as numeric text (`12.5`, `" 3 "`); vendors'
+/// coordinates arrive both ways.
+pub fn finite_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|f: &f64| f.is_finite())
+}
+
 fn i64_of(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| {

@@ -18,6 +18,7 @@
 //! Coordinates are pixels, origin top-left — the neutral convention already. The image size is
 //! the line's `media_attributes` when the delivery's raw document carries them.
 
+use labelmux_core::lenient::{finite_number, json_kind};
 use labelmux_core::{
     json_pointer, Annotation, AnnotationKind, BoundingBox, Delivery, ImageInfo, JsonMap,
     LabelSchema, Mask, Normalize, NormalizedLabels, NotNormalized, Point, Vendor,
@@ -75,7 +76,7 @@ pub fn normalize_answers(answers: &Value) -> NormalizedLabels {
                 None,
                 format!(
                     "Labelbox annotations must be an object, found {}",
-                    kind_of(other)
+                    json_kind(other)
                 ),
             ));
             return out;
@@ -88,7 +89,7 @@ pub fn normalize_answers(answers: &Value) -> NormalizedLabels {
                 out.skip(NotNormalized::malformed(
                     path,
                     Some(key),
-                    format!("Labelbox `{key}` is {}, not an array", kind_of(value)),
+                    format!("Labelbox `{key}` is {}, not an array", json_kind(value)),
                 ));
             }
             continue;
@@ -123,7 +124,7 @@ fn object(v: &Value, path: String, out: &mut NormalizedLabels) {
         out.skip(NotNormalized::malformed(
             path,
             None,
-            format!("an object is {}", kind_of(v)),
+            format!("an object is {}", json_kind(v)),
         ));
         return;
     };
@@ -156,7 +157,7 @@ fn geometry(obj: &JsonMap) -> Result<Option<AnnotationKind>, String> {
     if let Some(b) = obj.get("bounding_box") {
         let field = |k: &str| {
             b.get(k)
-                .and_then(number)
+                .and_then(finite_number)
                 .ok_or_else(|| format!("bounding_box has no numeric `{k}`: {b}"))
         };
         return Ok(Some(AnnotationKind::BoundingBox {
@@ -205,7 +206,7 @@ fn geometry(obj: &JsonMap) -> Result<Option<AnnotationKind>, String> {
 fn classification(v: &Value, path: &str) -> Result<Option<Annotation>, String> {
     let obj = v
         .as_object()
-        .ok_or_else(|| format!("a classification is {}", kind_of(v)))?;
+        .ok_or_else(|| format!("a classification is {}", json_kind(v)))?;
     let question = text(obj, "name").or_else(|| text(obj, "value"));
     let answer_name = |a: &Value| -> Result<String, String> {
         a.as_object()
@@ -296,27 +297,10 @@ fn points_of(v: &Value, ty: &str) -> Result<Vec<Point>, String> {
 }
 
 fn point(v: &Value) -> Option<Point> {
-    Some(Point::new(number(v.get("x")?)?, number(v.get("y")?)?))
-}
-
-fn number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|f: &f64| f.is_finite())
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    Some(Point::new(
+        finite_number(v.get("x")?)?,
+        finite_number(v.get("y")?)?,
+    ))
 }
 
 /// The image of a Labelbox delivery: `media_attributes` and `data_row.row_data` /
@@ -326,7 +310,7 @@ pub fn image_info(raw: &Value) -> ImageInfo {
     let mut info = ImageInfo::default();
     let size = |k: &str| {
         raw.pointer(&format!("/media_attributes/{k}"))
-            .and_then(number)
+            .and_then(finite_number)
             .filter(|n| *n >= 1.0 && *n <= u32::MAX as f64)
             .map(|n| n.round() as u32)
     };

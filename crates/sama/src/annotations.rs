@@ -22,6 +22,7 @@
 //! inputs `<input> Width`, `<input> Height`, `<input> Original file name` Sama adds when
 //! enabled (strings), or plain `width`/`height` inputs.
 
+use labelmux_core::lenient::{finite_number, json_kind};
 use labelmux_core::{
     json_pointer, Annotation, AnnotationKind, BoundingBox, Delivery, ImageInfo, JsonMap, Keypoint,
     LabelSchema, Mask, Normalize, NormalizedLabels, NotNormalized, Point, Vendor,
@@ -103,7 +104,7 @@ pub fn normalize_answers(answers: &Value) -> NormalizedLabels {
             None,
             format!(
                 "Sama answers must be an object keyed by output name, found {}",
-                kind_of(other)
+                json_kind(other)
             ),
         )),
     }
@@ -145,7 +146,7 @@ fn output(name: &str, value: &Value, path: &str, out: &mut NormalizedLabels) {
             None,
             format!(
                 "output `{name}` is {}, which has no neutral form",
-                kind_of(other)
+                json_kind(other)
             ),
         )),
     }
@@ -342,29 +343,14 @@ fn points_of(v: Option<&Value>, ty: &str) -> Result<Vec<Point>, String> {
 /// `[x, y]` or `{"x": .., "y": ..}`, numbers or numeric strings.
 fn point(v: &Value) -> Option<Point> {
     match v {
-        Value::Array(xy) if xy.len() >= 2 => Some(Point::new(number(&xy[0])?, number(&xy[1])?)),
-        Value::Object(o) => Some(Point::new(number(o.get("x")?)?, number(o.get("y")?)?)),
+        Value::Array(xy) if xy.len() >= 2 => {
+            Some(Point::new(finite_number(&xy[0])?, finite_number(&xy[1])?))
+        }
+        Value::Object(o) => Some(Point::new(
+            finite_number(o.get("x")?)?,
+            finite_number(o.get("y")?)?,
+        )),
         _ => None,
-    }
-}
-
-fn number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|f: &f64| f.is_finite())
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -389,7 +375,7 @@ pub fn image_info(task: &Value) -> ImageInfo {
                 let k = k.to_ascii_lowercase();
                 k == suffix || k.ends_with(&format!(" {suffix}"))
             })
-            .find_map(|(_, v)| number(v))
+            .find_map(|(_, v)| finite_number(v))
             .filter(|n| *n >= 1.0 && *n <= u32::MAX as f64)
             .map(|n| n.round() as u32)
     };

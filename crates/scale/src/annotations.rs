@@ -22,6 +22,7 @@
 //! `attachment` parameter; Scale does not report image sizes, so `width` / `height` are read
 //! from the task `metadata` (or `params.metadata`) where the caller stored them.
 
+use labelmux_core::lenient::{finite_number, json_kind};
 use labelmux_core::{
     json_pointer, Annotation, AnnotationKind, BoundingBox, Category, Delivery, ImageInfo, JsonMap,
     LabelSchema, Mask, Normalize, NormalizedLabels, NotNormalized, Point, Vendor,
@@ -102,7 +103,7 @@ pub fn normalize_response(response: &Value, task_type: Option<&str>) -> Normaliz
                 task_type,
                 format!(
                     "a Scale response must be an object, found {}",
-                    kind_of(other)
+                    json_kind(other)
                 ),
             ));
             return out;
@@ -136,7 +137,10 @@ fn unsupported(path: &str, key: &str, value: &Value) -> NotNormalized {
     NotNormalized::unsupported(
         path,
         Some(key),
-        format!("response `{key}` ({}) has no neutral form", kind_of(value)),
+        format!(
+            "response `{key}` ({}) has no neutral form",
+            json_kind(value)
+        ),
     )
 }
 
@@ -171,7 +175,7 @@ fn annotations(value: &Value, path: &str, task_type: Option<&str>, out: &mut Nor
             task_type,
             format!(
                 "`annotations` as {} (a file link for video or lidar tasks) has no neutral form",
-                kind_of(other)
+                json_kind(other)
             ),
         )),
     }
@@ -233,14 +237,14 @@ fn geometry(v: &Value, path: &str, task_type: Option<&str>) -> Result<Option<Ann
     };
     let f = |k: &str| -> Result<f64, String> {
         o.get(k)
-            .and_then(number)
+            .and_then(finite_number)
             .ok_or_else(|| format!("a {ty} has no numeric `{k}`"))
     };
     let vertices = || vertices(o.get("vertices"), ty);
     let kind = match ty {
         "box" => {
             let bbox = BoundingBox::new(f("left")?, f("top")?, f("width")?, f("height")?);
-            match o.get("rotation").and_then(number) {
+            match o.get("rotation").and_then(finite_number) {
                 Some(rotation) if rotation != 0.0 => AnnotationKind::RotatedBox {
                     bbox,
                     rotation,
@@ -294,7 +298,7 @@ fn geometry(v: &Value, path: &str, task_type: Option<&str>) -> Result<Option<Ann
         .cloned()
         .unwrap_or_default();
     a.vendor_id = o.get("uuid").and_then(Value::as_str).map(str::to_owned);
-    a.confidence = o.get("confidence").and_then(number);
+    a.confidence = o.get("confidence").and_then(finite_number);
     Ok(Some(a))
 }
 
@@ -333,7 +337,7 @@ fn vertices(v: Option<&Value>, ty: &str) -> Result<Vec<Point>, String> {
     arr.iter()
         .enumerate()
         .map(|(i, p)| {
-            let coordinate = |k: &str| p.get(k).and_then(number);
+            let coordinate = |k: &str| p.get(k).and_then(finite_number);
             match (coordinate("x"), coordinate("y")) {
                 (Some(x), Some(y)) => Ok(Point::new(x, y)),
                 _ => Err(format!("vertex {i} of a {ty} is not {{x, y}}: {p}")),
@@ -347,7 +351,7 @@ fn classifications(value: &Value, path: &str, out: &mut NormalizedLabels) {
         out.skip(NotNormalized::malformed(
             path,
             None,
-            format!("expected an object of answers, found {}", kind_of(value)),
+            format!("expected an object of answers, found {}", json_kind(value)),
         ));
         return;
     };
@@ -388,7 +392,7 @@ fn classification(question: Option<&str>, v: &Value, path: &str, out: &mut Norma
         other => out.skip(NotNormalized::unsupported(
             path,
             Some("category"),
-            format!("a classification answer that is {}", kind_of(other)),
+            format!("a classification answer that is {}", json_kind(other)),
         )),
     }
 }
@@ -398,7 +402,7 @@ fn texts(value: &Value, path: &str, out: &mut NormalizedLabels) {
         out.skip(NotNormalized::malformed(
             path,
             Some("fields"),
-            format!("`fields` is {}, not an object", kind_of(value)),
+            format!("`fields` is {}, not an object", json_kind(value)),
         ));
         return;
     };
@@ -415,29 +419,9 @@ fn texts(value: &Value, path: &str, out: &mut NormalizedLabels) {
             other => out.skip(NotNormalized::unsupported(
                 p,
                 Some("field"),
-                format!("field `{name}` is {}", kind_of(other)),
+                format!("field `{name}` is {}", json_kind(other)),
             )),
         }
-    }
-}
-
-fn number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|f: &f64| f.is_finite())
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -454,7 +438,7 @@ pub fn image_info(task: &Value) -> ImageInfo {
         [task.get("metadata"), params.and_then(|p| p.get("metadata"))]
             .into_iter()
             .flatten()
-            .find_map(|m| m.get(k).and_then(number))
+            .find_map(|m| m.get(k).and_then(finite_number))
             .filter(|n| *n >= 1.0 && *n <= u32::MAX as f64)
             .map(|n| n.round() as u32)
     };

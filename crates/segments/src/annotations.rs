@@ -17,6 +17,7 @@
 //! [`Normalize::label_schema`] of the task attributes gives the names). Its `attributes` are
 //! kept, `id` is the vendor id. Points are pixels, origin top-left — the neutral convention.
 
+use labelmux_core::lenient::{finite_number, json_kind};
 use labelmux_core::{
     json_pointer, Annotation, AnnotationKind, BoundingBox, Category, Delivery, ImageInfo,
     LabelSchema, Mask, Normalize, NormalizedLabels, NotNormalized, Point, Vendor,
@@ -112,7 +113,7 @@ pub fn normalize_attributes(
             Some(other) if !other.is_null() => out.skip(NotNormalized::malformed(
                 "/frames",
                 None,
-                format!("Segments `frames` is {}, not an array", kind_of(other)),
+                format!("Segments `frames` is {}, not an array", json_kind(other)),
             )),
             _ => frame_attributes(attributes, "", None, names, &mut out),
         },
@@ -121,7 +122,7 @@ pub fn normalize_attributes(
             None,
             format!(
                 "Segments label attributes must be an object, found {}",
-                kind_of(other)
+                json_kind(other)
             ),
         )),
     }
@@ -139,7 +140,7 @@ fn frame_attributes(
         out.skip(NotNormalized::malformed(
             path,
             None,
-            format!("a Segments frame is {}", kind_of(v)),
+            format!("a Segments frame is {}", json_kind(v)),
         ));
         return;
     };
@@ -177,7 +178,10 @@ fn frame_attributes(
         Some(other) => out.skip(NotNormalized::malformed(
             ap,
             None,
-            format!("Segments `annotations` is {}, not an array", kind_of(other)),
+            format!(
+                "Segments `annotations` is {}, not an array",
+                json_kind(other)
+            ),
         )),
     }
     // Point-cloud point labels and object links have no neutral form: listed, not dropped.
@@ -215,7 +219,7 @@ fn frame_attributes(
                         None,
                         format!(
                             "image attribute `{name}` is {}, which has no neutral form",
-                            kind_of(other)
+                            json_kind(other)
                         ),
                     ));
                     continue;
@@ -247,7 +251,7 @@ fn annotation(
 ) -> Result<Option<Annotation>, String> {
     let obj = v
         .as_object()
-        .ok_or_else(|| format!("an annotation is {}", kind_of(v)))?;
+        .ok_or_else(|| format!("an annotation is {}", json_kind(v)))?;
     let id = obj
         .get("id")
         .and_then(id_text)
@@ -328,28 +332,8 @@ fn id_text(v: &Value) -> Option<String> {
 
 fn point(v: &Value) -> Option<Point> {
     match v.as_array()?.as_slice() {
-        [x, y, ..] => Some(Point::new(number(x)?, number(y)?)),
+        [x, y, ..] => Some(Point::new(finite_number(x)?, finite_number(y)?)),
         _ => None,
-    }
-}
-
-fn number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|f: &f64| f.is_finite())
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
