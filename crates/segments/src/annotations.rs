@@ -60,7 +60,7 @@ impl Normalize for SegmentsAnnotations {
         for c in categories(document) {
             if let Some(name) = c.get("name").and_then(Value::as_str) {
                 let category = Category::new(name, None);
-                schema.insert(match c.get("id").and_then(|id| id_text(id)) {
+                schema.insert(match c.get("id").and_then(id_text) {
                     Some(id) => category.with_vendor_id(id),
                     None => category,
                 });
