@@ -795,7 +795,7 @@ mod building_a_provider {
                 "provider = \"sama\"\nproject = {project}\n[sama]\napi_key = \"k\"\n"
             ))
             .unwrap();
-            let err = AnyProvider::from_config(&cfg).err().expect("refused");
+            let err = AnyProvider::from_config(&cfg).expect_err("refused");
             assert_eq!(err.kind(), ErrorKind::Config);
             assert!(err.to_string().contains("project id is empty"), "{err}");
         }
