@@ -413,6 +413,15 @@ pub(crate) fn delivery_schema(project: &str) -> Value {
     })
 }
 
+/// The task's image URL (input `url`), which the shared drawing is keyed by.
+fn image_reference(data: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Url {
+        url: Option<String>,
+    }
+    serde_json::from_str::<Url>(data.get()).ok()?.url
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,13 +521,4 @@ mod tests {
         assert_eq!(gen["label"], "cat");
         assert_eq!(default_answers(&plain, false).get(), "{}");
     }
-}
-
-/// The task's image URL (input `url`), which the shared drawing is keyed by.
-fn image_reference(data: &RawValue) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Url {
-        url: Option<String>,
-    }
-    serde_json::from_str::<Url>(data.get()).ok()?.url
 }
