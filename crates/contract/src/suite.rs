@@ -9,8 +9,8 @@ use crate::{has, requires, skip_note, FaultConfig, Fixture};
 use chrono::{Duration as Span, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use labelmux_core::{
-    BatchId, DeliveryQuery, Error, ErrorKind, Operation as Op, ProjectId, Property as Prop,
-    StatsOptions, TaskFilter, TaskId, TaskSpec, TaskState,
+    BatchId, Delivery, DeliveryQuery, Error, ErrorKind, Operation as Op, ProjectId,
+    Property as Prop, StatsOptions, TaskFilter, TaskId, TaskSpec, TaskState,
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -134,14 +134,42 @@ pub async fn deliveries_since_timestamp_deliver_each_task_once(f: &dyn Fixture) 
     }
     let batch = deliveries(f, DeliveryQuery::since(before).batch(c.batch_id.clone())).await;
     assert_exactly("deliveries of the batch", &batch, &ids);
-    // Far enough ahead to be after every delivery whatever precision timestamps travel with.
-    let after = Utc::now() + Span::seconds(2);
-    let none = deliveries(f, DeliveryQuery::since(after)).await;
+    // `until` is an exclusive upper bound on the delivery's revision time.
+    let revision = |d: &Delivery| d.updated_at.or(d.delivered_at);
+    if let Some(last) = ds.iter().filter_map(revision).max() {
+        let bounded = deliveries(f, DeliveryQuery::since(before).with_until(last)).await;
+        let expected = ds
+            .iter()
+            .filter(|d| revision(d).is_none_or(|r| r < last))
+            .count();
+        assert_eq!(
+            bounded.len(),
+            expected,
+            "deliveries until {last} (exclusive) of {} delivered",
+            ds.len()
+        );
+        assert!(
+            bounded.iter().all(|d| revision(d).is_none_or(|r| r < last)),
+            "a delivery at or after the until bound {last} was returned"
+        );
+        let everything = deliveries(f, DeliveryQuery::since(before).with_until(after_all())).await;
+        assert_eq!(
+            everything.len(),
+            ds.len(),
+            "deliveries until a time after everything"
+        );
+    }
+    let none = deliveries(f, DeliveryQuery::since(after_all())).await;
     assert!(
         none.is_empty(),
         "deliveries since a time after everything: {:?}",
         none.iter().map(|d| &d.task_id).collect::<Vec<_>>()
     );
+}
+
+/// Far enough ahead to be after every delivery whatever precision timestamps travel with.
+fn after_all() -> chrono::DateTime<Utc> {
+    Utc::now() + Span::seconds(2)
 }
 
 /// Two since-last-call consumers are independent and each call returns only what is new.

@@ -338,7 +338,7 @@ impl LabelboxProvider {
                     (_, Some(_), None) => false,
                     (_, None, _) => true,
                 };
-                let before_until = query.until.is_none_or(|u| rev.is_none_or(|r| r <= u));
+                let before_until = query.until.is_none_or(|u| rev.is_none_or(|r| r < u));
                 if fresh && before_until && seen.insert((d.id.clone(), rev)) {
                     out.push(d);
                 }
