@@ -55,13 +55,35 @@ pub fn redact_url(url: &Url) -> String {
     u.to_string()
 }
 
-/// Redact a URL given as text; text that is not a URL is returned with any `access_key=` value
-/// blanked, as a last line of defence.
+/// Redact a URL given as text. Text that does not parse as a URL (a malformed `--base-url`)
+/// is redacted as well as can be: secret `name=value` pairs blanked, and whatever stands
+/// before an `@` back to the previous `/` (user info: `user:key@host`) replaced.
 pub fn redact_url_str(text: &str) -> String {
     match Url::parse(text) {
         Ok(u) => redact_url(&u),
-        Err(_) => redact_text(text),
+        Err(_) => redact_user_info(&redact_text(text)),
     }
+}
+
+/// Replace every `…@` run (from the previous `/`, space, quote or start) by `REDACTED@`.
+fn redact_user_info(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let before = &rest[..at];
+        let start = before
+            .rfind(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        out.push_str(&before[..start]);
+        if start < at {
+            out.push_str(REDACTED);
+        }
+        out.push('@');
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Every form a key takes on the wire, to scrub from text a server sends back: the key itself,
@@ -177,6 +199,25 @@ mod tests {
         assert!(!out.chars().any(char::is_control), "{out:?}");
         assert!(out.contains(REDACTED));
         assert!(secret_forms("").is_empty());
+    }
+
+    #[test]
+    fn malformed_urls_lose_their_user_info_and_keys() {
+        for text in [
+            "https://user:CANARY@[bad/v2",
+            "http//user:CANARY@host/v2",
+            "CANARY@host:99999",
+            "https://h/x?access_key=CANARY&page=[",
+            "ftp ://a:CANARY@b",
+        ] {
+            let shown = redact_url_str(text);
+            assert!(!shown.contains("CANARY"), "{text} → {shown}");
+        }
+        assert_eq!(
+            redact_url_str("http//u:p@host/v2"),
+            "http//REDACTED@host/v2"
+        );
+        assert_eq!(redact_url_str("not a url"), "not a url");
     }
 
     #[test]
