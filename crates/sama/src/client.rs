@@ -680,6 +680,8 @@ impl SamaClient {
         }
         let client = self.clone();
         let project = project.clone();
+        // The paginator hands items as they are held: boxed raw JSON.
+        #[allow(clippy::borrowed_box)]
         let id = |t: &Box<RawValue>| raw_task_key(t);
         paginate_numbered(
             1,
@@ -742,6 +744,8 @@ impl SamaClient {
         }
         let client = self.clone();
         let project = project.clone();
+        // The paginator hands items as they are held: boxed raw JSON.
+        #[allow(clippy::borrowed_box)]
         let id = |t: &Box<RawValue>| raw_task_key(t);
         paginate_sequential(
             1u64,
