@@ -93,7 +93,7 @@ pub(crate) async fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), CliError> {
         output::print_json(&b);
     } else {
         for t in output::batch_tables(&b, |_| None) {
-            println!("{t}");
+            output::print_table(&t);
         }
     }
     // Same rule as `tasks create --wait`: refused tasks make the exit code non-zero.
@@ -151,12 +151,12 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<(), CliError> {
                     b.counts.failed.to_string(),
                 ]);
             }
-            println!("{t}");
+            output::print_table(&t);
         }
         return Ok(());
     }
     let journal = journal(&cfg);
-    let endpoint = cfg.base_url(vendor);
+    let endpoint = cfg.base_url_shown(vendor);
     let entries = journal
         .batches(|e| {
             e.vendor == vendor.name() && e.endpoint == endpoint && e.project == project.as_str()
@@ -189,6 +189,6 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<(), CliError> {
             e.stage.as_str().to_owned(),
         ]);
     }
-    println!("{t}");
+    output::print_table(&t);
     Ok(())
 }

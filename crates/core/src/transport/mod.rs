@@ -341,6 +341,31 @@ pub fn check_url_scheme(url: &Url, allow_insecure_http: bool) -> Result<()> {
     }
 }
 
+/// A base URL as configured, checked: a URL, `https` (or `http` as [`check_url_scheme`]
+/// allows). Errors are `Config` errors naming `vendor`, with the URL redacted
+/// ([`redact::redact_url_str`]) and every one of `secret_forms` (the key's wire forms, see
+/// [`redact::secret_forms`]) blanked, should the user have pasted the key somewhere no pattern
+/// finds.
+pub fn parse_base_url(
+    vendor: Vendor,
+    text: &str,
+    allow_insecure_http: bool,
+    secret_forms: &[String],
+) -> Result<Url> {
+    let scrub =
+        |e: Error| Error::config(redact::scrub_text(e.message(), secret_forms)).with_vendor(vendor);
+    let url = Url::parse(text)
+        .map_err(|e| {
+            Error::config(format!(
+                "{vendor} base URL {:?} is not a URL: {e}",
+                redact::redact_url_str(text)
+            ))
+        })
+        .map_err(scrub)?;
+    check_url_scheme(&url, allow_insecure_http).map_err(scrub)?;
+    Ok(url)
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -365,21 +390,8 @@ impl Transport {
             .map(redact::secret_forms)
             .unwrap_or_default()
             .into();
-        // A malformed URL is shown redacted, and scrubbed of the key itself should the user
-        // have pasted it somewhere no pattern finds.
-        let scrub = |e: Error| {
-            let shown = redact::scrub_text(e.message(), &secret_forms);
-            Error::config(shown).with_vendor(vendor)
-        };
-        let mut base_url = Url::parse(base_url)
-            .map_err(|e| {
-                Error::config(format!(
-                    "{vendor} base URL {:?} is not a URL: {e}",
-                    redact::redact_url_str(base_url)
-                ))
-            })
-            .map_err(scrub)?;
-        check_url_scheme(&base_url, config.allow_insecure_http).map_err(scrub)?;
+        let mut base_url =
+            parse_base_url(vendor, base_url, config.allow_insecure_http, &secret_forms)?;
         // Joining relative paths needs a trailing slash on the base.
         if !base_url.path().ends_with('/') {
             let p = format!("{}/", base_url.path());

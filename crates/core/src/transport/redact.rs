@@ -31,10 +31,13 @@ pub fn is_secret_param(name: &str) -> bool {
     SECRET_PARAMS.contains(&lower.as_str())
 }
 
-/// The URL as a string with secret query values and any user-info password replaced by
-/// `REDACTED`. Safe to log and to put in errors.
+/// The URL as a string with secret query values and any user info (name and password: a key
+/// may stand in either) replaced by `REDACTED`. Safe to log and to put in errors.
 pub fn redact_url(url: &Url) -> String {
     let mut u = url.clone();
+    if !u.username().is_empty() {
+        let _ = u.set_username(REDACTED);
+    }
     if u.password().is_some() {
         let _ = u.set_password(Some(REDACTED));
     }
@@ -56,8 +59,9 @@ pub fn redact_url(url: &Url) -> String {
 }
 
 /// Redact a URL given as text. Text that does not parse as a URL (a malformed `--base-url`)
-/// is redacted as well as can be: secret `name=value` pairs blanked, and whatever stands
-/// before an `@` back to the previous `/` (user info: `user:key@host`) replaced.
+/// is redacted as well as can be: secret `name=value` pairs blanked, and everything from the
+/// `//` (or the start) to the last `@` replaced, since user info (`user:key@host`) may hold any
+/// character, `/` included, once the URL is malformed.
 pub fn redact_url_str(text: &str) -> String {
     match Url::parse(text) {
         Ok(u) => redact_url(&u),
@@ -65,25 +69,13 @@ pub fn redact_url_str(text: &str) -> String {
     }
 }
 
-/// Replace every `…@` run (from the previous `/`, space, quote or start) by `REDACTED@`.
+/// Replace what stands between the `//` (or the start) and the last `@` by `REDACTED`.
 fn redact_user_info(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('@') {
-        let before = &rest[..at];
-        let start = before
-            .rfind(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
-            .map(|i| i + 1)
-            .unwrap_or(0);
-        out.push_str(&before[..start]);
-        if start < at {
-            out.push_str(REDACTED);
-        }
-        out.push('@');
-        rest = &rest[at + 1..];
-    }
-    out.push_str(rest);
-    out
+    let Some(at) = text.rfind('@') else {
+        return text.to_owned();
+    };
+    let start = text[..at].find("//").map(|i| i + 2).unwrap_or(0);
+    format!("{}{REDACTED}{}", &text[..start], &text[at..])
 }
 
 /// Every form a key takes on the wire, to scrub from text a server sends back: the key itself,
@@ -209,6 +201,7 @@ mod tests {
             "CANARY@host:99999",
             "https://h/x?access_key=CANARY&page=[",
             "ftp ://a:CANARY@b",
+            "ftp://user:CANARY+k3y/9f=Q@files.example/v2",
         ] {
             let shown = redact_url_str(text);
             assert!(!shown.contains("CANARY"), "{text} → {shown}");
@@ -218,6 +211,10 @@ mod tests {
             "http//REDACTED@host/v2"
         );
         assert_eq!(redact_url_str("not a url"), "not a url");
+        assert_eq!(
+            redact_url_str("https://CANARY@api.scale.com/v1"),
+            "https://REDACTED@api.scale.com/v1"
+        );
     }
 
     #[test]
