@@ -243,7 +243,20 @@ impl Config {
             transport.allow_insecure_http,
             &forms,
         )?;
-        Ok(())
+        // The adapter's own numeric options, where it has some.
+        match vendor {
+            Vendor::Scale => self
+                .adapter_options::<labelmux_scale::ScaleOptions>(vendor)?
+                .validate(),
+            Vendor::Segments => self
+                .adapter_options::<labelmux_segments::SegmentsOptions>(vendor)?
+                .validate(),
+            Vendor::Labelbox => self
+                .adapter_options::<labelmux_labelbox::LabelboxSettings>(vendor)?
+                .options()
+                .map(drop),
+            _ => Ok(()),
+        }
     }
 
     /// The base URL of `vendor` as it may be shown: secrets in its query and user info replaced
@@ -848,7 +861,7 @@ mod tests {
     }
 
     #[test]
-    fn base_urls_must_be_https_or_loopback_and_show_redacted() {
+    fn base_urls_must_be_https_or_loopback_and_adapter_options_in_range() {
         let with = |url: &str| {
             let mut cfg = Config::for_vendor(Vendor::Scale);
             cfg.settings_mut(Vendor::Scale).api_key = Some(SecretString::from("CANARY-K3Y"));
@@ -874,6 +887,39 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::Config, "{bad}");
             let shown = format!("{err} {err:?} {}", cfg.base_url_shown(Vendor::Scale));
             assert!(!shown.contains("CANARY-K3Y"), "{bad}: {shown}");
+        }
+        for (vendor, toml, key) in [
+            (
+                Vendor::Scale,
+                "[scale]\ndelivery_window = 0",
+                "delivery_window",
+            ),
+            (
+                Vendor::Scale,
+                "[scale]\ndelivery_window = 1000000000",
+                "delivery_window",
+            ),
+            (
+                Vendor::Segments,
+                "[segments]\nchunk_size = 100000",
+                "chunk_size",
+            ),
+            (
+                Vendor::Segments,
+                "[segments]\ndelivery_window = 0",
+                "delivery_window",
+            ),
+            (
+                Vendor::Labelbox,
+                "[labelbox]\ndelivery_overlap = \"400d\"",
+                "delivery_overlap",
+            ),
+        ] {
+            let mut cfg = Config::from_toml_str(toml).unwrap();
+            cfg.provider = vendor;
+            let err = cfg.validate().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{toml}");
+            assert!(err.to_string().contains(key), "{toml}: {err}");
         }
         let mut insecure = with("http://api.scale.com/v1");
         insecure.transport.allow_insecure_http = true;

@@ -169,6 +169,7 @@ impl AnyProvider {
             }
             Vendor::Scale => {
                 let options: ScaleOptions = config.adapter_options(vendor)?;
+                options.validate()?;
                 let client = ScaleClient::new(&base_url, config.api_key(vendor)?, transport)?;
                 Adapter::Scale(ScaleProvider::with_options(
                     client,
@@ -191,6 +192,7 @@ impl AnyProvider {
             }
             Vendor::Segments => {
                 let options: SegmentsOptions = config.adapter_options(vendor)?;
+                options.validate()?;
                 let client = SegmentsClient::new(&base_url, config.api_key(vendor)?, transport)?;
                 Adapter::Segments(SegmentsProvider::with_options(
                     client,
