@@ -668,6 +668,37 @@ async fn configurations_that_could_hang_or_leak_are_refused_at_once() {
             );
         }
     }
+    // Numeric flags too: a value `Duration` cannot hold is refused, not a panic.
+    for flag in ["--interval", "--timeout"] {
+        let out = run(
+            d,
+            "SAMA_API_KEY",
+            &[
+                "--provider",
+                "sama",
+                "--base-url",
+                "http://127.0.0.1:9/v2",
+                "--project",
+                "1",
+                "batches",
+                "status",
+                "--batch",
+                "b",
+                "--wait",
+                flag,
+                "1e300",
+            ],
+            &[],
+        )
+        .await;
+        assert_clean(flag, &out);
+        assert_eq!(
+            code(&out),
+            Some(2),
+            "{flag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // `config show` and follow-up hints never print credentials of a base URL either.
     let out = run(
         d,

@@ -53,18 +53,26 @@ pub(crate) async fn wait_for_batch(
     result
 }
 
+/// Longest `--timeout` of `batches status --wait`: a year.
+const MAX_WAIT_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
 pub(crate) async fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), CliError> {
     let (provider, cfg) = ctx.provider()?;
     let project = ctx.project(&cfg)?;
     let batch = BatchId::new(a.batch);
-    if !(a.interval.is_finite() && a.interval > 0.0) {
+    // Bounded, so that no value can panic `Duration` or wait for ever between two polls.
+    if !(a.interval > 0.0 && a.interval <= 3600.0) {
         return Err(CliError::usage(
-            "--interval must be a positive number of seconds",
+            "--interval must be a positive number of seconds, at most 3600",
         ));
     }
     let timeout = match a.timeout {
-        Some(t) if t.is_finite() && t >= 0.0 => Some(Duration::from_secs_f64(t)),
-        Some(_) => return Err(CliError::usage("--timeout must be a number of seconds")),
+        Some(t) if (0.0..=MAX_WAIT_SECS).contains(&t) => Some(Duration::from_secs_f64(t)),
+        Some(_) => {
+            return Err(CliError::usage(format!(
+                "--timeout must be a number of seconds from 0 to {MAX_WAIT_SECS}"
+            )))
+        }
         None => None,
     };
     let b = if a.wait {
