@@ -4,9 +4,34 @@
 //! do next), the source chain under `-v`, a JSON document under `--output json`, and an exit
 //! code chosen by the kind of failure so scripts can branch on it (documented in `docs/cli.md`).
 
+use labelmux::transport::redact;
 use labelmux::{Error, ErrorKind, Vendor};
 use serde_json::{json, Value};
 use std::fmt;
+use std::sync::Mutex;
+
+/// The wire forms of the API key this run uses ([`register_secret`]), blanked from every error
+/// printed: a last line of defence behind the transport, which scrubs what servers echo.
+static SECRET_FORMS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Remember `key` so that no form of it (raw, URL-encoded, base64) is ever printed in an error.
+pub fn register_secret(key: &str) {
+    if let Ok(mut forms) = SECRET_FORMS.lock() {
+        for form in redact::secret_forms(key) {
+            if !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    }
+}
+
+/// `text` safe to print: registered key forms blanked, control characters (terminal escapes,
+/// carriage returns, line breaks that would forge lines) turned into spaces.
+pub fn printable(text: &str) -> String {
+    let forms = SECRET_FORMS.lock().map(|f| f.clone()).unwrap_or_default();
+    redact::scrub_text(text, &forms)
+}
 
 /// Exit codes, one per family of failure.
 pub mod code {
@@ -162,6 +187,16 @@ impl CliError {
     pub fn context(mut self, what: impl fmt::Display) -> Self {
         self.message = format!("{what}: {}", self.message);
         self
+    }
+
+    /// This error as it may be printed: message, advice and causes passed through
+    /// [`printable`].
+    pub fn printable(&self) -> CliError {
+        let mut e = self.clone();
+        e.message = printable(&e.message);
+        e.advice = e.advice.as_deref().map(printable);
+        e.details = e.details.iter().map(|d| printable(d)).collect();
+        e
     }
 
     /// The one line printed on stderr.
@@ -329,6 +364,23 @@ mod tests {
         assert_eq!(c.code, code::VENDOR);
         assert_eq!(c.details, vec!["refused".to_owned()]);
         assert!(c.advice.is_some());
+    }
+
+    #[test]
+    fn printed_errors_carry_no_key_and_no_control_characters() {
+        use base64::Engine;
+        register_secret("CANARY+k3y/9");
+        let basic = base64::engine::general_purpose::STANDARD.encode("CANARY+k3y/9:");
+        let c = CliError::other(
+            format!("echo CANARY+k3y/9 {basic} CANARY%2Bk3y%2F9 \u{1b}[2J\u{1b}]0;x\u{7}\nerror: forged"),
+            "retry",
+        )
+        .printable();
+        let shown = format!("{} {}", c.line(), c.to_json());
+        for leak in ["CANARY", basic.as_str(), "\u{1b}", "\n"] {
+            assert!(!shown.contains(leak), "{leak:?} in {shown:?}");
+        }
+        assert!(!c.line().chars().any(char::is_control), "{:?}", c.line());
     }
 
     #[test]

@@ -90,8 +90,10 @@ fn json_requested(args: impl Iterator<Item = String>) -> bool {
 }
 
 /// Print an error: one line on stderr (plus causes under `-v`), and under `--output json` a
-/// JSON document on stdout.
+/// JSON document on stdout; never a form of the API key nor a control character (see
+/// [`exit::printable`]).
 pub fn report(e: &CliError, verbose: u8, output: OutputMode) {
+    let e = &e.printable();
     eprintln!("{}", e.line());
     if verbose > 0 {
         for d in &e.details {

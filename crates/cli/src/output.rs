@@ -26,6 +26,20 @@ fn styled() -> Table {
     t
 }
 
+/// Text made safe for a terminal: every control character but the line break becomes a space,
+/// so text from a vendor or a server (ids, names, messages) can neither clear the screen, move
+/// the cursor nor set the title. Rendered tables hold no control character of their own.
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect()
+}
+
+/// Print a table (or any rendered text) on stdout through [`terminal_safe`].
+pub fn print_table(t: &impl std::fmt::Display) {
+    println!("{}", terminal_safe(&t.to_string()));
+}
+
 /// A table with the CLI's look.
 pub fn table(header: &[&str]) -> Table {
     let mut t = styled();

@@ -8,11 +8,19 @@
 //! [`paginate_numbered`] fetches up to `depth` numbered pages concurrently, for endpoints whose
 //! pages are addressed by number and whose reads have no effect (e.g. Sama's GET of delivered
 //! tasks), so that network latency is paid once per `depth` pages instead of once per page.
+//!
+//! A server that stops making progress (the same page again, a cursor it already gave, endless
+//! empty pages, pages past the total it reported) would make any of them run forever: wrap the
+//! page-fetch function in [`guarded`] (or [`guarded_with_total`]) and such a listing ends with a
+//! `Decode` error instead. The guard remembers a few recent pages and cursors, never every id.
 
-use crate::Result;
+use crate::{Error, Result, Vendor};
+use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
 /// One page: its items and the cursor of the next page, if any.
@@ -22,6 +30,187 @@ pub struct Page<T, C> {
     pub items: Vec<T>,
     /// Cursor of the next page; `None` ends the stream.
     pub next: Option<C>,
+}
+
+/// Pages whose item ids a [`ProgressGuard`] remembers: a page made only of ids among them brings
+/// nothing new. More than one, so that a server alternating two pages is caught too.
+const RECENT_PAGES: usize = 4;
+/// Cursors a [`ProgressGuard`] remembers; one among them handed out again is a loop.
+const RECENT_CURSORS: usize = 16;
+/// Empty pages in a row, each saying more follow, after which a listing is taken as endless.
+const MAX_EMPTY_PAGES: u32 = 10;
+
+/// The 64-bit hash a [`ProgressGuard`] keeps of an id or a cursor (ids are compared by hash, so
+/// memory does not depend on their length).
+pub fn key_of<K: Hash + ?Sized>(key: &K) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// Watches one paginated listing for a server that stops making progress, and turns that into a
+/// `Decode` error naming the vendor and the operation:
+///
+/// - a cursor (token, page number, offset) equal to one of the last few requested;
+/// - a non-empty page all of whose ids were in the last few pages (a page sent again; a partial
+///   overlap is normal for offset paging over a list that changes, and passes);
+/// - more than a few empty pages in a row that each say more follow;
+/// - items more than a page past the total the server reported.
+///
+/// Memory is bounded: the hashes of the ids of the last few pages and of the last few cursors.
+/// Usually used through [`guarded`]; an adapter with its own loop calls the checks directly.
+#[derive(Debug)]
+pub struct ProgressGuard {
+    vendor: Vendor,
+    operation: &'static str,
+    cursors: VecDeque<u64>,
+    pages: VecDeque<HashSet<u64>>,
+    empty_run: u32,
+    items: u64,
+    largest_page: u64,
+}
+
+impl ProgressGuard {
+    /// A guard for `operation` on `vendor` (both named in its errors).
+    pub fn new(vendor: Vendor, operation: &'static str) -> Self {
+        ProgressGuard {
+            vendor,
+            operation,
+            cursors: VecDeque::new(),
+            pages: VecDeque::new(),
+            empty_run: 0,
+            items: 0,
+            largest_page: 0,
+        }
+    }
+
+    fn stuck(&self, what: String) -> Error {
+        Error::decode(format!(
+            "the listing stopped making progress: {what}; giving up instead of reading forever (a vendor bug or a hostile server; run again later, and report it if it persists)"
+        ))
+        .with_vendor(self.vendor)
+        .with_operation(self.operation)
+    }
+
+    /// Check the cursor of the page about to be requested (by hash: see [`key_of`]).
+    pub fn cursor(&mut self, cursor: u64) -> Result<()> {
+        if self.cursors.contains(&cursor) {
+            return Err(
+                self.stuck("the server handed out a page cursor it had already given".to_owned())
+            );
+        }
+        if self.cursors.len() == RECENT_CURSORS {
+            self.cursors.pop_front();
+        }
+        self.cursors.push_back(cursor);
+        Ok(())
+    }
+
+    /// Check a page: the hashes of its items' ids (see [`key_of`]), and whether the server says
+    /// more pages follow.
+    pub fn page(&mut self, ids: impl IntoIterator<Item = u64>, more: bool) -> Result<()> {
+        let ids: HashSet<u64> = ids.into_iter().collect();
+        let len = ids.len() as u64;
+        if ids.is_empty() {
+            self.empty_run = if more { self.empty_run + 1 } else { 0 };
+            if self.empty_run > MAX_EMPTY_PAGES {
+                return Err(self.stuck(format!(
+                    "{} empty pages in a row, each saying more follow",
+                    self.empty_run
+                )));
+            }
+            return Ok(());
+        }
+        self.empty_run = 0;
+        if ids
+            .iter()
+            .all(|id| self.pages.iter().any(|p| p.contains(id)))
+        {
+            return Err(self.stuck(format!(
+                "a page of {len} item(s) repeats items of the previous pages"
+            )));
+        }
+        self.items += len;
+        self.largest_page = self.largest_page.max(len);
+        if self.pages.len() == RECENT_PAGES {
+            self.pages.pop_front();
+        }
+        self.pages.push_back(ids);
+        Ok(())
+    }
+
+    /// Check the total the server reported with the last page: more than a page of items past
+    /// it (a page of slack for items removed while listing) means the pages do not end.
+    pub fn total(&self, total: u64) -> Result<()> {
+        if self.items > total.saturating_add(self.largest_page) {
+            return Err(self.stuck(format!(
+                "{} items received, more than a page past the {total} the server reported",
+                self.items
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `fetch` with every page checked by a [`ProgressGuard`] (see there): the cursor before the
+/// request, the page's ids (`id` of each item, hashed with [`key_of`]) after it. A listing
+/// that stops making progress ends with a `Decode` error. Use it with any of the paginators; with
+/// [`paginate_numbered`] pages are checked as they arrive (the cursors, page numbers, never
+/// repeat there).
+pub fn guarded<T, C, F, Fut>(
+    vendor: Vendor,
+    operation: &'static str,
+    id: fn(&T) -> u64,
+    mut fetch: F,
+) -> impl FnMut(C) -> BoxFuture<'static, Result<Page<T, C>>> + Send + 'static
+where
+    T: Send + 'static,
+    C: Hash + Send + 'static,
+    F: FnMut(C) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Page<T, C>>> + Send + 'static,
+{
+    let mut inner = guarded_with_total(vendor, operation, id, move |c| {
+        let page = fetch(c);
+        async move { page.await.map(|p| (p, None)) }
+    });
+    move |c| inner(c)
+}
+
+/// [`guarded`] for listings whose pages report the total number of items: `fetch` returns the
+/// page and that total (when the page carried one), and items more than a page past it end the
+/// listing with a `Decode` error.
+pub fn guarded_with_total<T, C, F, Fut>(
+    vendor: Vendor,
+    operation: &'static str,
+    id: fn(&T) -> u64,
+    mut fetch: F,
+) -> impl FnMut(C) -> BoxFuture<'static, Result<Page<T, C>>> + Send + 'static
+where
+    T: Send + 'static,
+    C: Hash + Send + 'static,
+    F: FnMut(C) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(Page<T, C>, Option<u64>)>> + Send + 'static,
+{
+    let guard = Arc::new(Mutex::new(ProgressGuard::new(vendor, operation)));
+    move |cursor: C| {
+        let checked = guard
+            .lock()
+            .map_err(|_| Error::new(crate::ErrorKind::Internal, "progress guard poisoned"))
+            .and_then(|mut g| g.cursor(key_of(&cursor)));
+        let page = checked.map(|()| fetch(cursor));
+        let guard = Arc::clone(&guard);
+        Box::pin(async move {
+            let (page, total) = page?.await?;
+            let mut g = guard
+                .lock()
+                .map_err(|_| Error::new(crate::ErrorKind::Internal, "progress guard poisoned"))?;
+            g.page(page.items.iter().map(id), page.next.is_some())?;
+            if let Some(total) = total {
+                g.total(total)?;
+            }
+            Ok(page)
+        })
+    }
 }
 
 /// Aborts the prefetch task when the stream is dropped.
@@ -461,6 +650,230 @@ mod tests {
         drop(s);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert_eq!(probe.in_flight.load(Ordering::SeqCst), 0, "aborted on drop");
+    }
+
+    fn id_of(n: &u64) -> u64 {
+        key_of(n)
+    }
+
+    /// Collect a guarded listing, at most `cap` items (a runaway fails the test, not the box).
+    async fn drain<T>(mut s: BoxStream<'static, Result<T>>, cap: usize) -> (Vec<T>, Option<Error>) {
+        let mut items = Vec::new();
+        while let Some(r) = s.next().await {
+            match r {
+                Ok(i) => items.push(i),
+                Err(e) => return (items, Some(e)),
+            }
+            assert!(items.len() < cap, "the listing ran away");
+        }
+        (items, None)
+    }
+
+    fn assert_stuck(e: Option<Error>, what: &str) {
+        let e = e.unwrap_or_else(|| panic!("{what}: no error"));
+        assert_eq!(e.kind(), ErrorKind::Decode, "{what}: {e}");
+        assert_eq!(e.vendor(), Some(Vendor::Sama), "{what}");
+        assert_eq!(e.operation(), Some("list"), "{what}");
+        assert!(
+            e.message().contains("stopped making progress"),
+            "{what}: {e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_sent_again_ends_every_kind_of_listing() {
+        // The server answers every request with the same full page.
+        let same = |_| async {
+            Ok(Page {
+                items: vec![1u64, 2, 3],
+                next: Some(()),
+            })
+        };
+        let numbered = |_| async {
+            Ok(Page {
+                items: vec![1u64, 2, 3],
+                next: Some(0u64),
+            })
+        };
+        let counter = Arc::new(AtomicUsize::new(0));
+        let c = counter.clone();
+        // Token paging: a new token every time, the same items.
+        let tokens = move |_: String| {
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            async move {
+                Ok(Page {
+                    items: vec![7u64, 8],
+                    next: Some(format!("t{n}")),
+                })
+            }
+        };
+        for (what, s) in [
+            (
+                "paginate",
+                paginate((), guarded(Vendor::Sama, "list", id_of, same)),
+            ),
+            (
+                "sequential",
+                paginate_sequential((), guarded(Vendor::Sama, "list", id_of, same)),
+            ),
+            (
+                "numbered",
+                paginate_numbered(1, 4, guarded(Vendor::Sama, "list", id_of, numbered)),
+            ),
+            (
+                "tokens",
+                paginate(String::new(), guarded(Vendor::Sama, "list", id_of, tokens)),
+            ),
+        ] {
+            let (items, err) = drain(s, 1000).await;
+            assert_stuck(err, what);
+            assert!(items.len() <= 3 * 5, "{what}: {}", items.len());
+        }
+    }
+
+    #[tokio::test]
+    async fn two_pages_in_turn_a_repeated_cursor_and_endless_empty_pages_end_too() {
+        // A, B, A, B, …: each page differs from the one before it.
+        let alternating = |p: u64| async move {
+            let items = if p % 2 == 0 {
+                vec![1u64, 2]
+            } else {
+                vec![3, 4]
+            };
+            Ok(Page {
+                items,
+                next: Some(p + 1),
+            })
+        };
+        let (items, err) = drain(
+            paginate(0u64, guarded(Vendor::Sama, "list", id_of, alternating)),
+            100,
+        )
+        .await;
+        assert_stuck(err, "alternating");
+        assert_eq!(items, [1, 2, 3, 4]);
+        // Tokens a → b → a, with new items on every page.
+        let next = Arc::new(AtomicUsize::new(10));
+        let n = next.clone();
+        let cycle = move |t: &'static str| {
+            let fresh = n.fetch_add(1, Ordering::SeqCst) as u64;
+            async move {
+                Ok(Page {
+                    items: vec![fresh],
+                    next: Some(if t == "a" { "b" } else { "a" }),
+                })
+            }
+        };
+        let (_, err) = drain(
+            paginate("a", guarded(Vendor::Sama, "list", id_of, cycle)),
+            100,
+        )
+        .await;
+        assert_stuck(err, "cursor cycle");
+        // Empty pages that each say more follow, with new cursors.
+        let empty = |p: u64| async move {
+            Ok(Page {
+                items: Vec::<u64>::new(),
+                next: Some(p + 1),
+            })
+        };
+        let (_, err) = drain(
+            paginate(0u64, guarded(Vendor::Sama, "list", id_of, empty)),
+            100,
+        )
+        .await;
+        assert_stuck(err, "empty pages");
+    }
+
+    #[tokio::test]
+    async fn honest_listings_pass_the_guard_even_when_pages_overlap() {
+        let (items, err) = drain(
+            paginate(
+                0,
+                guarded(Vendor::Sama, "list", |n: &usize| key_of(n), pages(50, 7)),
+            ),
+            1000,
+        )
+        .await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(items, (0..350).collect::<Vec<_>>());
+        // Offset paging over a list that grew: each page repeats the last item of the one before.
+        let shifted = |p: u64| async move {
+            let items: Vec<u64> = (p * 10..p * 10 + 11).collect();
+            Ok(Page {
+                items,
+                next: (p < 20).then_some(p + 1),
+            })
+        };
+        let (items, err) = drain(
+            paginate(0u64, guarded(Vendor::Sama, "list", id_of, shifted)),
+            1000,
+        )
+        .await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(items.len(), 21 * 11);
+        // A few empty pages before data are fine.
+        let late = |p: u64| async move {
+            let items = if p < 5 { vec![] } else { vec![p] };
+            Ok(Page {
+                items,
+                next: (p < 8).then_some(p + 1),
+            })
+        };
+        let (items, err) = drain(
+            paginate(0u64, guarded(Vendor::Sama, "list", id_of, late)),
+            100,
+        )
+        .await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(items, [5, 6, 7, 8]);
+    }
+
+    #[tokio::test]
+    async fn pages_past_the_reported_total_end_the_listing() {
+        // Fresh items forever, while each page says there are 25 in all.
+        let endless = |p: u64| async move {
+            let items: Vec<u64> = (p * 10..p * 10 + 10).collect();
+            Ok((
+                Page {
+                    items,
+                    next: Some(p + 1),
+                },
+                Some(25),
+            ))
+        };
+        let (items, err) = drain(
+            paginate(
+                0u64,
+                guarded_with_total(Vendor::Sama, "list", id_of, endless),
+            ),
+            1000,
+        )
+        .await;
+        assert_stuck(err, "past total");
+        // 25 reported, a page of slack: the fourth page (items 31..40) is refused.
+        assert_eq!(items.len(), 30);
+        // A total that grows while listing is fine.
+        let growing = |p: u64| async move {
+            let items: Vec<u64> = (p * 10..p * 10 + 10).collect();
+            Ok((
+                Page {
+                    items,
+                    next: (p < 9).then_some(p + 1),
+                },
+                Some(p * 10 + 15),
+            ))
+        };
+        let (items, err) = drain(
+            paginate(
+                0u64,
+                guarded_with_total(Vendor::Sama, "list", id_of, growing),
+            ),
+            1000,
+        )
+        .await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(items.len(), 100);
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! No key leaves, whatever the server does: a hostile server that echoes credentials (raw,
-//! base64 Basic, URL-encoded) in error and success bodies, redirects to another host, or sends
-//! terminal escapes. Each error's `Display`, `Debug` and source chain must be free of the key and
-//! of control characters, and the other host must receive nothing.
+//! base64 Basic, URL-encoded) in error and success bodies, buffered or streamed, redirects to
+//! another host, or sends terminal escapes; nor when the base URL itself is malformed. Each
+//! error's `Display`, `Debug` and source chain must be free of the key and of control
+//! characters, and the other host must receive nothing.
 
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
@@ -175,4 +176,53 @@ async fn a_redirect_to_another_host_is_not_followed_and_sends_no_referer() {
         !landing[0].to_ascii_lowercase().contains("referer"),
         "{landing:?}"
     );
+}
+
+#[tokio::test]
+async fn a_streamed_request_whose_error_echoes_the_request_is_scrubbed_too() {
+    let app = Router::new().route("/unauthorized", any(|r| echo(StatusCode::UNAUTHORIZED, r)));
+    let base = serve(app).await;
+    for auth in [
+        Auth::BasicUser(SecretString::from(KEY)),
+        Auth::QueryParam {
+            name: "access_key",
+            key: SecretString::from(KEY),
+        },
+    ] {
+        let what = format!("{auth:?}");
+        let t = Transport::new(Vendor::Scale, &base, auth, config(), default_classifier).unwrap();
+        let e = t
+            .request(Method::GET, "export", "unauthorized")
+            .send_streaming()
+            .await
+            .unwrap_err();
+        assert_clean(&format!("{what} streamed 401"), &shown(&e));
+    }
+}
+
+#[test]
+fn a_malformed_base_url_never_shows_the_key() {
+    let encoded: String = url::form_urlencoded::byte_serialize(KEY.as_bytes()).collect();
+    for url in [
+        format!("https://user:{KEY}@[bad/v2"),
+        format!("http//user:{KEY}@host/v2"),
+        format!("ftp://user:{encoded}@host/v2"),
+        format!("https://api.example/v2?access_key={encoded}&x=%zz[::"),
+        KEY.to_owned(),
+    ] {
+        let err = Transport::new(
+            Vendor::Sama,
+            &url,
+            Auth::QueryParam {
+                name: "access_key",
+                key: SecretString::from(KEY),
+            },
+            config(),
+            default_classifier,
+        );
+        if let Err(e) = err {
+            assert_eq!(e.kind(), labelmux_core::ErrorKind::Config, "{url}");
+            assert_clean(&format!("base URL {url}"), &shown(&e));
+        }
+    }
 }

@@ -300,12 +300,14 @@ impl LabelboxClient {
     }
 
     /// Stream an ORM list: pages of [`ORM_PAGE_SIZE`] until a short page. `extract` takes the
-    /// list out of `data`.
+    /// list out of `data`; `id` hashes an item's id (`paginate::key_of`), so that a server
+    /// sending the same page again ends the stream with a decode error.
     pub(crate) fn orm_stream<Q, T>(
         &self,
         op: &'static str,
         variables: Q::Variables,
         extract: fn(Value) -> Result<Vec<T>>,
+        id: fn(&T) -> u64,
     ) -> futures::stream::BoxStream<'static, Result<T>>
     where
         Q: GraphQLQuery + 'static,
@@ -313,16 +315,20 @@ impl LabelboxClient {
         T: Send + 'static,
     {
         let client = self.clone();
-        labelmux_core::paginate::paginate(0usize, move |skip| {
-            let client = client.clone();
-            let variables = variables.clone();
-            async move {
-                let data = client.orm_page::<Q>(op, variables, skip).await?;
-                let items = extract(data).map_err(|e| op_err(e, op))?;
-                let next = (items.len() >= ORM_PAGE_SIZE).then_some(skip + items.len());
-                Ok(labelmux_core::paginate::Page { items, next })
-            }
-        })
+        use labelmux_core::paginate::{guarded, paginate, Page};
+        paginate(
+            0usize,
+            guarded(VENDOR, op, id, move |skip| {
+                let client = client.clone();
+                let variables = variables.clone();
+                async move {
+                    let data = client.orm_page::<Q>(op, variables, skip).await?;
+                    let items = extract(data).map_err(|e| op_err(e, op))?;
+                    let next = (items.len() >= ORM_PAGE_SIZE).then_some(skip + items.len());
+                    Ok(Page { items, next })
+                }
+            }),
+        )
     }
 
     // -----------------------------------------------------------------------------------------

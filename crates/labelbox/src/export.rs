@@ -4,7 +4,7 @@
 //! disk and memory stays at about one chunk's read buffer plus one line. Also the
 //! `labelVersions` feed.
 
-use crate::client::{op_err, required, Endpoint, LabelboxClient};
+use crate::client::{op_err, required, Endpoint, LabelboxClient, VENDOR};
 use crate::ops;
 use crate::wire::{
     decode, decode_list, decode_plain, ExportChunk, ExportHeader, ExportLine, ExportTaskCreated,
@@ -13,7 +13,7 @@ use crate::wire::{
 use bytes::Bytes;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use labelmux_core::paginate::{paginate, Page};
+use labelmux_core::paginate::{guarded, key_of, paginate, Page};
 use labelmux_core::transport::RetryMode;
 use labelmux_core::transport::{ndjson_lines, resumable_download};
 use labelmux_core::{Error, ErrorKind, Result};
@@ -589,28 +589,33 @@ impl LabelboxClient {
             created_after: query.created_after.as_ref().map(fmt),
             created_before: query.created_before.as_ref().map(fmt),
         };
-        paginate(None::<String>, move |from| {
-            let client = client.clone();
-            let variables = ops::get_label_versions::Variables {
-                where_: where_.clone(),
-                first: Some(LABEL_VERSIONS_PAGE),
-                from,
-            };
-            async move {
-                let data = client
-                    .query::<ops::GetLabelVersions>(Endpoint::Main, OP, variables)
-                    .await?;
-                let mut conn = required(data, &["labelVersions"], OP)?;
-                let items: Vec<LabelVersion> = decode_list(conn["nodes"].take(), "label version")
-                    .map_err(|e| op_err(e, OP))?;
-                let next = labelmux_core::lenient::key_string(&conn["nextCursor"])
-                    .filter(|_| !items.is_empty());
-                Ok(Page {
-                    items,
-                    next: next.map(Some),
-                })
-            }
-        })
+        let id = |v: &LabelVersion| key_of(&v.id);
+        paginate(
+            None::<String>,
+            guarded(VENDOR, OP, id, move |from| {
+                let client = client.clone();
+                let variables = ops::get_label_versions::Variables {
+                    where_: where_.clone(),
+                    first: Some(LABEL_VERSIONS_PAGE),
+                    from,
+                };
+                async move {
+                    let data = client
+                        .query::<ops::GetLabelVersions>(Endpoint::Main, OP, variables)
+                        .await?;
+                    let mut conn = required(data, &["labelVersions"], OP)?;
+                    let items: Vec<LabelVersion> =
+                        decode_list(conn["nodes"].take(), "label version")
+                            .map_err(|e| op_err(e, OP))?;
+                    let next = labelmux_core::lenient::key_string(&conn["nextCursor"])
+                        .filter(|_| !items.is_empty());
+                    Ok(Page {
+                        items,
+                        next: next.map(Some),
+                    })
+                }
+            }),
+        )
     }
 
     /// One label version.

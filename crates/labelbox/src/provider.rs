@@ -75,11 +75,14 @@ pub struct LabelboxOptions {
     /// `labelmux <project id>`, found or created on first use.
     pub dataset_id: Option<String>,
     /// How far before the watermark the delivery export reaches (Labelbox filters by whole
-    /// seconds and by data-row activity, not label time); default 5 minutes.
+    /// seconds and by data-row activity, not label time); default 5 minutes, at most a day.
     pub delivery_overlap: Duration,
     /// Limits of the data-row upload.
     pub upload: UploadLimits,
 }
+
+/// Largest [`LabelboxOptions::delivery_overlap`].
+const MAX_DELIVERY_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 
 /// The `[labelbox]` table of the configuration: the adapter's options, and the account's plan
 /// (which sets the client-side rate limit). Unknown keys are errors.
@@ -107,6 +110,15 @@ impl LabelboxSettings {
                 labelmux_core::transport::parse_duration(text).map_err(|e| {
                     Error::config(format!("[labelbox] delivery_overlap: {e}")).with_vendor(VENDOR)
                 })?;
+        }
+        // A longer overlap would not fit the time arithmetic of the watermark (it would
+        // silently become none) and re-reads a day of activity on every pull anyway.
+        if options.delivery_overlap > MAX_DELIVERY_OVERLAP {
+            return Err(Error::config(format!(
+                "[labelbox] delivery_overlap must be at most 24h, got {} s",
+                options.delivery_overlap.as_secs()
+            ))
+            .with_vendor(VENDOR));
         }
         Ok(options)
     }

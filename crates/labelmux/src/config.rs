@@ -198,6 +198,7 @@ impl Config {
     pub fn transport_for(&self, vendor: Vendor) -> Result<TransportConfig> {
         let overrides = &self.settings(vendor).transport;
         if overrides.is_empty() {
+            self.transport.validate()?;
             return Ok(self.transport.clone());
         }
         let mut merged = match serde_json::to_value(&self.transport) {
@@ -207,9 +208,61 @@ impl Config {
         for (k, v) in overrides {
             merged.insert(k.clone(), v.clone());
         }
-        serde_json::from_value(serde_json::Value::Object(merged)).map_err(|e| {
-            Error::config(format!("invalid [{vendor}.transport]: {e}")).with_vendor(vendor)
-        })
+        let merged: TransportConfig = serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|e| {
+                Error::config(format!("invalid [{vendor}.transport]: {e}")).with_vendor(vendor)
+            })?;
+        merged.validate().map_err(|e| {
+            Error::config(format!(
+                "in [{vendor}.transport] over [transport]: {}",
+                e.message()
+            ))
+            .with_vendor(vendor)
+        })?;
+        Ok(merged)
+    }
+
+    /// Check the selected provider's settings before anything runs: its transport settings
+    /// within their documented ranges ([`TransportConfig::validate`]) and its base URL a URL
+    /// that may carry a key (`https`, or `http` to loopback or with `allow_insecure_http`).
+    /// Errors show the URL redacted and never the key.
+    pub fn validate(&self) -> Result<()> {
+        let vendor = self.provider;
+        let transport = self.transport_for(vendor)?;
+        let forms = self
+            .api_key(vendor)
+            .map(|k| {
+                labelmux_core::transport::redact::secret_forms(
+                    labelmux_core::transport::ExposeSecret::expose_secret(&k),
+                )
+            })
+            .unwrap_or_default();
+        labelmux_core::transport::parse_base_url(
+            vendor,
+            &self.base_url(vendor),
+            transport.allow_insecure_http,
+            &forms,
+        )?;
+        // The adapter's own numeric options, where it has some.
+        match vendor {
+            Vendor::Scale => self
+                .adapter_options::<labelmux_scale::ScaleOptions>(vendor)?
+                .validate(),
+            Vendor::Segments => self
+                .adapter_options::<labelmux_segments::SegmentsOptions>(vendor)?
+                .validate(),
+            Vendor::Labelbox => self
+                .adapter_options::<labelmux_labelbox::LabelboxSettings>(vendor)?
+                .options()
+                .map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    /// The base URL of `vendor` as it may be shown: secrets in its query and user info replaced
+    /// by `REDACTED` (also when it does not parse).
+    pub fn base_url_shown(&self, vendor: Vendor) -> String {
+        labelmux_core::transport::redact::redact_url_str(&self.base_url(vendor))
     }
 
     /// The adapter options of `vendor` (every key of `[<vendor>]` but the common ones), decoded
@@ -781,6 +834,96 @@ mod tests {
             scale.pre_annotations,
             labelmux_scale::PreAnnotationTarget::Metadata("pre".into())
         );
+    }
+    #[test]
+    fn settings_that_could_hang_a_command_are_refused_before_it_runs() {
+        for (toml, key) in [
+            ("[transport]\nmax_attempts = 4294967295", "max_attempts"),
+            ("[transport]\nconcurrency = 100000000", "concurrency"),
+            (
+                "[transport]\nrate_limit_per_second = 4294967295",
+                "rate_limit_per_second",
+            ),
+            ("[transport]\ndeadline_secs = \"30d\"", "deadline_secs"),
+            ("[sama.transport]\nmax_attempts = 1000", "max_attempts"),
+        ] {
+            let cfg = Config::from_toml_str(toml).unwrap();
+            let err = cfg.validate().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{toml}");
+            assert!(err.to_string().contains(key), "{toml}: {err}");
+        }
+        let mut cfg = Config::for_vendor(Vendor::Sama);
+        let err = cfg
+            .apply_env(|k| (k == "LABELMUX_TRANSPORT_CONCURRENCY").then(|| "100000".into()))
+            .and_then(|()| cfg.validate())
+            .unwrap_err();
+        assert!(err.to_string().contains("concurrency"), "{err}");
+    }
+
+    #[test]
+    fn base_urls_must_be_https_or_loopback_and_adapter_options_in_range() {
+        let with = |url: &str| {
+            let mut cfg = Config::for_vendor(Vendor::Scale);
+            cfg.settings_mut(Vendor::Scale).api_key = Some(SecretString::from("CANARY-K3Y"));
+            cfg.settings_mut(Vendor::Scale).base_url = Some(url.to_owned());
+            cfg
+        };
+        for ok in [
+            "https://api.scale.com/v1",
+            "http://127.0.0.1:9/v1",
+            "http://localhost/v1",
+        ] {
+            with(ok).validate().unwrap();
+        }
+        for bad in [
+            "ftp://user:CANARY-K3Y@files.example/v1",
+            "http://api.scale.com/v1",
+            "https://user:CANARY-K3Y@[bad/v1",
+            "https//CANARY-K3Y@api.scale.com/v1",
+            "https://api.scale.com:99999/v1?api_key=CANARY-K3Y",
+        ] {
+            let cfg = with(bad);
+            let err = cfg.validate().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{bad}");
+            let shown = format!("{err} {err:?} {}", cfg.base_url_shown(Vendor::Scale));
+            assert!(!shown.contains("CANARY-K3Y"), "{bad}: {shown}");
+        }
+        for (vendor, toml, key) in [
+            (
+                Vendor::Scale,
+                "[scale]\ndelivery_window = 0",
+                "delivery_window",
+            ),
+            (
+                Vendor::Scale,
+                "[scale]\ndelivery_window = 1000000000",
+                "delivery_window",
+            ),
+            (
+                Vendor::Segments,
+                "[segments]\nchunk_size = 100000",
+                "chunk_size",
+            ),
+            (
+                Vendor::Segments,
+                "[segments]\ndelivery_window = 0",
+                "delivery_window",
+            ),
+            (
+                Vendor::Labelbox,
+                "[labelbox]\ndelivery_overlap = \"400d\"",
+                "delivery_overlap",
+            ),
+        ] {
+            let mut cfg = Config::from_toml_str(toml).unwrap();
+            cfg.provider = vendor;
+            let err = cfg.validate().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{toml}");
+            assert!(err.to_string().contains(key), "{toml}: {err}");
+        }
+        let mut insecure = with("http://api.scale.com/v1");
+        insecure.transport.allow_insecure_http = true;
+        insecure.validate().unwrap();
     }
 }
 

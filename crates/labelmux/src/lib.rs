@@ -179,6 +179,7 @@ impl AnyProvider {
             }
             Vendor::Scale => {
                 let options: ScaleOptions = config.adapter_options(vendor)?;
+                options.validate()?;
                 let client = ScaleClient::new(&base_url, config.api_key(vendor)?, transport)?;
                 Adapter::Scale(ScaleProvider::with_options(
                     client,
@@ -201,6 +202,7 @@ impl AnyProvider {
             }
             Vendor::Segments => {
                 let options: SegmentsOptions = config.adapter_options(vendor)?;
+                options.validate()?;
                 let client = SegmentsClient::new(&base_url, config.api_key(vendor)?, transport)?;
                 Adapter::Segments(SegmentsProvider::with_options(
                     client,

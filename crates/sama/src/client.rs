@@ -14,7 +14,9 @@ use crate::wire::{
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
-use labelmux_core::paginate::{paginate, paginate_numbered, paginate_sequential, Page};
+use labelmux_core::paginate::{
+    guarded, key_of, paginate, paginate_numbered, paginate_sequential, Page,
+};
 use labelmux_core::spool::{self, SpoolOptions};
 use labelmux_core::transport::{
     Auth, Method, RequestBuilder, RetryMode, SecretString, Transport, TransportConfig,
@@ -614,32 +616,36 @@ impl SamaClient {
         }
         let client = self.clone();
         let project = project.clone();
-        paginate(1u64, move |page| {
-            let (client, project, query) = (client.clone(), project.clone(), query.clone());
-            async move {
-                let path = format!(
-                    "projects/{}/tasks.json",
-                    seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
-                );
-                let rb = client
-                    .request(Method::GET, OP, &path)
-                    .query_opt("batch_id", query.batch_id.as_ref())
-                    .query_opt("client_batch_id", query.client_batch_id.as_deref())
-                    .query_opt(
-                        "client_batch_id_match_type",
-                        query
-                            .client_batch_id_match_type
-                            .as_ref()
-                            .map(MatchType::as_str),
-                    )
-                    .query_opt("date_type", query.date_type.as_ref().map(DateType::as_str))
-                    .query_opt("from", query.from.as_ref().map(rfc3339))
-                    .query_opt("to", query.to.as_ref().map(rfc3339))
-                    .query_opt("state", query.state.as_ref().map(TaskState::as_str))
-                    .query("omit_answers", query.omit_answers);
-                task_page::<SamaTask>(rb, OP, page, query.page_size).await
-            }
-        })
+        let id = |t: &SamaTask| key_of(&t.id);
+        paginate(
+            1u64,
+            guarded(VENDOR, OP, id, move |page| {
+                let (client, project, query) = (client.clone(), project.clone(), query.clone());
+                async move {
+                    let path = format!(
+                        "projects/{}/tasks.json",
+                        seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
+                    );
+                    let rb = client
+                        .request(Method::GET, OP, &path)
+                        .query_opt("batch_id", query.batch_id.as_ref())
+                        .query_opt("client_batch_id", query.client_batch_id.as_deref())
+                        .query_opt(
+                            "client_batch_id_match_type",
+                            query
+                                .client_batch_id_match_type
+                                .as_ref()
+                                .map(MatchType::as_str),
+                        )
+                        .query_opt("date_type", query.date_type.as_ref().map(DateType::as_str))
+                        .query_opt("from", query.from.as_ref().map(rfc3339))
+                        .query_opt("to", query.to.as_ref().map(rfc3339))
+                        .query_opt("state", query.state.as_ref().map(TaskState::as_str))
+                        .query("omit_answers", query.omit_answers);
+                    task_page::<SamaTask>(rb, OP, page, query.page_size).await
+                }
+            }),
+        )
     }
 
     /// `GET projects/{id}/tasks/delivered.json` with every filter, page by page, as a stream.
@@ -674,29 +680,36 @@ impl SamaClient {
         }
         let client = self.clone();
         let project = project.clone();
-        paginate_numbered(1, self.read_ahead, move |page| {
-            let (client, project, query) = (client.clone(), project.clone(), query.clone());
-            async move {
-                let path = format!(
-                    "projects/{}/tasks/delivered.json",
-                    seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
-                );
-                let rb = client
-                    .request(Method::GET, OP, &path)
-                    .query_opt("batch_id", query.batch_id.as_ref())
-                    .query_opt("client_batch_id", query.client_batch_id.as_deref())
-                    .query_opt(
-                        "client_batch_id_match_type",
-                        query
-                            .client_batch_id_match_type
-                            .as_ref()
-                            .map(MatchType::as_str),
-                    )
-                    .query_opt("from", query.from.as_ref().map(rfc3339))
-                    .query_opt("task_id", query.task_id.as_ref());
-                task_page(rb, OP, page, query.page_size).await
-            }
-        })
+        // The paginator hands items as they are held: boxed raw JSON.
+        #[allow(clippy::borrowed_box)]
+        let id = |t: &Box<RawValue>| raw_task_key(t);
+        paginate_numbered(
+            1,
+            self.read_ahead,
+            guarded(VENDOR, OP, id, move |page| {
+                let (client, project, query) = (client.clone(), project.clone(), query.clone());
+                async move {
+                    let path = format!(
+                        "projects/{}/tasks/delivered.json",
+                        seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
+                    );
+                    let rb = client
+                        .request(Method::GET, OP, &path)
+                        .query_opt("batch_id", query.batch_id.as_ref())
+                        .query_opt("client_batch_id", query.client_batch_id.as_deref())
+                        .query_opt(
+                            "client_batch_id_match_type",
+                            query
+                                .client_batch_id_match_type
+                                .as_ref()
+                                .map(MatchType::as_str),
+                        )
+                        .query_opt("from", query.from.as_ref().map(rfc3339))
+                        .query_opt("task_id", query.task_id.as_ref());
+                    task_page(rb, OP, page, query.page_size).await
+                }
+            }),
+        )
     }
 
     /// `POST projects/{id}/tasks/delivered.json`: deliveries since the consumer's last call,
@@ -731,31 +744,37 @@ impl SamaClient {
         }
         let client = self.clone();
         let project = project.clone();
-        paginate_sequential(1u64, move |page| {
-            let (client, project, query) = (client.clone(), project.clone(), query.clone());
-            async move {
-                let path = format!(
-                    "projects/{}/tasks/delivered.json",
-                    seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
-                );
-                let body = SinceLastCallRequest {
-                    batch_id: query.batch_id.as_ref().map(BatchId::as_str),
-                    client_batch_id: query.client_batch_id.as_deref(),
-                    client_batch_id_match_type: query
-                        .client_batch_id_match_type
-                        .as_ref()
-                        .map(MatchType::as_str),
-                    consumer: query.consumer.as_deref(),
-                    limit: query.limit,
-                };
-                // `page`/`page_size` mirror the SDK; Sama's cursor is what moves.
-                let rb = client
-                    .request(Method::POST, OP, &path)
-                    .json(&body)
-                    .retry(RetryMode::Idempotent);
-                task_page(rb, OP, page, query.limit).await
-            }
-        })
+        // The paginator hands items as they are held: boxed raw JSON.
+        #[allow(clippy::borrowed_box)]
+        let id = |t: &Box<RawValue>| raw_task_key(t);
+        paginate_sequential(
+            1u64,
+            guarded(VENDOR, OP, id, move |page| {
+                let (client, project, query) = (client.clone(), project.clone(), query.clone());
+                async move {
+                    let path = format!(
+                        "projects/{}/tasks/delivered.json",
+                        seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
+                    );
+                    let body = SinceLastCallRequest {
+                        batch_id: query.batch_id.as_ref().map(BatchId::as_str),
+                        client_batch_id: query.client_batch_id.as_deref(),
+                        client_batch_id_match_type: query
+                            .client_batch_id_match_type
+                            .as_ref()
+                            .map(MatchType::as_str),
+                        consumer: query.consumer.as_deref(),
+                        limit: query.limit,
+                    };
+                    // `page`/`page_size` mirror the SDK; Sama's cursor is what moves.
+                    let rb = client
+                        .request(Method::POST, OP, &path)
+                        .json(&body)
+                        .retry(RetryMode::Idempotent);
+                    task_page(rb, OP, page, query.limit).await
+                }
+            }),
+        )
     }
 
     // -----------------------------------------------------------------------------------------
@@ -925,6 +944,20 @@ async fn task_page<T: DeserializeOwned>(
     let items: Vec<T> = wire::task_list_from_slice(&resp.body).map_err(|e| op_err(e, op))?;
     let next = (items.len() >= page_size as usize).then_some(page + 1);
     Ok(Page { items, next })
+}
+
+/// The id of a task kept as raw JSON, hashed for the progress guard of a listing (the whole
+/// text when it has no readable id).
+fn raw_task_key(raw: &RawValue) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        #[serde(deserialize_with = "labelmux_core::lenient::string_or_number")]
+        id: String,
+    }
+    match serde_json::from_str::<IdOnly>(raw.get()) {
+        Ok(t) => key_of(&t.id),
+        Err(_) => key_of(raw.get()),
+    }
 }
 
 /// Decode one task kept as raw JSON.

@@ -18,7 +18,7 @@ use crate::wire::{
 };
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
-use labelmux_core::paginate::{paginate, Page};
+use labelmux_core::paginate::{guarded_with_total, key_of, paginate, Page};
 use labelmux_core::transport::{
     Auth, Bytes, ExposeSecret, Method, Multipart, RequestBuilder, Response, RetryMode,
     SecretString, Transport, TransportConfig,
@@ -600,7 +600,8 @@ impl ScaleClient {
 
     /// Every task matching `query`, following `next_token` while `has_more` (the SDK's
     /// `get_tasks`), prefetching one page ahead. A page that says `has_more` without a new
-    /// token ends the stream with a decode error instead of looping.
+    /// token, a token given before, the same tasks again or tasks past the reported `total`
+    /// end the stream with a decode error instead of looping.
     pub fn get_tasks(&self, query: TasksQuery) -> BoxStream<'static, Result<ScaleTask>> {
         const OP: &str = "get_tasks";
         if let Err(e) = query.validate(OP) {
@@ -608,33 +609,41 @@ impl ScaleClient {
         }
         let client = self.clone();
         let first = query.next_token.clone();
-        paginate(first, move |token: Option<String>| {
-            let client = client.clone();
-            let mut q = query.clone();
-            async move {
-                q.next_token = token.clone();
-                let page = client.tasks(&q).await?;
-                let next = if page.has_more {
-                    match page.next_token {
-                        Some(t) if Some(&t) != token.as_ref() => Some(Some(t)),
-                        _ => {
-                            return Err(op_err(
-                                Error::decode(
-                                    "Scale said more tasks follow but gave no new next_token",
-                                ),
-                                OP,
-                            ))
-                        }
-                    }
-                } else {
-                    None
-                };
-                Ok(Page {
-                    items: page.docs,
-                    next,
-                })
-            }
-        })
+        let id = |t: &ScaleTask| key_of(&t.task_id);
+        paginate(
+            first,
+            guarded_with_total(VENDOR, OP, id, move |token: Option<String>| {
+                let client = client.clone();
+                let mut q = query.clone();
+                async move {
+                    q.next_token = token.clone();
+                    let page = client.tasks(&q).await?;
+                    let next =
+                        if page.has_more {
+                            match page.next_token {
+                                Some(t) if Some(&t) != token.as_ref() => Some(Some(t)),
+                                _ => return Err(op_err(
+                                    Error::decode(
+                                        "Scale said more tasks follow but gave no new next_token",
+                                    ),
+                                    OP,
+                                )),
+                            }
+                        } else {
+                            None
+                        };
+                    // 0 is also what an answer without a total decodes to: no bound then.
+                    let total = Some(page.total).filter(|t| *t > 0);
+                    Ok((
+                        Page {
+                            items: page.docs,
+                            next,
+                        },
+                        total,
+                    ))
+                }
+            }),
+        )
     }
 
     /// How many tasks match `query` (its `limit` and token are ignored): the page `total` of a
@@ -746,36 +755,45 @@ impl ScaleClient {
 
     /// Every batch matching `query`, offset-paged as the SDK's `get_batches` (the offset
     /// advances by the page `limit` Scale echoes, or by the page length when it echoes none).
+    /// The same batches again or batches past the reported total end it with a decode error.
     pub fn get_batches(&self, query: BatchesQuery) -> BoxStream<'static, Result<ScaleBatch>> {
         const OP: &str = "get_batches";
         let client = self.clone();
         let first = query.offset.unwrap_or(0);
-        paginate(first, move |offset: u64| {
-            let client = client.clone();
-            let mut q = query.clone();
-            async move {
-                q.offset = Some(offset);
-                let page = client.batches(&q).await?;
-                let step = page
-                    .limit
-                    .filter(|l| *l > 0)
-                    .unwrap_or(page.docs.len() as u64);
-                let next = match (page.has_more, step) {
-                    (false, _) => None,
-                    (true, 0) => {
-                        return Err(op_err(
-                            Error::decode("Scale said more batches follow on an empty page"),
-                            OP,
-                        ))
-                    }
-                    (true, step) => Some(offset + step),
-                };
-                Ok(Page {
-                    items: page.docs,
-                    next,
-                })
-            }
-        })
+        let id = |b: &ScaleBatch| key_of(&b.name);
+        paginate(
+            first,
+            guarded_with_total(VENDOR, OP, id, move |offset: u64| {
+                let client = client.clone();
+                let mut q = query.clone();
+                async move {
+                    q.offset = Some(offset);
+                    let page = client.batches(&q).await?;
+                    let step = page
+                        .limit
+                        .filter(|l| *l > 0)
+                        .unwrap_or(page.docs.len() as u64);
+                    let next = match (page.has_more, step) {
+                        (false, _) => None,
+                        (true, 0) => {
+                            return Err(op_err(
+                                Error::decode("Scale said more batches follow on an empty page"),
+                                OP,
+                            ))
+                        }
+                        (true, step) => Some(offset.saturating_add(step)),
+                    };
+                    let total = Some(page.total).filter(|t| *t > 0);
+                    Ok((
+                        Page {
+                            items: page.docs,
+                            next,
+                        },
+                        total,
+                    ))
+                }
+            }),
+        )
     }
 
     /// `POST /batches/{name}/setMetadata`: replace the batch metadata.

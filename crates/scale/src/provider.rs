@@ -88,9 +88,27 @@ pub struct ScaleOptions {
     /// Whether `delete_tasks` frees the external keys of the tasks it cancels
     /// (`clear_unique_id=true`), so they can be submitted again (default `true`).
     pub clear_unique_id_on_delete: bool,
-    /// Most completed tasks held in memory at once while ordering deliveries (default 5000).
-    /// Larger completion windows are split by time until they fit.
+    /// Most completed tasks held in memory at once while ordering deliveries (default 5000,
+    /// 1 to 1000000). Larger completion windows are split by time until they fit.
     pub delivery_window: usize,
+}
+
+/// Largest [`ScaleOptions::delivery_window`]: tasks held in memory at once.
+const MAX_DELIVERY_WINDOW: usize = 1_000_000;
+
+impl ScaleOptions {
+    /// Check the numeric options against their documented ranges (a `Config` error naming
+    /// the key otherwise).
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_DELIVERY_WINDOW).contains(&self.delivery_window) {
+            return Err(Error::config(format!(
+                "[scale] delivery_window must be from 1 to {MAX_DELIVERY_WINDOW}, got {}",
+                self.delivery_window
+            ))
+            .with_vendor(VENDOR));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ScaleOptions {

@@ -110,12 +110,18 @@ pub struct SegmentsOptions {
     /// Label status at which a label is delivered (default `REVIEWED`; `VERIFIED` labels count
     /// too when it is `REVIEWED`).
     pub delivery_status: LabelStatus,
-    /// Samples per bulk creation request (default [`DEFAULT_CHUNK_SIZE`]).
+    /// Samples per bulk creation request (default [`DEFAULT_CHUNK_SIZE`], 1 to 10000).
     pub chunk_size: usize,
     /// Most deliveries of one call whose full labels are fetched by one more listing and held
-    /// in memory (default 5000); beyond it each label is read on its own, in flat memory.
+    /// in memory (default 5000, 1 to 1000000); beyond it each label is read on its own, in
+    /// flat memory.
     pub delivery_window: usize,
 }
+
+/// Largest [`SegmentsOptions::chunk_size`].
+const MAX_CHUNK_SIZE: usize = 10_000;
+/// Largest [`SegmentsOptions::delivery_window`].
+const MAX_DELIVERY_WINDOW: usize = 1_000_000;
 
 impl Default for SegmentsOptions {
     fn default() -> Self {
@@ -129,6 +135,23 @@ impl Default for SegmentsOptions {
 }
 
 impl SegmentsOptions {
+    /// Check the numeric options against their documented ranges (a `Config` error naming
+    /// the key otherwise).
+    pub fn validate(&self) -> Result<()> {
+        for (key, value, max) in [
+            ("chunk_size", self.chunk_size, MAX_CHUNK_SIZE),
+            ("delivery_window", self.delivery_window, MAX_DELIVERY_WINDOW),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(Error::config(format!(
+                    "[segments] {key} must be from 1 to {max}, got {value}"
+                ))
+                .with_vendor(VENDOR));
+            }
+        }
+        Ok(())
+    }
+
     /// Answers and deliveries from `labelset`.
     pub fn with_labelset(mut self, labelset: impl Into<String>) -> Self {
         self.labelset = labelset.into();

@@ -42,18 +42,26 @@ pub(crate) async fn wait_for_batch(
     Ok(result?)
 }
 
+/// Longest `--timeout` of `batches status --wait`: a year.
+const MAX_WAIT_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
 pub(crate) async fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), CliError> {
     let (provider, cfg) = ctx.provider()?;
     let project = ctx.project(&cfg)?;
     let batch = BatchId::new(a.batch);
-    if !(a.interval.is_finite() && a.interval > 0.0) {
+    // Bounded, so that no value can panic `Duration` or wait for ever between two polls.
+    if !(a.interval > 0.0 && a.interval <= 3600.0) {
         return Err(CliError::usage(
-            "--interval must be a positive number of seconds",
+            "--interval must be a positive number of seconds, at most 3600",
         ));
     }
     let timeout = match a.timeout {
-        Some(t) if t.is_finite() && t >= 0.0 => Some(Duration::from_secs_f64(t)),
-        Some(_) => return Err(CliError::usage("--timeout must be a number of seconds")),
+        Some(t) if (0.0..=MAX_WAIT_SECS).contains(&t) => Some(Duration::from_secs_f64(t)),
+        Some(_) => {
+            return Err(CliError::usage(format!(
+                "--timeout must be a number of seconds from 0 to {MAX_WAIT_SECS}"
+            )))
+        }
         None => None,
     };
     let b = if a.wait {
@@ -82,7 +90,7 @@ pub(crate) async fn status(ctx: &Ctx, a: StatusArgs) -> Result<(), CliError> {
         output::print_json(&b);
     } else {
         for t in output::batch_tables(&b, |_| None) {
-            println!("{t}");
+            output::print_table(&t);
         }
     }
     // Same rule as `tasks create --wait`: refused tasks make the exit code non-zero.
@@ -140,12 +148,12 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<(), CliError> {
                     b.counts.failed.to_string(),
                 ]);
             }
-            println!("{t}");
+            output::print_table(&t);
         }
         return Ok(());
     }
     let journal = journal(&cfg);
-    let endpoint = cfg.base_url(vendor);
+    let endpoint = cfg.base_url_shown(vendor);
     let entries = journal
         .batches(|e| {
             e.vendor == vendor.name() && e.endpoint == endpoint && e.project == project.as_str()
@@ -178,6 +186,6 @@ pub(crate) async fn list(ctx: &Ctx) -> Result<(), CliError> {
             e.stage.as_str().to_owned(),
         ]);
     }
-    println!("{t}");
+    output::print_table(&t);
     Ok(())
 }

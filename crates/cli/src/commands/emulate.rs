@@ -79,8 +79,10 @@ pub(crate) async fn control(ctx: &Ctx, a: EmulatorArgs) -> Result<(), CliError> 
         )));
     };
     // The control API lives at the root, beside the vendor path (`/v2`, `/v1`).
-    let mut root = reqwest::Url::parse(&base)
-        .map_err(|e| CliError::usage(format!("--base-url {base}: {e}")))?;
+    let mut root = reqwest::Url::parse(&base).map_err(|e| {
+        let shown = labelmux::transport::redact::redact_url_str(&base);
+        CliError::usage(format!("--base-url {shown}: {e}"))
+    })?;
     root.set_path("/_emulator/");
     root.set_query(None);
     let url = |path: &str| root.join(path).map_err(|e| CliError::usage(e.to_string()));

@@ -22,7 +22,7 @@ pub(crate) async fn project_info(ctx: &Ctx) -> Result<(), CliError> {
             ("description", opt(p.description.as_deref())),
             ("provider", provider.vendor().to_string()),
         ]);
-        println!("{t}");
+        output::print_table(&t);
     }
     Ok(())
 }
@@ -44,7 +44,7 @@ pub(crate) async fn project_stats(ctx: &Ctx, a: StatsArgs) -> Result<(), CliErro
         }
         t.add_row(vec!["total".to_owned(), s.total().to_string()]);
         println!("Project {project} ({}):", provider.vendor());
-        println!("{t}");
+        output::print_table(&t);
     }
     Ok(())
 }
@@ -92,7 +92,7 @@ pub(crate) async fn capabilities(ctx: &Ctx) -> Result<(), CliError> {
         }));
     } else {
         println!("Provider: {vendor}");
-        println!("{}", output::capabilities_table(&caps));
+        output::print_table(&output::capabilities_table(&caps));
     }
     Ok(())
 }
@@ -135,7 +135,7 @@ pub(crate) async fn config_show(ctx: &Ctx) -> Result<(), CliError> {
                 "state_dir".to_owned(),
                 cfg.cursor_store().dir().display().to_string(),
             ),
-            (format!("{vendor}.base_url"), cfg.base_url(vendor)),
+            (format!("{vendor}.base_url"), cfg.base_url_shown(vendor)),
             (
                 format!("{vendor}.inputs"),
                 serde_json::to_string(&cfg.settings(vendor).inputs).unwrap_or_default(),
@@ -204,7 +204,7 @@ pub(crate) async fn config_show(ctx: &Ctx) -> Result<(), CliError> {
         for (k, v, s) in shown {
             t.add_row(vec![k, v, s]);
         }
-        println!("{t}");
+        output::print_table(&t);
     }
     Ok(())
 }
@@ -269,7 +269,7 @@ pub(crate) async fn doctor(ctx: &Ctx) -> Result<(), CliError> {
                     format!(
                         "{} answered at {} (project {})",
                         vendor,
-                        cfg.base_url(vendor),
+                        cfg.base_url_shown(vendor),
                         p.name.unwrap_or_else(|| p.id.to_string())
                     )
                 })
@@ -292,7 +292,7 @@ pub(crate) async fn doctor(ctx: &Ctx) -> Result<(), CliError> {
                 d.clone(),
             ]);
         }
-        println!("{t}");
+        output::print_table(&t);
     }
     match first_error {
         Some(mut e) => {

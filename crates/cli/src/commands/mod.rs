@@ -38,10 +38,11 @@ impl Ctx {
         self.global.output == OutputMode::Json
     }
 
-    /// A remark for humans on stderr (not under `-q` or `--output json`).
+    /// A remark for humans on stderr (not under `-q` or `--output json`), made printable
+    /// (ids and names in it may come from a server).
     pub fn note(&self, text: impl AsRef<str>) {
         if !self.global.quiet && !self.json() {
-            eprintln!("{}", text.as_ref());
+            eprintln!("{}", crate::exit::printable(text.as_ref()));
         }
     }
 
@@ -64,6 +65,11 @@ impl Ctx {
             [p] => cfg.project = Some(p.clone()),
             _ => return Err(CliError::usage("--project was given more than once")),
         }
+        if let Ok(key) = cfg.api_key(cfg.provider) {
+            crate::exit::register_secret(labelmux::transport::ExposeSecret::expose_secret(&key));
+        }
+        // Refused before anything runs: settings out of range, a base URL that is not https.
+        cfg.validate()?;
         Ok(cfg)
     }
 
@@ -88,7 +94,8 @@ impl Ctx {
             cmd.push_str(&format!(" --provider {}", p.name()));
         }
         if let Some(u) = &self.global.base_url {
-            cmd.push_str(&format!(" --base-url {}", shell_word(u)));
+            let shown = labelmux::transport::redact::redact_url_str(u);
+            cmd.push_str(&format!(" --base-url {}", shell_word(&shown)));
         }
         cmd
     }
@@ -132,9 +139,10 @@ fn base_url_hint(ctx: &Ctx, mut e: CliError) -> CliError {
     }
     let Ok(cfg) = ctx.config() else { return e };
     let vendor = cfg.provider;
-    let Some(url) = cfg.settings(vendor).base_url.clone() else {
+    if cfg.settings(vendor).base_url.is_none() {
         return e;
-    };
+    }
+    let url = cfg.base_url_shown(vendor);
     let default = vendor.default_base_url();
     let api_path = default
         .trim_end_matches('/')

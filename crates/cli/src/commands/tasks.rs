@@ -252,7 +252,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
     let template = Entry {
         at: chrono::Utc::now(),
         vendor: vendor.name().to_owned(),
-        endpoint: cfg.base_url(vendor),
+        endpoint: cfg.base_url_shown(vendor),
         project: project.to_string(),
         batch_id: String::new(),
         file: std::fs::canonicalize(&a.from)
@@ -464,7 +464,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
                 b.status, b.counts.created, b.counts.failed
             );
             for t in output::batch_tables(b, line_of).into_iter().skip(1) {
-                println!("{t}");
+                output::print_table(&t);
             }
         }
         None => {
@@ -483,7 +483,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
                         f.errors.join("; "),
                     ]);
                 }
-                println!("{t}");
+                output::print_table(&t);
             }
             let accounted = receipt.failures.len() + receipt.already_existed.len();
             if receipt.created + (accounted as u64) < receipt.submitted {
@@ -602,20 +602,33 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
     let mut tasks = provider.list_tasks(&project, filter);
     let bar = ctx.bars.items("tasks", "listing");
     if ctx.json() {
-        // Streamed as one JSON array: memory does not grow with the number of tasks.
+        // Streamed as one JSON array: memory does not grow with the number of tasks. It opens
+        // with the first task, so a listing that fails at once prints only the error document;
+        // one that fails later closes the array of the tasks received (stdout stays one
+        // document) and reports the error on stderr and in the exit code.
         let mut out = std::io::stdout().lock();
         let write_err = |e: std::io::Error| CliError::io("cannot write to stdout", e);
-        out.write_all(b"[").map_err(write_err)?;
         let mut n = 0u64;
-        while let Some(t) = tasks.try_next().await? {
-            if n > 0 {
-                out.write_all(b",").map_err(write_err)?;
-            }
+        loop {
+            let t = match tasks.try_next().await {
+                Ok(Some(t)) => t,
+                Ok(None) => break,
+                Err(e) if n == 0 => return Err(e.into()),
+                Err(e) => {
+                    out.write_all(b"\n]\n").map_err(write_err)?;
+                    out.flush().map_err(write_err)?;
+                    let mut e = CliError::from(e);
+                    e.result_printed = true;
+                    return Err(e);
+                }
+            };
+            out.write_all(if n == 0 { b"[" } else { b"," })
+                .map_err(write_err)?;
             out.write_all(b"\n  ").map_err(write_err)?;
             serde_json::to_writer(&mut out, &t).map_err(|e| write_err(e.into()))?;
             n += 1;
         }
-        out.write_all(if n > 0 { b"\n]\n" } else { b"]\n" })
+        out.write_all(if n > 0 { b"\n]\n" } else { b"[]\n" })
             .map_err(write_err)?;
         out.flush().map_err(write_err)?;
     } else {
@@ -623,9 +636,32 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         if a.answers {
             header.push("answers");
         }
-        let mut t = output::table(&header);
+        // Printed a page of rows at a time: memory holds one page however many tasks match,
+        // and an endless listing (a hostile server; ended by the listing's progress guard)
+        // never grows it. A result that fits in one page prints as one table.
+        let mut page = Vec::with_capacity(TABLE_PAGE_ROWS);
         let mut n = 0u64;
-        while let Some(task) = tasks.try_next().await? {
+        let flush = |page: &mut Vec<Vec<String>>| {
+            if page.is_empty() {
+                return;
+            }
+            let mut t = output::table(&header);
+            for row in page.drain(..) {
+                t.add_row(row);
+            }
+            bar.suspend(|| output::print_table(&t));
+        };
+        loop {
+            let task = match tasks.try_next().await {
+                Ok(Some(task)) => task,
+                Ok(None) => break,
+                Err(e) => {
+                    // The rows received so far are shown before the error.
+                    flush(&mut page);
+                    bar.finish_and_clear();
+                    return Err(e.into());
+                }
+            };
             let mut row = output::task_row(&task);
             if a.answers {
                 row.push(
@@ -635,20 +671,26 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
                         .unwrap_or_else(|| "-".to_owned()),
                 );
             }
-            t.add_row(row);
+            page.push(row);
             n += 1;
             bar.inc(1);
+            if page.len() == TABLE_PAGE_ROWS {
+                flush(&mut page);
+            }
         }
+        flush(&mut page);
         bar.finish_and_clear();
         if n == 0 {
             println!("No tasks match.");
         } else {
-            println!("{t}");
             println!("{}.", output::count(n, "task", "tasks"));
         }
     }
     Ok(())
 }
+
+/// Rows of `tasks list` held before they are printed as one table.
+const TABLE_PAGE_ROWS: usize = 500;
 
 pub(crate) async fn get(ctx: &Ctx, a: GetArgs) -> Result<(), CliError> {
     let (provider, cfg) = ctx.provider()?;
@@ -657,7 +699,7 @@ pub(crate) async fn get(ctx: &Ctx, a: GetArgs) -> Result<(), CliError> {
     if ctx.json() {
         output::print_json(&task);
     } else {
-        println!("{}", output::task_fields(&task));
+        output::print_table(&output::task_fields(&task));
     }
     Ok(())
 }
@@ -715,7 +757,7 @@ pub(crate) async fn delete(ctx: &Ctx, a: DeleteArgs) -> Result<(), CliError> {
             for (task, why) in &report.refused {
                 t.add_row(vec![task.to_string(), why.clone()]);
             }
-            println!("{t}");
+            output::print_table(&t);
         }
     }
     Ok(())

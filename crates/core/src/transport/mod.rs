@@ -43,38 +43,43 @@ use url::Url;
 #[serde(deny_unknown_fields, default)]
 pub struct TransportConfig {
     /// Timeout of one HTTP attempt, in seconds (for a streamed body: until its head arrives).
+    /// Above 0, at most 3600.
     #[serde(deserialize_with = "settings::secs")]
     pub timeout_secs: f64,
-    /// Deadline of one operation across all its retries, in seconds.
+    /// Deadline of one operation across all its retries, in seconds. Above 0, at most 86400.
     #[serde(deserialize_with = "settings::secs")]
     pub deadline_secs: f64,
-    /// Attempts in total (first try included). 1 disables retries.
+    /// Attempts in total (first try included), 1 to 100. 1 disables retries. An attempt that
+    /// timed out is retried once at most, whatever this says.
     pub max_attempts: u32,
-    /// First backoff delay, in milliseconds; doubles each retry.
+    /// First backoff delay, in milliseconds (at most 600000); doubles each retry.
     #[serde(deserialize_with = "settings::millis")]
     pub initial_backoff_ms: u64,
-    /// Largest backoff delay, in milliseconds.
+    /// Largest backoff delay, in milliseconds (at most 600000).
     #[serde(deserialize_with = "settings::millis")]
     pub max_backoff_ms: u64,
-    /// Longest `Retry-After` honoured, in seconds; a longer one ends the retries.
+    /// Longest `Retry-After` honoured, in seconds (0 to 3600); a longer one ends the retries.
     #[serde(deserialize_with = "settings::secs")]
     pub max_retry_after_secs: f64,
-    /// Client-side limit of requests per second (none by default).
+    /// Client-side limit of requests per second, 1 to 10000 (none by default).
     pub rate_limit_per_second: Option<u32>,
-    /// Most requests in flight at once (also the parallelism of bulk operations).
+    /// Most requests in flight at once (also the parallelism of bulk operations), 1 to 1024.
     pub concurrency: usize,
     /// Allow plain `http://` to hosts other than loopback. Off by default: keys would travel
     /// in clear text.
     pub allow_insecure_http: bool,
-    /// Longest wait for a connection to be established.
+    /// Longest wait for a connection to be established (above 0, at most 10 minutes).
     #[serde(with = "settings::duration")]
     pub connect_timeout: Duration,
-    /// A response body that delivers no byte for this long ends the attempt (a `Timeout`).
-    /// The one bound on streamed bodies, which may otherwise take as long as they need.
+    /// A response body that delivers less than [`MIN_BYTES_PER_IDLE_PERIOD`] in this long (or
+    /// nothing at all) ends the attempt (a `Timeout`): a server that stalls or trickles its body
+    /// is cut off after it, buffered or streamed. The one bound on streamed bodies, which may
+    /// otherwise take as long as they need. Above 0, at most an hour.
     #[serde(with = "settings::duration")]
     pub read_idle_timeout: Duration,
-    /// Largest response body read into memory, in bytes; a larger one is a `Decode` error that
-    /// names this setting. Streamed bodies are not limited.
+    /// Largest response body read into memory, in bytes (1 KiB to 4 GiB); a larger one is a
+    /// `Decode` error that names this setting, raised while reading (never after buffering it).
+    /// Streamed bodies are not limited.
     pub max_response_bytes: u64,
 }
 
@@ -90,18 +95,46 @@ impl Default for TransportConfig {
             rate_limit_per_second: None,
             concurrency: 32,
             allow_insecure_http: false,
-            connect_timeout: Duration::from_secs(30),
-            read_idle_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            read_idle_timeout: Duration::from_secs(20),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
 
-/// Default of [`TransportConfig::max_response_bytes`]: 256 MiB, far above any JSON answer.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
+/// Default of [`TransportConfig::max_response_bytes`]: 64 MiB, far above any page of JSON the
+/// vendors send (exports, which can be larger, are streamed).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Largest number of seconds a duration setting may hold (a year).
+/// What a response body must deliver within every [`TransportConfig::read_idle_timeout`]
+/// (unless it ends first): 1 KiB, so a server trickling a byte at a time is cut off as surely
+/// as one that went silent, while any real network is hundreds of times faster.
+pub const MIN_BYTES_PER_IDLE_PERIOD: u64 = 1024;
+
+/// Client-side timeouts (no answer within the attempt, or a stalled body) retried in one
+/// operation: one. A server that let two attempts time out is not answering; each further
+/// attempt would cost a whole timeout more (see `docs/errors.md`).
+const TIMEOUT_RETRIES: u32 = 1;
+
+/// Largest number of seconds any duration setting may hold (a year): also keeps `Instant`
+/// arithmetic from overflowing on a caller's own deadline.
 const MAX_CONFIG_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// The documented range of every numeric setting: a value outside it could hang a command
+/// (a million attempts, a year-long timeout) or exhaust memory, so it is refused.
+mod limits {
+    pub const TIMEOUT_SECS: f64 = 3600.0;
+    pub const DEADLINE_SECS: f64 = 86_400.0;
+    pub const MAX_ATTEMPTS: u32 = 100;
+    pub const BACKOFF_MS: u64 = 600_000;
+    pub const RETRY_AFTER_SECS: f64 = 3600.0;
+    pub const RATE_PER_SECOND: u32 = 10_000;
+    pub const CONCURRENCY: usize = 1024;
+    pub const CONNECT_TIMEOUT_SECS: f64 = 600.0;
+    pub const READ_IDLE_SECS: f64 = 3600.0;
+    pub const MIN_RESPONSE_BYTES: u64 = 1024;
+    pub const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+}
 
 impl TransportConfig {
     /// Settings for tests against a local emulator: short timeouts and backoffs.
@@ -117,50 +150,82 @@ impl TransportConfig {
         }
     }
 
-    fn validate(&self) -> Result<()> {
-        let bad = |field: &str, why: &str| Err(Error::config(format!("transport.{field} {why}")));
-        const POSITIVE: &str = "must be a positive duration, at most 31536000 s (a year)";
-        let positive = |secs: f64| secs > 0.0 && secs <= MAX_CONFIG_SECS;
-        // An upper bound keeps `Duration`/`Instant` arithmetic from overflowing (which panics).
-        if !positive(self.timeout_secs) {
-            return bad("timeout_secs", POSITIVE);
-        }
-        if !positive(self.deadline_secs) {
-            return bad("deadline_secs", POSITIVE);
-        }
-        if !positive(self.connect_timeout.as_secs_f64()) {
-            return bad("connect_timeout", POSITIVE);
-        }
-        if !positive(self.read_idle_timeout.as_secs_f64()) {
-            return bad("read_idle_timeout", POSITIVE);
-        }
-        let max_ms = (MAX_CONFIG_SECS * 1000.0) as u64;
-        if self.initial_backoff_ms > max_ms {
-            return bad("initial_backoff_ms", "must be at most a year");
-        }
-        if self.max_backoff_ms > max_ms {
-            return bad("max_backoff_ms", "must be at most a year");
-        }
-        if self.max_attempts == 0 {
-            return bad("max_attempts", "must be at least 1");
-        }
-        if self.concurrency == 0 {
-            return bad("concurrency", "must be at least 1");
-        }
-        if self.rate_limit_per_second == Some(0) {
-            return bad(
-                "rate_limit_per_second",
-                "must be at least 1 (omit it for no limit)",
-            );
-        }
-        if !(self.max_retry_after_secs >= 0.0 && self.max_retry_after_secs <= MAX_CONFIG_SECS) {
+    /// Check every setting against its documented range (`docs/configuration.md`); an error
+    /// names the key, its range and the value given.
+    pub fn validate(&self) -> Result<()> {
+        use limits::*;
+        let bad = |field: &str, range: &str, value: String| {
+            Err(Error::config(format!(
+                "transport.{field} must be {range}, got {value}"
+            )))
+        };
+        let secs = |field: &str, v: f64, max: f64| {
+            if v > 0.0 && v <= max {
+                Ok(())
+            } else {
+                bad(
+                    field,
+                    &format!("above 0 and at most {max} seconds"),
+                    format!("{v}"),
+                )
+            }
+        };
+        secs("timeout_secs", self.timeout_secs, TIMEOUT_SECS)?;
+        secs("deadline_secs", self.deadline_secs, DEADLINE_SECS)?;
+        secs(
+            "connect_timeout",
+            self.connect_timeout.as_secs_f64(),
+            CONNECT_TIMEOUT_SECS,
+        )?;
+        secs(
+            "read_idle_timeout",
+            self.read_idle_timeout.as_secs_f64(),
+            READ_IDLE_SECS,
+        )?;
+        if !(self.max_retry_after_secs >= 0.0 && self.max_retry_after_secs <= RETRY_AFTER_SECS) {
             return bad(
                 "max_retry_after_secs",
-                "must be a non-negative duration, at most 31536000 s (a year)",
+                &format!("from 0 to {RETRY_AFTER_SECS} seconds"),
+                format!("{}", self.max_retry_after_secs),
             );
         }
-        if self.max_response_bytes < 1024 {
-            return bad("max_response_bytes", "must be at least 1024");
+        for (field, ms) in [
+            ("initial_backoff_ms", self.initial_backoff_ms),
+            ("max_backoff_ms", self.max_backoff_ms),
+        ] {
+            if ms > BACKOFF_MS {
+                return bad(field, &format!("at most {BACKOFF_MS} ms"), ms.to_string());
+            }
+        }
+        if !(1..=MAX_ATTEMPTS).contains(&self.max_attempts) {
+            return bad(
+                "max_attempts",
+                &format!("from 1 to {MAX_ATTEMPTS}"),
+                self.max_attempts.to_string(),
+            );
+        }
+        if !(1..=CONCURRENCY).contains(&self.concurrency) {
+            return bad(
+                "concurrency",
+                &format!("from 1 to {CONCURRENCY}"),
+                self.concurrency.to_string(),
+            );
+        }
+        if let Some(rate) = self.rate_limit_per_second {
+            if !(1..=RATE_PER_SECOND).contains(&rate) {
+                return bad(
+                    "rate_limit_per_second",
+                    &format!("from 1 to {RATE_PER_SECOND} (omit it for no limit)"),
+                    rate.to_string(),
+                );
+            }
+        }
+        if !(MIN_RESPONSE_BYTES..=MAX_RESPONSE_BYTES).contains(&self.max_response_bytes) {
+            return bad(
+                "max_response_bytes",
+                &format!("from {MIN_RESPONSE_BYTES} to {MAX_RESPONSE_BYTES}"),
+                self.max_response_bytes.to_string(),
+            );
         }
         Ok(())
     }
@@ -276,6 +341,31 @@ pub fn check_url_scheme(url: &Url, allow_insecure_http: bool) -> Result<()> {
     }
 }
 
+/// A base URL as configured, checked: a URL, `https` (or `http` as [`check_url_scheme`]
+/// allows). Errors are `Config` errors naming `vendor`, with the URL redacted
+/// ([`redact::redact_url_str`]) and every one of `secret_forms` (the key's wire forms, see
+/// [`redact::secret_forms`]) blanked, should the user have pasted the key somewhere no pattern
+/// finds.
+pub fn parse_base_url(
+    vendor: Vendor,
+    text: &str,
+    allow_insecure_http: bool,
+    secret_forms: &[String],
+) -> Result<Url> {
+    let scrub =
+        |e: Error| Error::config(redact::scrub_text(e.message(), secret_forms)).with_vendor(vendor);
+    let url = Url::parse(text)
+        .map_err(|e| {
+            Error::config(format!(
+                "{vendor} base URL {:?} is not a URL: {e}",
+                redact::redact_url_str(text)
+            ))
+        })
+        .map_err(scrub)?;
+    check_url_scheme(&url, allow_insecure_http).map_err(scrub)?;
+    Ok(url)
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -295,13 +385,13 @@ impl Transport {
         classifier: ErrorClassifier,
     ) -> Result<Transport> {
         config.validate()?;
-        let mut base_url = Url::parse(base_url).map_err(|e| {
-            Error::config(format!(
-                "{vendor} base URL {:?} is not a URL: {e}",
-                redact::redact_url_str(base_url)
-            ))
-        })?;
-        check_url_scheme(&base_url, config.allow_insecure_http)?;
+        let secret_forms: Arc<[String]> = auth
+            .secret()
+            .map(redact::secret_forms)
+            .unwrap_or_default()
+            .into();
+        let mut base_url =
+            parse_base_url(vendor, base_url, config.allow_insecure_http, &secret_forms)?;
         // Joining relative paths needs a trailing slash on the base.
         if !base_url.path().ends_with('/') {
             let p = format!("{}/", base_url.path());
@@ -349,11 +439,7 @@ impl Transport {
             .map(|n| RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN)));
         Ok(Transport {
             inner: Arc::new(Inner {
-                secret_forms: auth
-                    .secret()
-                    .map(redact::secret_forms)
-                    .unwrap_or_default()
-                    .into(),
+                secret_forms,
                 vendor,
                 base_url,
                 auth,
@@ -678,6 +764,7 @@ impl RequestBuilder {
             )
             .build();
         let mut attempt: u32 = 0;
+        let mut timeouts: u32 = 0;
         loop {
             attempt += 1;
             let span = tracing::debug_span!(
@@ -703,12 +790,20 @@ impl RequestBuilder {
                     });
                     return Ok((resp, attempt));
                 }
-                Err(AttemptError { error, processed }) => {
+                Err(AttemptError {
+                    error,
+                    processed,
+                    timed_out,
+                }) => {
                     span.in_scope(|| tracing::debug!(status = ?error.status(), kind = %error.kind(), "attempt failed"));
+                    timeouts += u32::from(timed_out);
                     (error, processed)
                 }
             };
             let (error, maybe_processed) = err;
+            if timeouts > TIMEOUT_RETRIES {
+                return Err(error.exhausted(attempt));
+            }
             let may_retry = error.is_retryable()
                 && match self.retry {
                     RetryMode::Idempotent => true,
@@ -853,6 +948,7 @@ impl RequestBuilder {
                             format!("no response within {:.1} s", per_attempt.as_secs_f64()),
                         ),
                         processed: true,
+                        timed_out: true,
                     })
                 }
             }
@@ -883,16 +979,10 @@ impl RequestBuilder {
                     a.processed = true;
                     Err(a)
                 }
-                Err(ReadFailure::Idle) => Err(AttemptError {
-                    error: mk(
-                        ErrorKind::Timeout,
-                        format!(
-                            "no data for {} while reading the response (transport.read_idle_timeout)",
-                            humantime::format_duration(idle)
-                        ),
-                    )
-                    .with_status(status),
+                Err(ReadFailure::Idle(got)) => Err(AttemptError {
+                    error: mk(ErrorKind::Timeout, stall_message(idle, got)).with_status(status),
                     processed: true,
+                    timed_out: true,
                 }),
                 Err(ReadFailure::TooLarge(size)) => Err(AttemptError {
                     error: mk(
@@ -904,6 +994,7 @@ impl RequestBuilder {
                     )
                     .with_status(status),
                     processed: true,
+                    timed_out: false,
                 }),
             }
         };
@@ -917,6 +1008,7 @@ impl RequestBuilder {
                         error: mk(ErrorKind::Timeout, "error body not read in time".into())
                             .with_status(status),
                         processed: true,
+                        timed_out: true,
                     })
                 }
             }
@@ -942,13 +1034,70 @@ impl RequestBuilder {
 /// Why a response body could not be read into memory.
 enum ReadFailure {
     Http(reqwest::Error),
-    /// No byte arrived for the read idle timeout.
-    Idle,
+    /// Less than [`MIN_BYTES_PER_IDLE_PERIOD`] arrived within the read idle timeout (this many).
+    Idle(u64),
     /// Over the limit (the announced length, when there was one).
     TooLarge(Option<u64>),
 }
 
-/// Read a whole body, failing when no byte arrives for `idle` or when it exceeds `limit`.
+/// The read-idle rule of [`TransportConfig::read_idle_timeout`]: within every period of `idle`,
+/// the body must deliver [`MIN_BYTES_PER_IDLE_PERIOD`] bytes (or end). A period starts when the
+/// previous one was satisfied, so a body that goes silent is cut off `idle` after its last
+/// kilobyte, and one trickled byte by byte `idle` after its period began.
+pub(crate) struct IdleWatch {
+    idle: Duration,
+    since: tokio::time::Instant,
+    bytes: u64,
+}
+
+impl IdleWatch {
+    pub(crate) fn new(idle: Duration) -> Self {
+        IdleWatch {
+            idle,
+            since: tokio::time::Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// The next chunk of `body`, or the stall (with the bytes of the period) if the period runs
+    /// out first.
+    pub(crate) async fn chunk<F, T>(&mut self, next: F) -> std::result::Result<T, u64>
+    where
+        F: std::future::Future<Output = T>,
+    {
+        // A period that cannot be represented (`Duration::MAX`) never ends.
+        match self.since.checked_add(self.idle) {
+            Some(end) => tokio::time::timeout_at(end, next)
+                .await
+                .map_err(|_| self.bytes),
+            None => Ok(next.await),
+        }
+    }
+
+    /// Count `n` bytes received; a period that got its due starts the next one.
+    pub(crate) fn got(&mut self, n: usize) {
+        self.bytes += n as u64;
+        if self.bytes >= MIN_BYTES_PER_IDLE_PERIOD {
+            self.since = tokio::time::Instant::now();
+            self.bytes = 0;
+        }
+    }
+}
+
+/// The message of a body that stalled or trickled (`got` bytes in the last period).
+pub(crate) fn stall_message(idle: Duration, got: u64) -> String {
+    let idle = humantime::format_duration(idle);
+    if got == 0 {
+        format!("no data for {idle} while reading the response (transport.read_idle_timeout)")
+    } else {
+        format!(
+            "the response trickled: {got} bytes in {idle}, less than {MIN_BYTES_PER_IDLE_PERIOD} (transport.read_idle_timeout)"
+        )
+    }
+}
+
+/// Read a whole body, failing when it stalls (see [`IdleWatch`]) or when it exceeds `limit`
+/// (checked as bytes arrive, so memory never holds more than `limit`).
 async fn read_limited(
     mut resp: reqwest::Response,
     idle: Duration,
@@ -959,15 +1108,17 @@ async fn read_limited(
         return Err(ReadFailure::TooLarge(announced));
     }
     let mut body = bytes::BytesMut::with_capacity(announced.unwrap_or(0).min(1 << 20) as usize);
+    let mut watch = IdleWatch::new(idle);
     loop {
-        match tokio::time::timeout(idle, resp.chunk()).await {
-            Err(_) => return Err(ReadFailure::Idle),
+        match watch.chunk(resp.chunk()).await {
+            Err(got) => return Err(ReadFailure::Idle(got)),
             Ok(Err(e)) => return Err(ReadFailure::Http(e)),
             Ok(Ok(None)) => return Ok(body.freeze()),
             Ok(Ok(Some(chunk))) => {
                 if (body.len() + chunk.len()) as u64 > limit {
                     return Err(ReadFailure::TooLarge(announced));
                 }
+                watch.got(chunk.len());
                 body.extend_from_slice(&chunk);
             }
         }
@@ -1012,7 +1163,11 @@ fn vendor_failure(
     // A rate-limit refusal (429, or a vendor's own throttling signal) came before any work;
     // anything else may have been acted on.
     let processed = !(status == 429 || kind == ErrorKind::TooManyRequests);
-    AttemptError { error, processed }
+    AttemptError {
+        error,
+        processed,
+        timed_out: false,
+    }
 }
 
 /// A local upload file that could not be read.
@@ -1035,6 +1190,9 @@ struct AttemptError {
     error: Error,
     /// Whether the vendor may have acted on the request.
     processed: bool,
+    /// A client-side timeout: no answer within the attempt, or a stalled body (retried once at
+    /// most: see [`TIMEOUT_RETRIES`]).
+    timed_out: bool,
 }
 
 impl AttemptError {
@@ -1042,16 +1200,24 @@ impl AttemptError {
         AttemptError {
             error,
             processed: false,
+            timed_out: false,
         }
     }
 
     fn from_reqwest(inner: &Inner, op: &str, e: reqwest::Error) -> Self {
         // reqwest puts the URL (with Sama's key) in its messages: strip it.
         let e = e.without_url();
-        let (kind, processed) = if e.is_timeout() {
+        let timed_out = e.is_timeout();
+        let (kind, processed) = if e.is_connect() {
+            // Never connected (refused, or the connect timeout): nothing was sent.
+            let kind = if timed_out {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Transport
+            };
+            (kind, false)
+        } else if timed_out {
             (ErrorKind::Timeout, true)
-        } else if e.is_connect() {
-            (ErrorKind::Transport, false)
         } else {
             (ErrorKind::Transport, true)
         };
@@ -1064,7 +1230,11 @@ impl AttemptError {
         }
         let msg = redact::scrub_text(&redact::redact_text(&msg), &inner.secret_forms);
         let error = inner_error(inner, kind, op, msg).with_source(e);
-        AttemptError { error, processed }
+        AttemptError {
+            error,
+            processed,
+            timed_out,
+        }
     }
 }
 
@@ -1266,6 +1436,81 @@ mod tests {
             .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Config, "{field}");
             assert!(err.to_string().contains(field), "{field}: {err}");
+        }
+    }
+
+    #[test]
+    fn absurdly_large_settings_are_refused_and_the_bounds_accepted() {
+        let refused = [
+            ("max_attempts", json_cfg(r#"{"max_attempts": 4294967295}"#)),
+            ("max_attempts", json_cfg(r#"{"max_attempts": 101}"#)),
+            ("concurrency", json_cfg(r#"{"concurrency": 100000000}"#)),
+            ("concurrency", json_cfg(r#"{"concurrency": 1025}"#)),
+            (
+                "rate_limit_per_second",
+                json_cfg(r#"{"rate_limit_per_second": 4294967295}"#),
+            ),
+            ("timeout_secs", json_cfg(r#"{"timeout_secs": 3601}"#)),
+            ("deadline_secs", json_cfg(r#"{"deadline_secs": "2 days"}"#)),
+            ("connect_timeout", json_cfg(r#"{"connect_timeout": "11m"}"#)),
+            (
+                "read_idle_timeout",
+                json_cfg(r#"{"read_idle_timeout": "2h"}"#),
+            ),
+            ("max_backoff_ms", json_cfg(r#"{"max_backoff_ms": "1h"}"#)),
+            (
+                "max_retry_after_secs",
+                json_cfg(r#"{"max_retry_after_secs": 86400}"#),
+            ),
+            (
+                "max_response_bytes",
+                json_cfg(r#"{"max_response_bytes": 18446744073709551615}"#),
+            ),
+        ];
+        for (field, cfg) in refused {
+            let err = cfg.validate().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{field}");
+            let text = err.to_string();
+            assert!(
+                text.contains(field) && text.contains("must be") && text.contains("got"),
+                "{field}: {text}"
+            );
+        }
+        let edges = json_cfg(
+            r#"{"max_attempts": 100, "concurrency": 1024, "rate_limit_per_second": 10000,
+                "timeout_secs": 3600, "deadline_secs": 86400, "connect_timeout": "10m",
+                "read_idle_timeout": "1h", "initial_backoff_ms": 0, "max_backoff_ms": 600000,
+                "max_retry_after_secs": 0, "max_response_bytes": 1024}"#,
+        );
+        edges.validate().unwrap();
+        TransportConfig::default().validate().unwrap();
+        TransportConfig::fast_for_tests().validate().unwrap();
+    }
+
+    fn json_cfg(text: &str) -> TransportConfig {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_malformed_base_url_never_shows_the_key() {
+        for url in [
+            "https://user:CANARY-K3Y@[bad/v2",
+            "http//user:CANARY-K3Y@host/v2",
+            "ftp://user:CANARY-K3Y@host/v2",
+            "http://CANARY-K3Y.example.com/v2",
+            "gopher://host/CANARY-K3Y",
+        ] {
+            let err = Transport::new(
+                Vendor::Scale,
+                url,
+                Auth::BasicUser(SecretString::from("CANARY-K3Y")),
+                TransportConfig::default(),
+                default_classifier,
+            )
+            .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{url}");
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("CANARY-K3Y"), "{url}: {shown}");
         }
     }
 

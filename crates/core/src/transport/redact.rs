@@ -31,10 +31,13 @@ pub fn is_secret_param(name: &str) -> bool {
     SECRET_PARAMS.contains(&lower.as_str())
 }
 
-/// The URL as a string with secret query values and any user-info password replaced by
-/// `REDACTED`. Safe to log and to put in errors.
+/// The URL as a string with secret query values and any user info (name and password: a key
+/// may stand in either) replaced by `REDACTED`. Safe to log and to put in errors.
 pub fn redact_url(url: &Url) -> String {
     let mut u = url.clone();
+    if !u.username().is_empty() {
+        let _ = u.set_username(REDACTED);
+    }
     if u.password().is_some() {
         let _ = u.set_password(Some(REDACTED));
     }
@@ -55,13 +58,24 @@ pub fn redact_url(url: &Url) -> String {
     u.to_string()
 }
 
-/// Redact a URL given as text; text that is not a URL is returned with any `access_key=` value
-/// blanked, as a last line of defence.
+/// Redact a URL given as text. Text that does not parse as a URL (a malformed `--base-url`)
+/// is redacted as well as can be: secret `name=value` pairs blanked, and everything from the
+/// `//` (or the start) to the last `@` replaced, since user info (`user:key@host`) may hold any
+/// character, `/` included, once the URL is malformed.
 pub fn redact_url_str(text: &str) -> String {
     match Url::parse(text) {
         Ok(u) => redact_url(&u),
-        Err(_) => redact_text(text),
+        Err(_) => redact_user_info(&redact_text(text)),
     }
+}
+
+/// Replace what stands between the `//` (or the start) and the last `@` by `REDACTED`.
+fn redact_user_info(text: &str) -> String {
+    let Some(at) = text.rfind('@') else {
+        return text.to_owned();
+    };
+    let start = text[..at].find("//").map(|i| i + 2).unwrap_or(0);
+    format!("{}{REDACTED}{}", &text[..start], &text[at..])
 }
 
 /// Every form a key takes on the wire, to scrub from text a server sends back: the key itself,
@@ -177,6 +191,30 @@ mod tests {
         assert!(!out.chars().any(char::is_control), "{out:?}");
         assert!(out.contains(REDACTED));
         assert!(secret_forms("").is_empty());
+    }
+
+    #[test]
+    fn malformed_urls_lose_their_user_info_and_keys() {
+        for text in [
+            "https://user:CANARY@[bad/v2",
+            "http//user:CANARY@host/v2",
+            "CANARY@host:99999",
+            "https://h/x?access_key=CANARY&page=[",
+            "ftp ://a:CANARY@b",
+            "ftp://user:CANARY+k3y/9f=Q@files.example/v2",
+        ] {
+            let shown = redact_url_str(text);
+            assert!(!shown.contains("CANARY"), "{text} → {shown}");
+        }
+        assert_eq!(
+            redact_url_str("http//u:p@host/v2"),
+            "http//REDACTED@host/v2"
+        );
+        assert_eq!(redact_url_str("not a url"), "not a url");
+        assert_eq!(
+            redact_url_str("https://CANARY@api.scale.com/v1"),
+            "https://REDACTED@api.scale.com/v1"
+        );
     }
 
     #[test]

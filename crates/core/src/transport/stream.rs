@@ -1,7 +1,7 @@
 //! Streamed response bodies: large downloads that resume where they broke off, and NDJSON split
 //! into lines, in bounded memory.
 
-use super::{redact, Method, Response, Transport};
+use super::{redact, stall_message, IdleWatch, Method, Response, Transport};
 use crate::{Error, ErrorKind, Result, Vendor};
 use backon::BackoffBuilder;
 use bytes::{Bytes, BytesMut};
@@ -78,27 +78,27 @@ impl StreamingResponse {
         let (vendor, operation, idle) = (self.vendor, self.operation, self.idle);
         match self.body {
             BodySource::Read(bytes) => stream::iter([Ok(bytes)]).boxed(),
-            BodySource::Live(resp) => stream::unfold(Some(resp), move |resp| async move {
-                let mut resp = resp?;
-                match tokio::time::timeout(idle, resp.chunk()).await {
-                    Ok(Ok(Some(chunk))) => Some((Ok(chunk), Some(resp))),
-                    Ok(Ok(None)) => None,
-                    Ok(Err(e)) => Some((Err(body_error(vendor, operation, e)), None)),
-                    Err(_) => {
-                        let e = Error::new(
-                            ErrorKind::Timeout,
-                            format!(
-                                "no data for {} while reading the response (transport.read_idle_timeout)",
-                                humantime::format_duration(idle)
-                            ),
-                        )
-                        .with_vendor(vendor)
-                        .with_operation(operation);
-                        Some((Err(e), None))
+            BodySource::Live(resp) => {
+                let watch = IdleWatch::new(idle);
+                stream::unfold(Some((resp, watch)), move |state| async move {
+                    let (mut resp, mut watch) = state?;
+                    match watch.chunk(resp.chunk()).await {
+                        Ok(Ok(Some(chunk))) => {
+                            watch.got(chunk.len());
+                            Some((Ok(chunk), Some((resp, watch))))
+                        }
+                        Ok(Ok(None)) => None,
+                        Ok(Err(e)) => Some((Err(body_error(vendor, operation, e)), None)),
+                        Err(got) => {
+                            let e = Error::new(ErrorKind::Timeout, stall_message(idle, got))
+                                .with_vendor(vendor)
+                                .with_operation(operation);
+                            Some((Err(e), None))
+                        }
                     }
-                }
-            })
-            .boxed(),
+                })
+                .boxed()
+            }
         }
     }
 

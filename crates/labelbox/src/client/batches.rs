@@ -1,11 +1,11 @@
 //! Batches (spec §10): creation below and above 1,000 rows and above the 100,000-row limit,
 //! listing, archive, delete.
 
-use super::{op_err, required, Endpoint, LabelboxClient};
+use super::{op_err, required, Endpoint, LabelboxClient, VENDOR};
 use crate::ops;
 use crate::wire::{decode, decode_list, Batch, ConsensusSettings, CreatedBatch};
 use futures::stream::BoxStream;
-use labelmux_core::paginate::{paginate, Page};
+use labelmux_core::paginate::{guarded, key_of, paginate, Page};
 use labelmux_core::transport::RetryMode;
 use labelmux_core::{Error, Result};
 use serde_json::Value;
@@ -418,27 +418,31 @@ impl LabelboxClient {
         const OP: &str = "list_batches";
         let client = self.clone();
         let project_id = project_id.to_owned();
-        paginate(None::<String>, move |from| {
-            let client = client.clone();
-            let variables = ops::list_batches::Variables {
-                from,
-                first: Some(BATCH_PAGE),
-                project_id: project_id.clone(),
-            };
-            async move {
-                let data = client
-                    .query::<ops::ListBatches>(Endpoint::Experimental, OP, variables)
-                    .await?;
-                let mut conn = required(data, &["project", "batches"], OP)?;
-                let items: Vec<Batch> =
-                    decode_list(conn["nodes"].take(), "batch").map_err(|e| op_err(e, OP))?;
-                let next = labelmux_core::lenient::key_string(&conn["pageInfo"]["endCursor"]);
-                Ok(Page {
-                    items,
-                    next: next.map(Some),
-                })
-            }
-        })
+        let id = |b: &Batch| key_of(&b.id);
+        paginate(
+            None::<String>,
+            guarded(VENDOR, OP, id, move |from| {
+                let client = client.clone();
+                let variables = ops::list_batches::Variables {
+                    from,
+                    first: Some(BATCH_PAGE),
+                    project_id: project_id.clone(),
+                };
+                async move {
+                    let data = client
+                        .query::<ops::ListBatches>(Endpoint::Experimental, OP, variables)
+                        .await?;
+                    let mut conn = required(data, &["project", "batches"], OP)?;
+                    let items: Vec<Batch> =
+                        decode_list(conn["nodes"].take(), "batch").map_err(|e| op_err(e, OP))?;
+                    let next = labelmux_core::lenient::key_string(&conn["pageInfo"]["endCursor"]);
+                    Ok(Page {
+                        items,
+                        next: next.map(Some),
+                    })
+                }
+            }),
+        )
     }
 
     /// One batch of a project.

@@ -8,7 +8,7 @@ use crate::wire::{
     MetadataSchema,
 };
 use futures::stream::BoxStream;
-use labelmux_core::paginate::{paginate, Page};
+use labelmux_core::paginate::{guarded, key_of, paginate, Page};
 use labelmux_core::poll::{self, PollStatus};
 use labelmux_core::transport::RetryMode;
 use labelmux_core::{Error, ErrorKind, Result};
@@ -78,6 +78,7 @@ impl LabelboxClient {
                     "dataset",
                 )
             },
+            |d: &Dataset| key_of(&d.id),
         )
     }
 
@@ -127,30 +128,34 @@ impl LabelboxClient {
                 global_key: filter.global_key,
             },
         );
-        paginate(None::<String>, move |from| {
-            let client = client.clone();
-            let variables = ops::dataset_data_rows::Variables {
-                id: dataset_id.clone(),
-                from,
-                first: Some(DATASET_ROWS_PAGE),
-                where_: where_.clone(),
-            };
-            async move {
-                let data = client
-                    .query::<ops::DatasetDataRows>(Endpoint::Main, OP, variables)
-                    .await?;
-                let mut conn = required(data, &["datasetDataRows"], OP)?;
-                let items: Vec<DataRow> =
-                    decode_list(conn["nodes"].take(), "data row").map_err(|e| op_err(e, OP))?;
-                // The SDK takes `startCursor` as the next `from` and ignores `hasNextPage`.
-                let next = labelmux_core::lenient::key_string(&conn["pageInfo"]["startCursor"])
-                    .filter(|_| !items.is_empty());
-                Ok(Page {
-                    items,
-                    next: next.map(Some),
-                })
-            }
-        })
+        let id = |r: &DataRow| key_of(&r.id);
+        paginate(
+            None::<String>,
+            guarded(VENDOR, OP, id, move |from| {
+                let client = client.clone();
+                let variables = ops::dataset_data_rows::Variables {
+                    id: dataset_id.clone(),
+                    from,
+                    first: Some(DATASET_ROWS_PAGE),
+                    where_: where_.clone(),
+                };
+                async move {
+                    let data = client
+                        .query::<ops::DatasetDataRows>(Endpoint::Main, OP, variables)
+                        .await?;
+                    let mut conn = required(data, &["datasetDataRows"], OP)?;
+                    let items: Vec<DataRow> =
+                        decode_list(conn["nodes"].take(), "data row").map_err(|e| op_err(e, OP))?;
+                    // The SDK takes `startCursor` as the next `from` and ignores `hasNextPage`.
+                    let next = labelmux_core::lenient::key_string(&conn["pageInfo"]["startCursor"])
+                        .filter(|_| !items.is_empty());
+                    Ok(Page {
+                        items,
+                        next: next.map(Some),
+                    })
+                }
+            }),
+        )
     }
 
     /// The organization's data-row metadata schemas.

@@ -7,6 +7,7 @@ use crate::wire::{
     ProjectWorkflow,
 };
 use futures::stream::BoxStream;
+use labelmux_core::paginate::key_of;
 use labelmux_core::transport::{Method, RetryMode};
 use labelmux_core::{Error, ErrorKind, Result};
 use serde_json::{json, Value};
@@ -130,6 +131,7 @@ impl LabelboxClient {
             "list_projects",
             ops::list_projects::Variables { deleted: false },
             project_list,
+            |p: &Project| key_of(&p.id),
         )
     }
 
@@ -142,6 +144,7 @@ impl LabelboxClient {
                 deleted: false,
             },
             project_list,
+            |p: &Project| key_of(&p.id),
         )
     }
 
@@ -238,6 +241,7 @@ impl LabelboxClient {
                     "label",
                 )
             },
+            |l: &Label| key_of(&l.id),
         )
     }
 

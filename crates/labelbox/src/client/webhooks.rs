@@ -6,6 +6,7 @@ use super::{op_err, required, Endpoint, LabelboxClient};
 use crate::ops;
 use crate::wire::{decode, decode_list, Webhook, WebhookStatus, WebhookTopic};
 use futures::stream::BoxStream;
+use labelmux_core::paginate::key_of;
 use labelmux_core::transport::RetryMode;
 use labelmux_core::{Error, Result};
 use serde_json::{json, Map, Value};
@@ -179,6 +180,7 @@ impl LabelboxClient {
                         "webhook",
                     )
                 },
+                |w: &Webhook| key_of(&w.id),
             ),
             WebhookScope::Organization => self.orm_stream::<ops::GetOrganizationWebhooks, _>(
                 "list_webhooks",
@@ -191,6 +193,7 @@ impl LabelboxClient {
                         "webhook",
                     )
                 },
+                |w: &Webhook| key_of(&w.id),
             ),
         }
     }

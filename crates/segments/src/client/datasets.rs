@@ -5,7 +5,7 @@ use crate::wire::{
     CloneDatasetRequest, Collaborator, CreateDatasetRequest, Dataset, Role, UpdateDatasetRequest,
 };
 use futures::stream::{self, BoxStream, StreamExt};
-use labelmux_core::paginate::{paginate, Page};
+use labelmux_core::paginate::{guarded, key_of, paginate, Page};
 use labelmux_core::transport::{path, Method, RetryMode};
 use labelmux_core::{Error, ErrorKind, Result};
 use serde_json::json;
@@ -45,21 +45,25 @@ impl SegmentsClient {
     pub fn get_datasets(&self, user: Option<&str>) -> BoxStream<'static, Result<Dataset>> {
         let client = self.clone();
         let user = user.map(str::to_owned);
-        paginate(1u32, move |page| {
-            let client = client.clone();
-            let user = user.clone();
-            async move {
-                let items = match client
-                    .get_datasets_page(user.as_deref(), DEFAULT_PAGE_SIZE, page)
-                    .await
-                {
-                    Err(e) if Self::is_invalid_page(&e) => Vec::new(),
-                    other => other?,
-                };
-                let next = (items.len() as u32 >= DEFAULT_PAGE_SIZE).then(|| page + 1);
-                Ok(Page { items, next })
-            }
-        })
+        let id = |d: &Dataset| key_of(&(&d.full_name, &d.name));
+        paginate(
+            1u32,
+            guarded(super::VENDOR, "get_datasets", id, move |page| {
+                let client = client.clone();
+                let user = user.clone();
+                async move {
+                    let items = match client
+                        .get_datasets_page(user.as_deref(), DEFAULT_PAGE_SIZE, page)
+                        .await
+                    {
+                        Err(e) if Self::is_invalid_page(&e) => Vec::new(),
+                        other => other?,
+                    };
+                    let next = (items.len() as u32 >= DEFAULT_PAGE_SIZE).then(|| page + 1);
+                    Ok(Page { items, next })
+                }
+            }),
+        )
     }
 
     /// `GET /datasets/{owner}/{name}/`.

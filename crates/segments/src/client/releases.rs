@@ -5,7 +5,7 @@ use crate::wire::{Asset, Release, Workunit};
 use bytes::Bytes;
 use chrono::NaiveDateTime;
 use futures::stream::BoxStream;
-use labelmux_core::paginate::{paginate, Page};
+use labelmux_core::paginate::{guarded, key_of, paginate, Page};
 use labelmux_core::transport::{Method, Multipart, RetryMode};
 use labelmux_core::{Error, ErrorKind, Result};
 use serde_json::json;
@@ -153,19 +153,27 @@ impl SegmentsClient {
     ) -> BoxStream<'static, Result<Workunit>> {
         let client = self.clone();
         let dataset = dataset.to_owned();
-        paginate(query.page, move |page| {
-            let client = client.clone();
-            let dataset = dataset.clone();
-            let query = query.clone();
-            async move {
-                let items = match client.workunits_page(&dataset, &query, page).await {
-                    Err(e) if Self::is_invalid_page(&e) => Vec::new(),
-                    other => other?,
-                };
-                let next = (items.len() as u32 >= query.per_page).then(|| page + 1);
-                Ok(Page { items, next })
-            }
-        })
+        // A workunit without a uuid is told apart by everything it holds.
+        let id = |w: &Workunit| match &w.uuid {
+            Some(uuid) => key_of(uuid),
+            None => key_of(&format!("{w:?}")),
+        };
+        paginate(
+            query.page,
+            guarded(super::VENDOR, "get_workunits", id, move |page| {
+                let client = client.clone();
+                let dataset = dataset.clone();
+                let query = query.clone();
+                async move {
+                    let items = match client.workunits_page(&dataset, &query, page).await {
+                        Err(e) if Self::is_invalid_page(&e) => Vec::new(),
+                        other => other?,
+                    };
+                    let next = (items.len() as u32 >= query.per_page).then(|| page + 1);
+                    Ok(Page { items, next })
+                }
+            }),
+        )
     }
 
     // -----------------------------------------------------------------------------------------

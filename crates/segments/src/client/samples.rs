@@ -6,7 +6,7 @@ use crate::wire::{
 };
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use futures::FutureExt;
-use labelmux_core::paginate::{paginate, Page};
+use labelmux_core::paginate::{guarded, key_of, paginate, Page};
 use labelmux_core::transport::{path, Method, RequestBuilder, RetryMode};
 use labelmux_core::{Error, ErrorKind, Result};
 use serde_json::json;
@@ -188,19 +188,23 @@ impl SegmentsClient {
         let client = self.clone();
         let dataset = dataset.to_owned();
         let first = query.page;
-        paginate(first, move |page| {
-            let client = client.clone();
-            let dataset = dataset.clone();
-            let query = query.clone();
-            async move {
-                let items = match client.samples_page(&dataset, &query, page, OP).await {
-                    Err(e) if Self::is_invalid_page(&e) => Vec::new(),
-                    other => other?,
-                };
-                let next = (items.len() as u32 >= query.per_page).then(|| page + 1);
-                Ok(Page { items, next })
-            }
-        })
+        let id = |s: &Sample| key_of(&s.uuid);
+        paginate(
+            first,
+            guarded(super::VENDOR, OP, id, move |page| {
+                let client = client.clone();
+                let dataset = dataset.clone();
+                let query = query.clone();
+                async move {
+                    let items = match client.samples_page(&dataset, &query, page, OP).await {
+                        Err(e) if Self::is_invalid_page(&e) => Vec::new(),
+                        other => other?,
+                    };
+                    let next = (items.len() as u32 >= query.per_page).then(|| page + 1);
+                    Ok(Page { items, next })
+                }
+            }),
+        )
     }
 
     /// The sample named exactly `name` in `dataset`, if any (a `name__contains` list filtered
