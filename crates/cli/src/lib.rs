@@ -18,6 +18,7 @@ pub mod progress;
 pub mod sink;
 mod tablefile;
 pub mod taskfile;
+pub mod taskinput;
 
 use args::{Cli, OutputMode};
 use exit::CliError;
