@@ -100,6 +100,9 @@ pub struct Failure {
     /// The command already printed its result (e.g. a receipt listing refused rows); only the
     /// one-line summary goes to stderr, no second JSON document to stdout.
     pub result_printed: bool,
+    /// The batch the failure concerns, when a vendor had opened one (`tasks create`): what to
+    /// follow instead of sending the file again.
+    pub batch_id: Option<String>,
 }
 
 impl std::ops::Deref for CliError {
@@ -127,7 +130,18 @@ impl CliError {
             advice: advice.map(str::to_owned),
             details: Vec::new(),
             result_printed: false,
+            batch_id: None,
         }))
+    }
+
+    /// The command printed its result, but whether the vendor created some tasks is unknown
+    /// (their answer was lost, or the vendor kept failing): exit with [`code::VENDOR`], never
+    /// [`code::INPUT`], because sending them again as if refused could duplicate them.
+    pub fn unknown_outcome(message: impl Into<String>, advice: impl Into<String>) -> Self {
+        let mut e = Self::local(code::VENDOR, "outcome unknown", message, None);
+        e.0.advice = Some(advice.into());
+        e.0.result_printed = true;
+        e
     }
 
     /// The command did its work and printed its result, but some tasks were refused: exit with
@@ -223,6 +237,7 @@ impl CliError {
                 "status": self.status,
                 "message": self.message,
                 "advice": self.advice,
+                "batch_id": self.batch_id,
             }
         })
     }
@@ -287,6 +302,7 @@ impl From<Error> for CliError {
             advice: Some(advice),
             details,
             result_printed: false,
+            batch_id: None,
         }))
     }
 }

@@ -18,6 +18,7 @@ pub mod progress;
 pub mod sink;
 mod tablefile;
 pub mod taskfile;
+pub mod taskinput;
 
 use args::{Cli, OutputMode};
 use exit::CliError;
@@ -68,7 +69,11 @@ pub fn main_entry() -> i32 {
         }
     };
     let global = cli.global.clone();
-    match runtime.block_on(commands::run(cli)) {
+    let result = runtime.block_on(commands::run(cli));
+    // A thread still blocked on input nobody waits for any more (a FIFO read when Ctrl-C came)
+    // must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => exit::code::OK,
         Err(e) => {
             report(&e, global.verbose, global.output);

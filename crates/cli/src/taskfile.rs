@@ -4,10 +4,19 @@
 //! conventions: `output_<name>` columns are pre-annotations, `external_id` the external key,
 //! `priority` the priority, every other column an input). A file is read twice: a first pass
 //! that only validates ([`TaskFile::validate`]), so nothing is submitted unless every row
-//! parses, then a second pass that streams specs into the vendor ([`TaskFile::rows`]). Memory
-//! stays small: one row at a time plus a few bytes per irregular line break.
+//! parses and no external key is repeated with other data, then a second pass that streams
+//! specs into the vendor ([`TaskFile::rows`]). Memory stays small: one row at a time, a few
+//! bytes per irregular line break, and about 40 bytes per row with an external key.
+//!
+//! The second pass reads exactly what the first one validated ([`crate::taskinput`]): a pipe
+//! or FIFO is read once, into a spool file, and a file on disk that changed in between is
+//! refused (before anything is sent when its size or time changed, else at the first changed
+//! block, before any row of it is parsed).
 
 use crate::exit::CliError;
+use crate::taskinput::{
+    BlockMode, BlockReader, Fingerprint, KeyCheck, Recording, Stat, StreamInput,
+};
 use labelmux::{JsonMap, TaskSpec};
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -57,6 +66,8 @@ impl TaskFileFormat {
 pub enum Source {
     /// A file on disk.
     Path(PathBuf),
+    /// A pipe, FIFO or other stream: read once, copied to a spool file as it is validated.
+    Stream(Arc<StreamInput>),
     /// Text built into the binary (the demo's sample), with a display name.
     Embedded {
         /// Shown in messages.
@@ -70,6 +81,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Path(p) => write!(f, "{}", p.display()),
+            Source::Stream(s) => write!(f, "{}", s.path().display()),
             Source::Embedded { name, .. } => f.write_str(name),
         }
     }
@@ -158,6 +170,34 @@ pub struct TaskFile {
     format: TaskFileFormat,
     /// The Parquet files of a table format.
     table: Option<labelmux::io::table::ParquetTaskSource>,
+    /// What validation read of a file on disk; the rows sent must be the same.
+    validated: Arc<Mutex<Validated>>,
+}
+
+/// What the validation pass saw.
+#[derive(Debug, Default)]
+enum Validated {
+    /// Not validated (yet), or nothing to check (a stream's spool, embedded text).
+    #[default]
+    Nothing,
+    /// A file's blocks.
+    File(Arc<Fingerprint>),
+    /// A table's files: size and time of each.
+    Table(Vec<(PathBuf, Stat)>),
+}
+
+/// Whether `path` is something that can be read only once (a pipe, FIFO, socket or device).
+fn is_stream(meta: &std::fs::Metadata) -> bool {
+    !meta.is_file() && !meta.is_dir()
+}
+
+/// The spool suffix of a format.
+fn suffix_of(format: TaskFileFormat) -> &'static str {
+    match format {
+        TaskFileFormat::Jsonl => ".jsonl",
+        TaskFileFormat::Csv => ".csv",
+        TaskFileFormat::Parquet | TaskFileFormat::Delta => ".parquet",
+    }
 }
 
 impl TaskFile {
@@ -173,12 +213,39 @@ impl TaskFile {
                 )))
             }
         };
+        let stream = std::fs::metadata(path).is_ok_and(|m| is_stream(&m));
+        if stream {
+            let input = Arc::new(StreamInput::new(path, suffix_of(format)));
+            let table = match format {
+                TaskFileFormat::Delta => {
+                    return Err(CliError::input(format!(
+                        "{} is a stream; a Delta table is a directory",
+                        path.display()
+                    )))
+                }
+                // Parquet is read by position: the whole stream goes to the spool first.
+                TaskFileFormat::Parquet => {
+                    let spooled = input.spool_all().map_err(|e| {
+                        CliError::input(format!("cannot read task file {}: {e}", path.display()))
+                    })?;
+                    Some(crate::tablefile::open(&spooled, false)?)
+                }
+                TaskFileFormat::Jsonl | TaskFileFormat::Csv => None,
+            };
+            return Ok(TaskFile {
+                source: Source::Stream(input),
+                format,
+                table,
+                validated: Arc::default(),
+            });
+        }
         if matches!(format, TaskFileFormat::Parquet | TaskFileFormat::Delta) {
             let table = crate::tablefile::open(path, format == TaskFileFormat::Delta)?;
             return Ok(TaskFile {
                 source: Source::Path(path.to_owned()),
                 format,
                 table: Some(table),
+                validated: Arc::default(),
             });
         }
         match std::fs::metadata(path) {
@@ -190,6 +257,7 @@ impl TaskFile {
                 source: Source::Path(path.to_owned()),
                 format,
                 table: None,
+                validated: Arc::default(),
             }),
             Err(e) => Err(CliError::input(format!(
                 "cannot open task file {}: {e}",
@@ -204,6 +272,19 @@ impl TaskFile {
             source: Source::Embedded { name, text },
             format,
             table: None,
+            validated: Arc::default(),
+        }
+    }
+
+    /// Whether the rows come from a stream (a pipe or FIFO), which can be read only once.
+    pub fn is_stream(&self) -> bool {
+        matches!(self.source, Source::Stream(_))
+    }
+
+    /// Remove a stream's spool file now (on Ctrl-C, while a validating thread may still run).
+    pub fn discard_spool(&self) {
+        if let Source::Stream(s) = &self.source {
+            s.discard();
         }
     }
 
@@ -217,26 +298,76 @@ impl TaskFile {
         self.format
     }
 
-    fn reader(&self) -> Result<Box<dyn BufRead + Send>, CliError> {
+    /// A reader of the content: for a file on disk, recording its fingerprint (`record`) or,
+    /// once validated, verifying it.
+    fn reader(
+        &self,
+        record: Option<Arc<Mutex<Recording>>>,
+    ) -> Result<Box<dyn BufRead + Send>, CliError> {
         match &self.source {
             Source::Path(p) => {
+                let validated = match &*lock(&self.validated) {
+                    Validated::File(fp) => Some(Arc::clone(fp)),
+                    _ => None,
+                };
+                if let Some(fp) = &validated {
+                    self.check_unchanged(p, &fp.stat)?;
+                }
                 let f = File::open(p).map_err(|e| {
                     CliError::input(format!("cannot open task file {}: {e}", p.display()))
                 })?;
-                Ok(Box::new(BufReader::with_capacity(64 * 1024, f)))
+                let name = p.display().to_string();
+                Ok(match (validated, record) {
+                    (Some(fp), _) => Box::new(BlockReader::new(f, name, BlockMode::Verify(fp))),
+                    (None, Some(rec)) => {
+                        Box::new(BlockReader::new(f, name, BlockMode::Record(rec)))
+                    }
+                    (None, None) => Box::new(BufReader::with_capacity(64 * 1024, f)),
+                })
             }
+            Source::Stream(s) => s.reader().map_err(|e| {
+                CliError::input(format!("cannot read task file {}: {e}", s.path().display()))
+            }),
             Source::Embedded { text, .. } => Ok(Box::new(text.as_bytes())),
         }
     }
 
-    /// The rows, one at a time.
+    /// An error when the file at `path` is no longer what was validated (`then`).
+    fn check_unchanged(&self, path: &Path, then: &Stat) -> Result<(), CliError> {
+        let now = Stat::of(path).map_err(|e| {
+            CliError::input(format!("cannot open task file {}: {e}", path.display()))
+        })?;
+        match now.change_since(then) {
+            None => Ok(()),
+            Some(what) => Err(CliError::input(format!(
+                "{} changed after it was validated ({what}); nothing was sent from this read of it",
+                path.display()
+            ))),
+        }
+    }
+
+    /// The rows, one at a time. After [`TaskFile::validate`], exactly the rows validated (or an
+    /// error saying the file changed).
     pub fn rows(&self) -> Result<Rows, CliError> {
         if let Some(table) = &self.table {
+            if let Validated::Table(stats) = &*lock(&self.validated) {
+                for (path, then) in stats {
+                    self.check_unchanged(path, then)?;
+                }
+            }
             return Ok(Rows::Table(Box::new(crate::tablefile::rows(table))));
         }
-        let mut reader = self.reader()?;
+        let reader = self.reader(None)?;
+        self.rows_from(reader)
+    }
+
+    fn rows_from(&self, mut reader: Box<dyn BufRead + Send>) -> Result<Rows, CliError> {
         let dot_json = match &self.source {
             Source::Path(p) => p
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json")),
+            Source::Stream(s) => s
+                .path()
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("json")),
             Source::Embedded { name, .. } => name.ends_with(".json"),
@@ -250,7 +381,11 @@ impl TaskFile {
             return Ok(Rows::Array(json_array_rows(&text).into_iter()));
         }
         Ok(match self.format {
-            TaskFileFormat::Jsonl => Rows::Jsonl(JsonlRows { reader, line: 0 }),
+            TaskFileFormat::Jsonl => Rows::Jsonl(JsonlRows {
+                reader,
+                line: 0,
+                ended: false,
+            }),
             // Tables are opened by `TaskFile::open` and returned above.
             TaskFileFormat::Parquet | TaskFileFormat::Delta => {
                 return Err(CliError::input(format!(
@@ -286,10 +421,19 @@ impl TaskFile {
     }
 
     /// First pass: parse every row, keep nothing but the line index. The first bad row is
-    /// returned as an error naming the file, its line and (where one is at fault) the column.
+    /// returned as an error naming the file, its line and (where one is at fault) the column;
+    /// an external key given to two rows with different data is an error naming both lines.
     pub fn validate(&self) -> Result<Summary, CliError> {
         let mut lines = LineIndex::default();
         if let Some(table) = &self.table {
+            let stats = match &self.source {
+                Source::Path(_) => table
+                    .files()
+                    .iter()
+                    .filter_map(|f| Stat::of(f).ok().map(|s| (f.clone(), s)))
+                    .collect(),
+                _ => Vec::new(),
+            };
             // Table rows are numbered 1, 2, ... across the table's files: "line" is the row.
             let rows = crate::tablefile::validate(&self.source.to_string(), table)?;
             if rows == 0 {
@@ -298,6 +442,7 @@ impl TaskFile {
             for row in 1..=rows {
                 lines.push(row);
             }
+            *lock(&self.validated) = Validated::Table(stats);
             return Ok(Summary {
                 rows,
                 first_line: Some(1),
@@ -310,8 +455,24 @@ impl TaskFile {
         let mut first_line = None;
         let mut last_line = None;
         let mut with_priority = 0;
-        for row in self.rows()? {
+        let (recording, before) = match &self.source {
+            Source::Path(p) => (
+                Some(Arc::new(Mutex::new(Recording::default()))),
+                Some(Stat::of(p).map_err(|e| {
+                    CliError::input(format!("cannot open task file {}: {e}", p.display()))
+                })?),
+            ),
+            _ => (None, None),
+        };
+        let mut keys = KeyCheck::default();
+        for row in self.rows_from(self.reader(recording.clone())?)? {
             let row = row.map_err(|e| CliError::input(format!("{}: {e}", self.source)))?;
+            keys.check(&row.spec, row.line).map_err(|r| {
+                CliError::input(format!(
+                    "{}: lines {} and {} give the external key {:?} to different tasks; one key names one task (the vendor would keep only one of them, or make two): give each its own key, or remove one",
+                    self.source, r.first_line, r.line, r.key
+                ))
+            })?;
             with_priority += u64::from(row.spec.priority.is_some());
             first_line.get_or_insert(row.line);
             last_line = Some(row.line);
@@ -319,6 +480,18 @@ impl TaskFile {
         }
         if lines.rows() == 0 {
             return Err(CliError::input(format!("{} holds no tasks", self.source)));
+        }
+        if let (Source::Path(p), Some(rec), Some(before)) = (&self.source, recording, before) {
+            // Changed while it was read: what was validated may be a mix of two versions.
+            self.check_unchanged(p, &before).map_err(|_| {
+                CliError::input(format!(
+                    "{} changed while it was being validated; nothing was sent: run again once it is complete",
+                    p.display()
+                ))
+            })?;
+            if let Some(fp) = lock(&rec).finish(before) {
+                *lock(&self.validated) = Validated::File(Arc::new(fp));
+            }
         }
         Ok(Summary {
             rows: lines.rows(),
@@ -328,6 +501,10 @@ impl TaskFile {
             with_priority,
         })
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Whether the first byte after whitespace (and a byte-order mark) is `[`, without consuming it.
@@ -434,6 +611,8 @@ impl Iterator for Rows {
 pub struct JsonlRows {
     reader: Box<dyn BufRead + Send>,
     line: u64,
+    /// A read failed: no more rows (what follows cannot be trusted).
+    ended: bool,
 }
 
 /// Strip serde_json's " at line 1 column N" (always line 1 here) and say the column instead.
@@ -484,6 +663,9 @@ impl Iterator for JsonlRows {
     fn next(&mut self) -> Option<Self::Item> {
         let mut buf = Vec::new();
         loop {
+            if self.ended {
+                return None;
+            }
             buf.clear();
             self.line += 1;
             let line = self.line;
@@ -491,10 +673,11 @@ impl Iterator for JsonlRows {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => {
+                    self.ended = true;
                     return Some(Err(RowError {
                         line,
                         message: format!("cannot read: {e}"),
-                    }))
+                    }));
                 }
             }
             let text = match std::str::from_utf8(&buf) {
@@ -912,6 +1095,126 @@ mod tests {
         let err = TaskFile::open(Path::new("tasks.txt"), None).unwrap_err();
         assert_eq!(err.code, crate::exit::code::USAGE);
         assert!(err.message.contains("--format"));
+    }
+
+    fn rows_of(n: usize, tag: &str) -> String {
+        (0..n)
+            .map(|i| {
+                format!("{{\"url\":\"https://x/{tag}{i}.jpg\",\"external_id\":\"{tag}-{i}\"}}\n")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_file_changed_after_validation_is_refused_before_or_while_sending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        // Another size: refused before a row is read.
+        std::fs::write(&path, rows_of(3, "a")).unwrap();
+        let f = TaskFile::open(&path, None).unwrap();
+        f.validate().unwrap();
+        std::fs::write(&path, rows_of(4, "a")).unwrap();
+        let err = f.rows().err().expect("refused");
+        assert!(
+            err.message.contains("changed after it was validated"),
+            "{}",
+            err.message
+        );
+
+        // Same size and time, other bytes: the rows stop with an error at the changed block.
+        let original = rows_of(3, "a");
+        std::fs::write(&path, &original).unwrap();
+        let f = TaskFile::open(&path, None).unwrap();
+        f.validate().unwrap();
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::fs::write(&path, original.replace("a1.jpg", "b1.jpg")).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        let rows: Vec<_> = f.rows().unwrap().collect();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let err = rows[0].as_ref().unwrap_err();
+        assert!(
+            err.message.contains("changed after it was validated"),
+            "{err}"
+        );
+
+        // Unchanged: exactly the rows validated.
+        std::fs::write(&path, &original).unwrap();
+        let f = TaskFile::open(&path, None).unwrap();
+        assert_eq!(f.validate().unwrap().rows, 3);
+        let keys: Vec<String> = f
+            .rows()
+            .unwrap()
+            .map(|r| r.unwrap().spec.external_key.unwrap())
+            .collect();
+        assert_eq!(keys, ["a-0", "a-1", "a-2"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_read_once_into_a_spool_that_goes_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("t.jsonl");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, rows_of(1000, "f")).unwrap())
+        };
+        let f = TaskFile::open(&fifo, None).unwrap();
+        assert!(f.is_stream());
+        assert_eq!(f.validate().unwrap().rows, 1000);
+        writer.join().unwrap();
+        // Read twice more without the writer: the spool answers.
+        for _ in 0..2 {
+            assert_eq!(f.rows().unwrap().filter(|r| r.is_ok()).count(), 1000);
+        }
+        let spool = match &f.source {
+            Source::Stream(s) => s.spool_path().unwrap(),
+            _ => unreachable!(),
+        };
+        assert!(spool.exists());
+        drop(f);
+        assert!(!spool.exists(), "the spool goes with the task file");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_stream_with_a_bad_row_leaves_no_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("t.jsonl");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                // The reader stops at the bad row; the rest may meet a closed pipe.
+                let _ = std::fs::write(
+                    fifo,
+                    format!("{}{{bad\n{}", rows_of(5, "x"), rows_of(5000, "y")),
+                );
+            })
+        };
+        let f = TaskFile::open(&fifo, None).unwrap();
+        let err = f.validate().unwrap_err();
+        assert!(err.message.contains("line 6"), "{}", err.message);
+        match &f.source {
+            Source::Stream(s) => assert!(s.spool_path().is_none()),
+            _ => unreachable!(),
+        }
+        assert!(f.rows().is_err(), "a stream cannot be read again");
+        drop(f);
+        writer.join().unwrap();
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl ErrorKind {
             ErrorKind::Duplicate => "the resource exists already; look it up by its external key".into(),
             ErrorKind::TooManyRequests => "lower `rate_limit_per_second` or `concurrency` in the transport config".into(),
             ErrorKind::Internal | ErrorKind::ServiceUnavailable => {
-                format!("{vendor} is failing; retry later (raise `max_attempts` to retry longer)")
+                format!("{vendor} is failing; retry later (raise `max_attempts` or `deadline_secs` to retry longer)")
             }
             ErrorKind::Timeout => "raise `timeout_secs`/`deadline_secs` in the transport config or retry later".into(),
             ErrorKind::Transport => format!("check the network and the {vendor} base URL"),

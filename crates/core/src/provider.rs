@@ -548,6 +548,7 @@ mod tests {
                 submitted: n,
                 created: n,
                 failures: vec![],
+                unknown: Vec::new(),
                 task_ids: vec![],
                 already_existed: vec![],
                 generated_keys: vec![],

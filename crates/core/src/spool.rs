@@ -5,12 +5,130 @@
 //! Files are removed when their [`SpoolChunk`] is dropped, and at once when spooling fails.
 //! Optionally the items are split into chunks of at most N bytes and/or M items (Labelbox takes
 //! files of at most 10 MB).
+//!
+//! A process killed outright (`kill -9`, a power cut) cannot remove its files. Every spool file
+//! is therefore named for the process that writes it (`<prefix>spool-<pid>-<random><suffix>`,
+//! see [`spool_file`]), and the first spool file a process creates in a directory first removes
+//! the spool files there whose process has ended ([`remove_stale_spools`]).
 
 use crate::{Error, Result, Vendor};
 use futures::stream::{BoxStream, StreamExt};
 use serde::Serialize;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// What every spool file name starts with, whatever its prefix adds: how stale files of killed
+/// runs are recognised.
+pub const SPOOL_NAME_START: &str = "labelmux-";
+
+/// Between the prefix and the writer's process id in a spool file name.
+const PID_MARK: &str = "spool-";
+
+/// Create an empty spool file in `dir` (`None`: the system's temporary directory), named
+/// `<prefix>spool-<pid>-<random><suffix>` for this process, and removed when the returned guard
+/// is dropped. `prefix` should start with [`SPOOL_NAME_START`] (it is added when it does not),
+/// so that the file is removed on a later start should this process be killed. The first call
+/// for a directory in this process removes the stale spool files there first.
+pub fn spool_file(
+    dir: Option<&Path>,
+    prefix: &str,
+    suffix: &str,
+) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = dir.map(Path::to_owned).unwrap_or_else(std::env::temp_dir);
+    sweep_once(&dir);
+    let start = if prefix.starts_with(SPOOL_NAME_START) {
+        ""
+    } else {
+        SPOOL_NAME_START
+    };
+    let prefix = format!("{start}{prefix}{PID_MARK}{}-", std::process::id());
+    tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(suffix)
+        .tempfile_in(&dir)
+}
+
+/// Remove stale spool files in `dir` once per process (later calls do nothing).
+fn sweep_once(dir: &Path) {
+    static SWEPT: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    let first = SWEPT
+        .lock()
+        .map(|mut swept| {
+            swept
+                .get_or_insert_with(HashSet::new)
+                .insert(dir.to_owned())
+        })
+        .unwrap_or(false);
+    if first {
+        let removed = remove_stale_spools(dir);
+        if removed > 0 {
+            tracing::info!(dir = %dir.display(), removed, "removed spool files left by killed runs");
+        }
+    }
+}
+
+/// Remove the spool files in `dir` left by processes that have ended (killed before they could
+/// remove them): files named `labelmux-…spool-<pid>-…` whose process no longer exists. Files of
+/// live processes, and files this process cannot remove, are left alone. Returns how many were
+/// removed. On systems where a process cannot be looked up (non-Unix), nothing is removed.
+pub fn remove_stale_spools(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let me = std::process::id();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(spool_writer) else {
+            continue;
+        };
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if pid != me
+            && is_file
+            && process_is_gone(pid)
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The process id in a spool file name, if `name` is one.
+fn spool_writer(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(SPOOL_NAME_START)?;
+    let after = &rest[rest.find(PID_MARK)? + PID_MARK.len()..];
+    let digits = after.split('-').next()?;
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || after.len() == digits.len()
+    {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Whether no process `pid` exists any more (a process of another user still exists).
+#[cfg(unix)]
+fn process_is_gone(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 is not delivered; `kill` only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Without a way to look processes up, every file is taken to be in use.
+#[cfg(not(unix))]
+fn process_is_gone(_pid: u32) -> bool {
+    false
+}
 
 /// Where and how to spool.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,23 +343,23 @@ struct OpenChunk {
 
 impl OpenChunk {
     async fn create(options: &SpoolOptions) -> Result<OpenChunk> {
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&options.prefix).suffix(&options.suffix);
         let dir = options.dir.clone();
         let where_ = dir
             .as_deref()
             .map(|d| d.display().to_string())
             .unwrap_or_else(|| "the temporary directory".into());
-        let named = match &dir {
-            Some(d) => builder.tempfile_in(d),
-            None => builder.tempfile(),
-        }
-        .map_err(|e| {
-            options.label(Error::io(
-                format!("cannot create a spool file in {where_}"),
-                e,
-            ))
-        })?;
+        // Off the async threads: the first file of a directory sweeps it.
+        let (prefix, suffix) = (options.prefix.clone(), options.suffix.clone());
+        let named =
+            tokio::task::spawn_blocking(move || spool_file(dir.as_deref(), &prefix, &suffix))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+                .map_err(|e| {
+                    options.label(Error::io(
+                        format!("cannot create a spool file in {where_}"),
+                        e,
+                    ))
+                })?;
         let (file, path) = named.into_parts();
         let mut chunk = OpenChunk {
             out: tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file)),
@@ -450,6 +568,61 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Io);
         assert_eq!(err.operation(), Some("create_task_batch"));
         assert!(err.message().contains("no/such/dir"), "{err}");
+    }
+
+    #[test]
+    fn spool_file_names_carry_the_writer_process() {
+        assert_eq!(
+            spool_writer("labelmux-sama-spool-4242-Xa81kq.json"),
+            Some(4242)
+        );
+        assert_eq!(spool_writer("labelmux-spool-7-abc"), Some(7));
+        for other in [
+            "labelmux-sama-4242.json",
+            "other-spool-4242-x.json",
+            "labelmux-spool--x.json",
+            "labelmux-spool-12a-x.json",
+            "labelmux-spool-12",
+        ] {
+            assert_eq!(spool_writer(other), None, "{other}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stale_spools_of_ended_processes_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        // A process that has ended: its id is free (reuse within the test is unlikely).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let live = std::process::id();
+        let parent = std::os::unix::process::parent_id();
+        let names = [
+            format!("labelmux-sama-spool-{dead}-aaaaaa.json"),
+            format!("labelmux-input-spool-{dead}-bbbbbb.jsonl"),
+            format!("labelmux-sama-spool-{live}-cccccc.json"),
+            format!("labelmux-sama-spool-{parent}-dddddd.json"),
+            format!("unrelated-spool-{dead}-eeeeee.json"),
+        ];
+        for n in &names {
+            std::fs::write(dir.path().join(n), b"[]").unwrap();
+        }
+        assert_eq!(remove_stale_spools(dir.path()), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want = names[2..].to_vec();
+        want.sort();
+        assert_eq!(left, want);
+        // A new spool file sweeps its directory first, and is named for this process.
+        std::fs::write(dir.path().join(&names[0]), b"[]").unwrap();
+        let f = spool_file(Some(dir.path()), "labelmux-sama-", ".json").unwrap();
+        let name = f.path().file_name().unwrap().to_str().unwrap().to_owned();
+        assert_eq!(spool_writer(&name), Some(live), "{name}");
+        assert!(!dir.path().join(&names[0]).exists());
     }
 
     #[tokio::test]

@@ -608,6 +608,7 @@ impl Provider for LabelboxProvider {
             submitted: submitted.load(std::sync::atomic::Ordering::Relaxed),
             created: task_ids.len() as u64,
             failures,
+            unknown: Vec::new(),
             task_ids,
             already_existed: Vec::new(),
             generated_keys: generated,

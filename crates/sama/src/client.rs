@@ -271,8 +271,14 @@ impl SamaClient {
     // -----------------------------------------------------------------------------------------
 
     /// Step 1 of batch creation: open a batch waiting for its task file
-    /// (`POST projects/{id}/batches.json`). Retried only when Sama surely did not act: a
-    /// retried step 1 could open a second waiting batch (an orphan, harmless but untidy).
+    /// (`POST projects/{id}/batches.json`).
+    ///
+    /// Resent on any temporary failure, until the operation deadline, even when Sama may have
+    /// acted on an attempt whose answer was lost: step 1 creates no task, and only the batch
+    /// whose id arrives is ever uploaded to and started, so a resend can leave at most an empty
+    /// waiting batch behind (Sama has no call to list batches, so a lost one cannot be looked
+    /// up; it is never started and its upload URL expires after 4 hours). It can never
+    /// duplicate a task. When every attempt fails, the error says that nothing was created.
     pub async fn open_batch(
         &self,
         project: &ProjectId,
@@ -294,9 +300,20 @@ impl SamaClient {
                 ),
             )
             .json(&body)
-            .retry(RetryMode::OnlyIfNotProcessed)
+            .retry(RetryMode::Idempotent)
+            .retry_until_deadline()
             .send()
-            .await?;
+            .await
+            .map_err(|e| {
+                if !e.is_retryable() {
+                    return e;
+                }
+                let msg = format!(
+                    "{}; no task was uploaded, so nothing was created (a waiting batch Sama may have opened for a lost answer holds no task and is never started): run the same command again later",
+                    e.message()
+                );
+                rewrap(e, msg)
+            })?;
         let value = resp.json_or_none().ok_or_else(|| {
             op_err(
                 Error::decode("Sama opened no batch (empty answer to batches.json)"),
@@ -331,6 +348,7 @@ impl SamaClient {
             .request_absolute(Method::PUT, "create_task_batch", tasks_put_url)
             .file(path, "application/json")
             .retry(RetryMode::Idempotent)
+            .retry_until_deadline()
             .timeout(per_attempt)
             .deadline(deadline)
             .send()
@@ -359,6 +377,7 @@ impl SamaClient {
             .request(Method::POST, OP, &path)
             .empty_json()
             .retry(RetryMode::Idempotent)
+            .retry_until_deadline()
             .send()
             .await;
         match sent {
@@ -452,10 +471,20 @@ impl SamaClient {
             .await
         {
             self.cancel_orphan(project, &batch).await;
-            return Err(op_err(e, OP));
+            let msg = format!(
+                "uploading the tasks of batch {batch} failed, so Sama never started it (it was canceled) and nothing was created: {}",
+                e.message()
+            );
+            return Err(op_err(rewrap(e, msg), OP));
         }
         report(progress, ProgressEvent::Phase("starting"));
-        let started = self.continue_batch(project, &batch).await?;
+        let started = self.continue_batch(project, &batch).await.map_err(|e| {
+            let msg = format!(
+                "the tasks of batch {batch} were uploaded but starting it failed: {}; the batch status tells whether it started (not `waiting`: nothing to do) or not (cancel it and send the tasks again)",
+                e.message()
+            );
+            rewrap(e, msg)
+        })?;
         let submitted = spool.count;
         drop(spool); // deletes the file
         Ok(CreatedBatch {
@@ -968,6 +997,24 @@ pub(crate) fn decode_raw_task<T: DeserializeOwned>(raw: &RawValue, op: &'static 
 
 fn error_stream<T: Send + 'static>(e: Error) -> BoxStream<'static, Result<T>> {
     stream::once(async move { Err(e) }).boxed()
+}
+
+/// `e` with a new message, keeping its kind, vendor, operation, status, retry state and cause.
+fn rewrap(e: Error, message: String) -> Error {
+    let mut out = Error::new(e.kind(), message);
+    if let Some(v) = e.vendor() {
+        out = out.with_vendor(v);
+    }
+    if let Some(op) = e.operation() {
+        out = out.with_operation(op.to_owned());
+    }
+    if let Some(status) = e.status() {
+        out = out.with_status(status);
+    }
+    if e.is_persistent() {
+        out = out.exhausted(e.attempts());
+    }
+    out.with_source(e)
 }
 
 fn op_err(e: Error, op: &'static str) -> Error {

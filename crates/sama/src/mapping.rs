@@ -551,6 +551,8 @@ mod tests {
                     | "find_task"
                     | "several_deliveries_per_task"
                     | "batch_labeling_progress"
+                    // A started Sama batch takes no more tasks.
+                    | "resumable_batches"
             );
             assert_eq!(supported, expected, "{name}");
         }

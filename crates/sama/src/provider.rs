@@ -268,6 +268,7 @@ impl Provider for SamaProvider {
             submitted: created.submitted,
             created: 0, // Sama creates asynchronously; see batch_status
             failures: Vec::new(),
+            unknown: Vec::new(),
             task_ids: created
                 .started
                 .task_ids

@@ -7,7 +7,8 @@
 //! `False`, and **only HTTP 200 is success** — any other 2xx is reported as an error, as the
 //! SDK does. Retries are the transport's: reads and requests that are idempotent by nature
 //! (replacements, and task creations carrying a `unique_id`) are resent on any temporary
-//! failure, other writes only when Scale surely did not act.
+//! failure, other writes only when Scale surely did not act. Task creations are resent until the
+//! operation deadline (`deadline_secs`), however many attempts that takes.
 
 use crate::errors::{classify, conflicting_task_id};
 use crate::wire::{
@@ -364,12 +365,19 @@ impl ScaleClient {
     }
 
     fn create_request(&self, op: &'static str, path: String, body: &JsonMap) -> RequestBuilder {
-        let rb = self.request(Method::POST, op, &path).json(body);
+        // A transient fault must not cost a task: creates are resent until the operation
+        // deadline, not just `max_attempts` times.
+        let rb = self
+            .request(Method::POST, op, &path)
+            .json(body)
+            .retry_until_deadline();
         if Self::unique_id_of(body).is_some() {
             // A resent create cannot duplicate: Scale answers 409 on the unique_id, which is
             // then resolved by looking the task up.
             rb.retry(RetryMode::Idempotent)
         } else {
+            // Without a unique_id only a request Scale surely did not act on is resent (429,
+            // a connection never made).
             rb.retry(RetryMode::OnlyIfNotProcessed)
         }
     }

@@ -8,7 +8,7 @@ use crate::mapping::{
     build_task_body, delivery_from_wire, is_rejected, map_batch_status, status_filter,
     task_from_wire,
 };
-use crate::wire::{task_status, CreateBatchRequest, ScaleBatch, ScaleTask};
+use crate::wire::{task_status, CreateBatchRequest, ScaleTask};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
@@ -52,6 +52,7 @@ pub fn capabilities() -> Capabilities {
             Property::IdempotentCreate,
             Property::PreAnnotations,
             Property::BatchLabelingProgress,
+            Property::ResumableBatches,
         ],
         TaskState::Completed,
     )
@@ -326,6 +327,8 @@ enum Outcome {
         existed: bool,
     },
     Failed(TaskCreationFailure),
+    /// Scale may or may not have created the task (its answer was lost, or retries ran out).
+    Unknown(TaskCreationFailure),
     /// The external key belongs to a task of another batch: not duplicated, not in this one.
     Elsewhere(AlreadyExisted),
     StreamError(Error),
@@ -434,6 +437,26 @@ fn finalize_failed(
         out = out.with_status(status);
     }
     out.with_source(e)
+}
+
+/// Whether a failed create was refused by Scale (it answered with an error status that sending
+/// again would not change), as opposed to an outcome labelmux cannot know: a temporary failure
+/// that outlived its retries, a lost or unreadable answer.
+fn is_refusal(e: &Error) -> bool {
+    e.status().is_some_and(|s| s >= 400) && !e.kind().is_temporary()
+}
+
+/// The error text of a task whose creation outcome is unknown: what happened, and what is safe.
+fn unknown_outcome(e: &Error, external_key: Option<&str>, batch: &str) -> String {
+    let next = match external_key {
+        Some(k) => format!(
+            "sending it again with its external key {k:?} cannot duplicate it (re-run with --resume, or create_batch with batch name {batch:?})"
+        ),
+        None => format!(
+            "it has no external key, so sending it again could duplicate it: look for it in batch {batch:?} first"
+        ),
+    };
+    format!("outcome unknown, Scale may have created this task: {e}; {next}")
 }
 
 fn generated_batch_name() -> String {
@@ -745,7 +768,13 @@ impl Provider for ScaleProvider {
                             task_id: created.task.task_id,
                             existed: false,
                         },
-                        Err(e) => fail(vec![e.to_string()], body),
+                        Err(e) if is_refusal(&e) => fail(vec![e.to_string()], body),
+                        Err(e) => Outcome::Unknown(TaskCreationFailure {
+                            index: Some(index),
+                            errors: vec![unknown_outcome(&e, external_key.as_deref(), name)],
+                            external_key,
+                            data: Some(Value::Object(body)),
+                        }),
                     }
                 }
             })
@@ -753,6 +782,7 @@ impl Provider for ScaleProvider {
 
         let mut submitted = 0u64;
         let mut failures = Vec::new();
+        let mut unknown: Vec<TaskCreationFailure> = Vec::new();
         let mut created: Vec<(u64, String)> = Vec::new();
         let mut existing = 0u64;
         let mut elsewhere: Vec<AlreadyExisted> = Vec::new();
@@ -772,6 +802,11 @@ impl Provider for ScaleProvider {
                 Outcome::Failed(f) => {
                     submitted += 1;
                     failures.push(f);
+                    report(&progress, ProgressEvent::TasksSent(1));
+                }
+                Outcome::Unknown(f) => {
+                    submitted += 1;
+                    unknown.push(f);
                     report(&progress, ProgressEvent::TasksSent(1));
                 }
                 Outcome::Elsewhere(e) => {
@@ -796,6 +831,7 @@ impl Provider for ScaleProvider {
         }
         created.sort_by_key(|(i, _)| *i);
         failures.sort_by_key(|f| f.index);
+        unknown.sort_by_key(|f| f.index);
         elsewhere.sort_by_key(|e| e.index);
         let mut seen = HashSet::new();
         let task_ids: Vec<TaskId> = created
@@ -818,10 +854,24 @@ impl Provider for ScaleProvider {
                 tracing::warn!(batch = %name, error = %e, "could not record the refused tasks on the Scale batch; the receipt lists them");
             }
         }
-        report(&progress, ProgressEvent::Phase("finalizing"));
-        let finalized: ScaleBatch = match self.client.finalize_batch(&name).await {
-            Ok(b) => b,
-            Err(e) => return Err(finalize_failed(e, &name, task_ids.len(), &failures)),
+        let resumable = unknown.iter().filter(|f| f.external_key.is_some()).count();
+        let raw = if resumable > 0 {
+            // A finalized Rapid/Studio batch takes no more tasks: leave it open, so that the
+            // re-run settling these tasks (their keys make it safe) can add any still missing,
+            // and finalize it then.
+            tracing::warn!(batch = %name, unknown = resumable, "Scale batch left unfinalized: the outcome of some keyed tasks is unknown; create the batch again under the same name to settle them and finalize it");
+            for f in unknown.iter_mut().filter(|f| f.external_key.is_some()) {
+                f.errors.push(format!(
+                    "batch {name:?} was left unfinalized so that the re-run can add this task if it is missing; the re-run finalizes it"
+                ));
+            }
+            Value::Null
+        } else {
+            report(&progress, ProgressEvent::Phase("finalizing"));
+            match self.client.finalize_batch(&name).await {
+                Ok(b) => b.raw,
+                Err(e) => return Err(finalize_failed(e, &name, task_ids.len(), &failures)),
+            }
         };
         Ok(BatchReceipt {
             batch_id: BatchId::new(name),
@@ -831,9 +881,10 @@ impl Provider for ScaleProvider {
             submitted,
             created: task_ids.len() as u64,
             failures,
+            unknown,
             task_ids,
             already_existed: elsewhere,
-            raw: finalized.raw,
+            raw,
         })
     }
 

@@ -625,6 +625,7 @@ impl Provider for SegmentsProvider {
             submitted: 0,
             created: 0,
             failures: Vec::new(),
+            unknown: Vec::new(),
             task_ids: Vec::new(),
             already_existed: Vec::new(),
             generated_keys: Vec::new(),

@@ -11,7 +11,7 @@ use crate::taskfile::{Summary, TaskFile};
 use futures::{StreamExt, TryStreamExt};
 use labelmux::{
     Batch, BatchId, BatchReceipt, BatchSpec, BatchStatus, Error, Operation, Progress,
-    ProgressEvent, ProgressObserver, ProjectId, Provider, TaskFilter, TaskId,
+    ProgressEvent, ProgressObserver, ProjectId, Property, Provider, TaskFilter, TaskId,
 };
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -55,25 +55,25 @@ async fn send_rows(
         .filter(move |(i, _)| skip.is_none_or(|s| !s.contains(&(*i as u64))))
         .map(move |(_, r)| {
             r.map(|row| adapt(row.spec))
-                // Only reachable if the file changed since validation.
-                .map_err(|e| {
-                    Error::validation(format!(
-                        "{source}: {e} (the file changed while it was being sent)"
-                    ))
-                })
+                // Only reachable if the file changed since validation (which the reader says).
+                .map_err(|e| Error::validation(format!("{source}: {e}")))
         });
     Ok(provider
         .create_batch(project, spec, futures::stream::iter(rows).boxed(), observer)
         .await?)
 }
 
-/// Drives the bar, and journals the batch as soon as the vendor names it.
+/// Drives the bar, and journals and announces the batch as soon as the vendor names it.
 struct CreateObserver {
     bar: BarObserver,
+    /// The bar itself, to print above it.
+    line: indicatif::ProgressBar,
     journal: Journal,
     template: Entry,
     opened: Mutex<Option<String>>,
     handed_over: AtomicU64,
+    /// Say on stderr which batch was opened (not under `-q` or `--output json`).
+    announce: bool,
 }
 
 impl ProgressObserver for CreateObserver {
@@ -89,8 +89,21 @@ impl ProgressObserver for CreateObserver {
             e.at = chrono::Utc::now();
             e.batch_id = id.to_string();
             e.handed_over = self.handed_over.load(Ordering::Relaxed);
-            if let Err(err) = self.journal.append(&e) {
-                tracing::warn!(error = %err, "cannot journal batch {id}");
+            let journaled = match self.journal.append(&e) {
+                Ok(()) => format!("journaled in {}", self.journal.path().display()),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot journal batch {id}");
+                    format!("could not be journaled: {err}")
+                }
+            };
+            if self.announce {
+                // Said at once: whatever happens next, the user knows which batch to follow.
+                self.line.suspend(|| {
+                    eprintln!(
+                        "{} opened batch {id} in project {} ({journaled}).",
+                        self.template.vendor, self.template.project
+                    )
+                });
             }
         }
         self.bar.on_progress(event);
@@ -109,8 +122,14 @@ enum Resume {
     AlreadySent(Entry, String),
     /// Send every row (why).
     All(String),
-    /// Send all but these rows (why).
-    Skip(HashSet<u64>, String),
+    /// Send all but these rows (why), into `into` when the vendor can add to the interrupted
+    /// batch ([`Property::ResumableBatches`]): it is then finished (and started) even when no
+    /// row is left to send.
+    Skip {
+        rows: HashSet<u64>,
+        why: String,
+        into: Option<String>,
+    },
 }
 
 async fn plan_resume(
@@ -181,7 +200,15 @@ async fn plan_resume(
             skip.len(),
             summary.rows
         );
-        return Ok(Resume::Skip(skip, why));
+        let into = provider
+            .capabilities()
+            .has(Property::ResumableBatches)
+            .then(|| last.batch_id.clone());
+        return Ok(Resume::Skip {
+            rows: skip,
+            why,
+            into,
+        });
     }
     // Without look-ups, the batch itself tells: never started means nothing was created.
     let batch = BatchId::new(last.batch_id.clone());
@@ -235,12 +262,44 @@ fn failures_json(failures: &[labelmux::TaskCreationFailure], summary: &Summary) 
         .collect()
 }
 
+/// Validate on a thread of its own, so that Ctrl-C (e.g. while a pipe is being spooled) ends
+/// the run at once with its spool file removed.
+async fn validate_interruptible(file: &TaskFile) -> Result<Summary, CliError> {
+    let worker = file.clone();
+    let validating = tokio::task::spawn_blocking(move || worker.validate());
+    tokio::select! {
+        r = validating => r.unwrap_or_else(|e| {
+            Err(CliError::other(
+                format!("validating the task file failed: {e}"),
+                "run again; report it if it happens again",
+            ))
+        }),
+        _ = super::deliveries::ctrl_c() => {
+            file.discard_spool();
+            Err(CliError::interrupted(format!(
+                "tasks create interrupted while {} was being read; nothing was sent",
+                file.source()
+            )))
+        }
+    }
+}
+
 pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
     // Check the configuration first: a missing key should not wait for a long file to parse.
     let (provider, cfg) = ctx.provider()?;
     let project = ctx.project(&cfg)?;
+    // Spool files of runs killed outright (kill -9) are removed here, on the next start.
+    let _ =
+        tokio::task::spawn_blocking(|| labelmux::spool::remove_stale_spools(&std::env::temp_dir()))
+            .await;
     let file = TaskFile::open(&a.from, a.format)?;
-    let summary = file.validate()?;
+    if a.resume && file.is_stream() {
+        return Err(CliError::usage(format!(
+            "{} is a pipe or FIFO: --resume matches a file on disk with its earlier run; save the stream to a file and pass that",
+            a.from.display()
+        )));
+    }
+    let summary = validate_interruptible(&file).await?;
     ctx.note(format!(
         "{}: {}, every row valid; sending to {} project {project}",
         file.source(),
@@ -265,6 +324,8 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
         stage: Stage::Opened,
     };
     let mut skip = None;
+    // The interrupted batch the rows go back into (vendors that can add to it).
+    let mut resume_into: Option<String> = None;
     if a.resume {
         match plan_resume(&provider, &project, &file, &summary, &journal, &template).await? {
             Resume::AlreadySent(e, why) => {
@@ -285,12 +346,22 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
                 return Ok(());
             }
             Resume::All(why) => ctx.note(format!("--resume: {why}; sending every row.")),
-            Resume::Skip(rows, why) => {
-                ctx.note(format!(
-                    "--resume: {why}; sending the other {}.",
-                    summary.rows - rows.len() as u64
-                ));
-                if rows.len() as u64 == summary.rows {
+            Resume::Skip { rows, why, into } => {
+                let left = summary.rows - rows.len() as u64;
+                match &into {
+                    Some(b) => ctx.note(format!(
+                        "--resume: {why}; sending the other {left} into batch {b}, and finishing it."
+                    )),
+                    None => ctx.note(format!("--resume: {why}; sending the other {left}.")),
+                }
+                if let (Some(b), Some(name)) = (&into, &a.batch_name) {
+                    if b != name {
+                        return Err(CliError::usage(format!(
+                            "--resume continues batch {b}, but --batch-name says {name}: leave --batch-name out, or pass --batch-name {b}"
+                        )));
+                    }
+                }
+                if left == 0 && into.is_none() {
                     if ctx.json() {
                         output::print_json(
                             &json!({"project_id": project, "provider": vendor.name(), "file": file.source().to_string(), "rows_sent": 0, "resumed": true, "already_sent": true, "reason": why}),
@@ -301,6 +372,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
                     return Ok(());
                 }
                 skip = Some(rows);
+                resume_into = into;
             }
         }
     }
@@ -343,7 +415,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
         }
     }
     let mut spec = BatchSpec::default();
-    spec.name = a.batch_name.clone();
+    spec.name = resume_into.clone().or_else(|| a.batch_name.clone());
     spec.priority = a.priority;
     if a.submit {
         if provider.vendor() == labelmux::Vendor::Sama {
@@ -358,10 +430,12 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
     let bar = ctx.bars.tasks(summary.rows, "sending tasks");
     let observer = Arc::new(CreateObserver {
         bar: BarObserver::new(bar.clone()),
+        line: bar.clone(),
         journal: journal.clone(),
         template: template.clone(),
         opened: Mutex::new(None),
         handed_over: AtomicU64::new(0),
+        announce: !ctx.global.quiet && !ctx.json(),
     });
     let progress: Progress = Some(observer.clone());
     let sent = tokio::select! {
@@ -370,14 +444,21 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
     };
     bar.finish_and_clear();
     let receipt = match sent {
-        Some(r) => r?,
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return Err(failed_after_opening(ctx, &observer, &project, &a, e)),
         None => return Err(interrupted(ctx, &observer, &project, &a, summary.rows)),
     };
     let mut done = template.clone();
     done.at = chrono::Utc::now();
     done.batch_id = receipt.batch_id.to_string();
     done.handed_over = summary.rows;
-    done.stage = Stage::Sent;
+    // Rows of unknown outcome are not settled: `--resume` must still look them up (and finish
+    // the batch where the vendor left it open for them).
+    done.stage = if receipt.unknown.is_empty() {
+        Stage::Sent
+    } else {
+        Stage::Opened
+    };
     if let Err(e) = journal.append(&done) {
         ctx.note(format!(
             "warning: cannot journal batch {} in {}: {e}",
@@ -386,17 +467,19 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
         ));
     }
     let batch: Option<Batch> = if a.wait {
-        Some(
-            wait_for_batch(
-                &provider,
-                &project,
-                &receipt.batch_id,
-                ctx.bars,
-                Duration::from_millis(500),
-                None,
-            )
-            .await?,
+        let waited = wait_for_batch(
+            &provider,
+            &project,
+            &receipt.batch_id,
+            ctx.bars,
+            Duration::from_millis(500),
+            None,
         )
+        .await;
+        match waited {
+            Ok(b) => Some(b),
+            Err(e) => return Err(wait_failed(ctx, &project, &receipt, &a, e)),
+        }
     } else {
         None
     };
@@ -429,6 +512,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             "created": receipt.created,
             "failed": failed,
             "failures": failures,
+            "unknown": failures_json(&receipt.unknown, &summary),
             "already_existed": existed_json(&receipt.already_existed, &summary),
             "task_ids": receipt.task_ids,
         });
@@ -440,7 +524,7 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             });
         }
         output::print_json(&doc);
-        return refused_rows(&receipt, batch.as_ref());
+        return unsettled_rows(ctx, &receipt, batch.as_ref(), &a);
     }
     println!(
         "Batch {} in project {} ({}): sent {} of {} ({lines}).",
@@ -485,7 +569,23 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
                 }
                 output::print_table(&t);
             }
-            let accounted = receipt.failures.len() + receipt.already_existed.len();
+            if !receipt.unknown.is_empty() {
+                let mut t = output::table(&["row", "line", "external key", "what happened"]);
+                for f in &receipt.unknown {
+                    t.add_row(vec![
+                        opt(f.index.map(|i| i + 1)),
+                        opt(f.index.and_then(line_of)),
+                        opt(f.external_key.as_deref()),
+                        f.errors.join("; "),
+                    ]);
+                }
+                println!(
+                    "{} with an unknown outcome (the vendor may or may not have created them):\n{t}",
+                    output::count(receipt.unknown.len() as u64, "row", "rows")
+                );
+            }
+            let accounted =
+                receipt.failures.len() + receipt.unknown.len() + receipt.already_existed.len();
             if receipt.created + (accounted as u64) < receipt.submitted {
                 ctx.note(format!(
                     "{} creates tasks asynchronously; follow with: {} --project {} batches status --batch {} --wait",
@@ -513,7 +613,65 @@ pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
             output::count(receipt.already_existed.len() as u64, "row", "rows")
         );
     }
-    refused_rows(&receipt, batch.as_ref())
+    unsettled_rows(ctx, &receipt, batch.as_ref(), &a)
+}
+
+/// The `--resume` command line for this run's file.
+fn resume_command(ctx: &Ctx, project: &ProjectId, a: &CreateArgs) -> String {
+    format!(
+        "{} --project {project} tasks create --from {} --resume",
+        ctx.again(),
+        super::shell_word(&a.from.display().to_string())
+    )
+}
+
+/// The error of a `tasks create` that failed: when the vendor had opened a batch by then, the
+/// message names it and the advice says how to follow it and finish it, never to send the file
+/// again as it is (that could duplicate what the batch holds).
+fn failed_after_opening(
+    ctx: &Ctx,
+    observer: &CreateObserver,
+    project: &ProjectId,
+    a: &CreateArgs,
+    e: CliError,
+) -> CliError {
+    let Some(batch) = observer.opened() else {
+        return e;
+    };
+    let mut e = e.context(format!(
+        "tasks create failed after {} opened batch {batch} in project {project}",
+        observer.template.vendor
+    ));
+    e.batch_id = Some(batch.clone());
+    e.advice = Some(format!(
+        "do not send the file again as it is: see what batch {batch} holds with `{} --project {project} batches status --batch {batch}`, then send only what is missing with `{}`",
+        ctx.again(),
+        resume_command(ctx, project, a)
+    ));
+    e
+}
+
+/// The error of `--wait` failing after every row was handed over: the batch exists, with the
+/// whole file; only following it failed.
+fn wait_failed(
+    ctx: &Ctx,
+    project: &ProjectId,
+    receipt: &BatchReceipt,
+    a: &CreateArgs,
+    e: CliError,
+) -> CliError {
+    let batch = receipt.batch_id.to_string();
+    let mut e = e.context(format!(
+        "batch {batch} in project {project} holds all {} rows sent (journaled as sent), but waiting for it failed",
+        receipt.submitted
+    ));
+    e.batch_id = Some(batch.clone());
+    e.advice = Some(format!(
+        "do not send the file again: follow the batch with `{} --project {project} batches status --batch {batch} --wait` (`{}` also knows it was sent)",
+        ctx.again(),
+        resume_command(ctx, project, a)
+    ));
+    e
 }
 
 /// The error of a `tasks create` stopped by Ctrl-C: which batch, how far, what to run next.
@@ -526,11 +684,7 @@ fn interrupted(
 ) -> CliError {
     let handed = observer.handed_over.load(Ordering::Relaxed);
     let vendor = &observer.template.vendor;
-    let resume = format!(
-        "{} --project {project} tasks create --from {} --resume",
-        ctx.again(),
-        super::shell_word(&a.from.display().to_string())
-    );
+    let resume = resume_command(ctx, project, a);
     let message = match observer.opened() {
         Some(batch) => {
             let mut e = observer.template.clone();
@@ -553,23 +707,60 @@ fn interrupted(
     e
 }
 
-/// Exit non-zero (after the receipt is printed) when the vendor refused any row, so scripts
-/// notice without parsing the output.
-fn refused_rows(
+/// Exit non-zero (after the receipt is printed) when a row is not settled, so scripts notice
+/// without parsing the output: rows of unknown outcome first (exit 7: sending them again may
+/// duplicate them), then rows the vendor refused (exit 5: fix them and send them again).
+fn unsettled_rows(
+    ctx: &Ctx,
     receipt: &labelmux::BatchReceipt,
     batch: Option<&labelmux::Batch>,
+    a: &CreateArgs,
 ) -> Result<(), CliError> {
     let refused = batch
         .map(|b| b.counts.failed)
         .unwrap_or(0)
         .max(receipt.failures.len() as u64);
+    let unknown = receipt.unknown.len() as u64;
+    if unknown > 0 {
+        let keyed = receipt.unknown.iter().all(|f| f.external_key.is_some());
+        let project = &receipt.project_id;
+        let batch = &receipt.batch_id;
+        let advice = if keyed {
+            format!(
+                "every one has an external key: `{}` looks them up and sends only the missing ones",
+                resume_command(ctx, project, a)
+            )
+        } else {
+            format!(
+                "do not send them again blindly: look for them with `{} --project {project} tasks list --batch {batch}`; rows with an external key are settled safely by `{}`",
+                ctx.again(),
+                resume_command(ctx, project, a)
+            )
+        };
+        let also = if refused > 0 {
+            format!("; {refused} more were refused")
+        } else {
+            String::new()
+        };
+        let mut e = CliError::unknown_outcome(
+            format!(
+                "the outcome of {unknown} of {} tasks is unknown (batch {batch}): the vendor may have created them, but its answer was lost or it kept failing{also}",
+                receipt.submitted
+            ),
+            advice,
+        );
+        e.batch_id = Some(batch.to_string());
+        return Err(e);
+    }
     if refused == 0 {
         return Ok(());
     }
-    Err(CliError::partly_refused(format!(
+    let mut e = CliError::partly_refused(format!(
         "{refused} of {} tasks were refused by the vendor (batch {})",
         receipt.submitted, receipt.batch_id
-    )))
+    ));
+    e.batch_id = Some(receipt.batch_id.to_string());
+    Err(e)
 }
 
 fn existed_json(existed: &[labelmux::AlreadyExisted], summary: &Summary) -> Vec<Value> {

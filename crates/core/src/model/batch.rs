@@ -203,8 +203,18 @@ pub struct BatchReceipt {
     /// Tasks known to be created by the time the call returned (vendors that create
     /// asynchronously, like Sama, report 0 here; poll `batch_status`).
     pub created: u64,
-    /// Tasks known to have failed, with what was sent.
+    /// Tasks the vendor refused (it answered, and said no), with what was sent. Fix them and
+    /// send them again.
     pub failures: Vec<TaskCreationFailure>,
+    /// Tasks whose creation outcome is unknown: a temporary failure outlived every retry, or the
+    /// vendor may have acted on the request but its answer was lost. Each may or may not exist
+    /// at the vendor, so they are never counted as refused: resubmit one only where that cannot
+    /// duplicate it (an external key on a vendor with [`Property::IdempotentCreate`]), else look
+    /// it up first. `errors` says what happened.
+    ///
+    /// [`Property::IdempotentCreate`]: crate::Property::IdempotentCreate
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<TaskCreationFailure>,
     /// Ids of tasks created, where the vendor reports them synchronously.
     pub task_ids: Vec<TaskId>,
     /// Tasks not created because their external key already belongs to a task in another
@@ -474,6 +484,7 @@ mod receipt_tests {
             submitted: 2,
             created: 0,
             failures: vec![failure.clone()],
+            unknown: vec![],
             task_ids: vec![],
             already_existed: vec![],
             generated_keys: vec![],

@@ -87,6 +87,11 @@ named_enum!(
         SeveralDeliveriesPerTask => "several_deliveries_per_task",
         /// Batches report labeling progress (counts by state) beside their creation job.
         BatchLabelingProgress => "batch_labeling_progress",
+        /// `create_batch` with [`BatchSpec::name`](crate::BatchSpec::name) set to an existing
+        /// batch of the project (its id) adds the tasks to that batch and starts it, rather
+        /// than opening another: an interrupted batch is finished by sending what is missing
+        /// under its id (Scale, whose batch name is its id).
+        ResumableBatches => "resumable_batches",
     }
 );
 

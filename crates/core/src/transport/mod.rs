@@ -536,6 +536,7 @@ pub struct RequestBuilder {
     gzip: bool,
     retry: RetryMode,
     max_attempts: Option<u32>,
+    until_deadline: bool,
     timeout: Option<Duration>,
     deadline: Option<Duration>,
 }
@@ -565,6 +566,7 @@ impl RequestBuilder {
             gzip: false,
             retry,
             max_attempts: None,
+            until_deadline: false,
             timeout: None,
             deadline: None,
         }
@@ -651,6 +653,15 @@ impl RequestBuilder {
     /// Choose when this request may be resent.
     pub fn retry(mut self, mode: RetryMode) -> Self {
         self.retry = mode;
+        self
+    }
+
+    /// Resend (as [`RequestBuilder::retry`] allows) until the operation deadline, however many
+    /// attempts that takes: `max_attempts` does not apply. For requests whose loss costs more
+    /// than waiting, e.g. a task create that is safe to resend (Scale's `unique_id`): a
+    /// transient fault then never costs the task.
+    pub fn retry_until_deadline(mut self) -> Self {
+        self.until_deadline = true;
         self
     }
 
@@ -750,6 +761,8 @@ impl RequestBuilder {
             .checked_add(budget)
             .or_else(|| started.checked_add(Duration::from_secs_f64(MAX_CONFIG_SECS)))
             .unwrap_or(started);
+        // The schedule after a failure the server answered (5xx, 429, a timeout): exponential,
+        // jittered, honouring Retry-After.
         let mut backoff = backon::ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(cfg.initial_backoff_ms))
             .with_max_delay(Duration::from_millis(
@@ -757,12 +770,16 @@ impl RequestBuilder {
             ))
             .with_factor(2.0)
             .with_jitter()
-            .with_max_times(
-                self.max_attempts
-                    .unwrap_or(cfg.max_attempts)
-                    .saturating_sub(1) as usize,
-            )
+            .without_max_times()
             .build();
+        // The attempts allowed; without a limit the deadline alone ends the retries.
+        let max_attempts = if self.until_deadline {
+            u32::MAX
+        } else {
+            self.max_attempts.unwrap_or(cfg.max_attempts)
+        };
+        // Connections dropped in a row (see `reconnect_delay`).
+        let mut drops_in_a_row: u32 = 0;
         let mut attempt: u32 = 0;
         let mut timeouts: u32 = 0;
         loop {
@@ -817,8 +834,27 @@ impl RequestBuilder {
                     error
                 });
             }
-            let Some(mut delay) = backoff.next() else {
+            if attempt >= max_attempts {
                 return Err(error.exhausted(attempt));
+            }
+            // A connection that broke after the request went out (reset, closed before the
+            // answer, cut mid-body) says nothing about the server's load: a fresh connection is
+            // tried after a short pause of its own schedule, not after the full backoff (which
+            // made 20,000 creates over a flaky proxy take minutes instead of seconds).
+            let dropped =
+                maybe_processed && error.kind() == ErrorKind::Transport && error.status().is_none();
+            let mut delay = if dropped {
+                drops_in_a_row += 1;
+                reconnect_delay(
+                    drops_in_a_row,
+                    Duration::from_millis(cfg.initial_backoff_ms),
+                )
+            } else {
+                drops_in_a_row = 0;
+                match backoff.next() {
+                    Some(d) => d,
+                    None => return Err(error.exhausted(attempt)),
+                }
             };
             if let Some(after) = error.retry_after() {
                 if after.as_secs_f64() > cfg.max_retry_after_secs {
@@ -1028,6 +1064,46 @@ impl RequestBuilder {
         }
         let info = (inner.classifier)(status, &body);
         Err(vendor_failure(inner, op, status, &headers, info))
+    }
+}
+
+/// First pause after a dropped connection; it doubles with each drop in a row.
+const RECONNECT_FIRST_DELAY: Duration = Duration::from_millis(20);
+
+/// The pause before the `n`-th attempt in a row after a dropped connection (`n` ≥ 1): 20 ms,
+/// doubling, never more than `cap` (the configured first backoff), jittered to between half and
+/// all of it so that many requests cut at once do not reconnect in step. A server that keeps
+/// dropping connections still meets the attempt limit and the deadline.
+fn reconnect_delay(n: u32, cap: Duration) -> Duration {
+    let full = RECONNECT_FIRST_DELAY
+        .saturating_mul(1u32 << n.saturating_sub(1).min(16))
+        .min(cap.max(RECONNECT_FIRST_DELAY));
+    full / 2 + full.mul_f64(fastrand::f64() / 2.0)
+}
+
+#[cfg(test)]
+mod reconnect_tests {
+    use super::*;
+
+    #[test]
+    fn reconnects_start_short_double_and_stop_at_the_first_backoff() {
+        let cap = Duration::from_secs(1);
+        for (n, full_ms) in [(1, 20), (2, 40), (3, 80), (6, 640), (7, 1000), (40, 1000)] {
+            for _ in 0..50 {
+                let d = reconnect_delay(n, cap);
+                let full = Duration::from_millis(full_ms);
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "drop {n}: {d:?} not within {full:?}"
+                );
+            }
+        }
+        // A first backoff under 20 ms still leaves 10-20 ms between reconnects.
+        let d = reconnect_delay(3, Duration::from_millis(5));
+        assert!(
+            d <= RECONNECT_FIRST_DELAY && d >= RECONNECT_FIRST_DELAY / 2,
+            "{d:?}"
+        );
     }
 }
 

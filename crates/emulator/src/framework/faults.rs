@@ -1,5 +1,6 @@
 //! Fault injection for vendor-API requests: injected error statuses, bursts of 429, dropped
-//! connections and added latency, reproducible with a seed.
+//! connections (before the handler acts, or after it acted: the answer lost), added latency,
+//! optionally only for one method or path, reproducible with a seed.
 
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 /// Which faults the emulator injects into vendor-API requests (never into `/_emulator/` control
 /// routes). Rates are fractions in `[0, 1]`; out-of-range or NaN values are clamped. Faults are
-/// decided before the vendor handler runs, so a faulted request has no effect on the store.
+/// decided before the vendor handler runs, so a faulted request has no effect on the store —
+/// except the `drop_after` kinds, whose request the handler completes before its answer is lost.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultConfig {
@@ -26,6 +28,18 @@ pub struct FaultConfig {
     pub burst_429: u32,
     /// Fraction whose TCP connection is closed without any response.
     pub drop_rate: f64,
+    /// Fraction the vendor handler acts on, whose connection is then closed without the
+    /// response: an answer lost *after* the vendor acted (a create done, a cursor moved).
+    pub drop_after_rate: f64,
+    /// The next N vendor-API requests (in scope) are acted on, then their answer is lost as with
+    /// `drop_after_rate`; counts down as requests arrive, after any `burst_429`.
+    pub drop_after_next: u32,
+    /// Only requests with this method (e.g. `"POST"`, any case) are faulted; others pass
+    /// untouched and use up no random draw or burst. All methods when absent.
+    pub only_method: Option<String>,
+    /// Only requests whose path contains this text (e.g. `"batches.json"`) are faulted; others
+    /// pass untouched. All paths when absent.
+    pub only_path_containing: Option<String>,
     /// Milliseconds added to every vendor-API request.
     pub latency_ms: u64,
     /// Seed that makes the fault sequence reproducible (random when absent).
@@ -44,12 +58,15 @@ pub(crate) enum FaultAction {
     },
     /// Close the connection without a response.
     Drop,
+    /// Let the vendor handler act, then close the connection without its response.
+    DropAfter,
 }
 
 struct FaultState {
     config: FaultConfig,
     rng: fastrand::Rng,
     burst_left: u32,
+    drop_after_left: u32,
 }
 
 /// Thread-safe fault decision maker shared by all connections.
@@ -71,6 +88,7 @@ fn sanitize(mut c: FaultConfig) -> FaultConfig {
     c.throttle_rate = clamp_rate(c.throttle_rate);
     c.soft_throttle_rate = clamp_rate(c.soft_throttle_rate);
     c.drop_rate = clamp_rate(c.drop_rate);
+    c.drop_after_rate = clamp_rate(c.drop_after_rate);
     if !c.retry_after_secs.is_finite() || c.retry_after_secs < 0.0 {
         c.retry_after_secs = 0.0;
     }
@@ -86,6 +104,7 @@ impl FaultState {
         };
         FaultState {
             burst_left: config.burst_429,
+            drop_after_left: config.drop_after_next,
             config,
             rng,
         }
@@ -113,7 +132,20 @@ impl FaultInjector {
         let s = self.lock();
         let mut c = s.config.clone();
         c.burst_429 = s.burst_left;
+        c.drop_after_next = s.drop_after_left;
         c
+    }
+
+    /// Whether a request is in the scope of the faults (`only_method`, `only_path_containing`).
+    pub(crate) fn applies_to(&self, method: &str, path: &str) -> bool {
+        let s = self.lock();
+        let c = &s.config;
+        c.only_method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && c.only_path_containing
+                .as_deref()
+                .is_none_or(|p| path.contains(p))
     }
 
     /// Decide the fate of the next request: added latency and an action. Exactly one random
@@ -132,8 +164,13 @@ impl FaultInjector {
                 },
             );
         }
+        if s.drop_after_left > 0 {
+            s.drop_after_left -= 1;
+            return (latency, FaultAction::DropAfter);
+        }
         let c = &s.config;
         let total = c.drop_rate
+            + c.drop_after_rate
             + c.unavailable_rate
             + c.internal_rate
             + c.throttle_rate
@@ -141,8 +178,9 @@ impl FaultInjector {
         if total <= 0.0 {
             return (latency, FaultAction::Pass);
         }
-        let (drop, unavailable, internal, throttle, soft, ra) = (
+        let (drop, drop_after, unavailable, internal, throttle, soft, ra) = (
             c.drop_rate,
+            c.drop_after_rate,
             c.unavailable_rate,
             c.internal_rate,
             c.throttle_rate,
@@ -153,6 +191,10 @@ impl FaultInjector {
         let mut edge = drop;
         if r < edge {
             return (latency, FaultAction::Drop);
+        }
+        edge += drop_after;
+        if r < edge {
+            return (latency, FaultAction::DropAfter);
         }
         edge += unavailable;
         if r < edge {
@@ -270,6 +312,37 @@ mod tests {
         assert!(matches!(s[1], FaultAction::Status { status: 429, .. }));
         assert_eq!(s[2], FaultAction::Pass);
         assert_eq!(inj.config().burst_429, 0);
+    }
+
+    #[test]
+    fn answers_lost_after_the_handler_acted_come_by_count_and_by_rate_within_scope() {
+        let inj = FaultInjector::new(FaultConfig {
+            drop_after_next: 2,
+            only_method: Some("post".into()),
+            only_path_containing: Some("batches.json".into()),
+            ..Default::default()
+        });
+        assert!(inj.applies_to("POST", "/v2/projects/1/batches.json"));
+        assert!(!inj.applies_to("GET", "/v2/projects/1/batches.json"));
+        assert!(!inj.applies_to("POST", "/v2/projects/1/batches/3/continue.json"));
+        assert_eq!(inj.config().drop_after_next, 2);
+        assert_eq!(
+            sequence(&inj, 3),
+            vec![
+                FaultAction::DropAfter,
+                FaultAction::DropAfter,
+                FaultAction::Pass
+            ]
+        );
+        assert_eq!(inj.config().drop_after_next, 0);
+        let inj = FaultInjector::new(FaultConfig {
+            drop_after_rate: 1.0,
+            ..Default::default()
+        });
+        assert!(inj.applies_to("GET", "/anything"));
+        assert!(sequence(&inj, 10)
+            .iter()
+            .all(|a| *a == FaultAction::DropAfter));
     }
 
     #[test]

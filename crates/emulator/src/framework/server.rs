@@ -57,13 +57,31 @@ impl App {
             });
         }
         self.shared.requests.fetch_add(1, Ordering::Relaxed);
-        let (latency, action) = self.shared.faults.decide();
+        let (latency, action) = if self
+            .shared
+            .faults
+            .applies_to(req.method().as_str(), req.uri().path())
+        {
+            self.shared.faults.decide()
+        } else {
+            (std::time::Duration::ZERO, FaultAction::Pass)
+        };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
         match action {
             FaultAction::Pass => {}
             FaultAction::Drop => return Err(ConnectionDropped),
+            FaultAction::DropAfter => {
+                // The vendor acts (the handler runs to its response), and the answer is lost.
+                let resp = match self.vendor.oneshot(req).await {
+                    Ok(r) => r,
+                    Err(e) => match e {},
+                };
+                // Read the body too, so that a handler with a lazy body has done its work.
+                let _ = axum::body::to_bytes(resp.into_body(), usize::MAX).await;
+                return Err(ConnectionDropped);
+            }
             FaultAction::Status {
                 status,
                 retry_after,
