@@ -86,7 +86,7 @@ pub struct TransportConfig {
 impl Default for TransportConfig {
     fn default() -> Self {
         TransportConfig {
-            timeout_secs: 60.0,
+            timeout_secs: 30.0,
             deadline_secs: 300.0,
             max_attempts: 5,
             initial_backoff_ms: 1000,
