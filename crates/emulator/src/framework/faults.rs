@@ -1,5 +1,5 @@
 //! Fault injection for vendor-API requests: injected error statuses, bursts of 429, dropped
-//! connections and added latency, reproducible with a seed.
+//! connections, answers lost after the vendor acted, and added latency, reproducible with a seed.
 
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -7,7 +7,10 @@ use std::time::Duration;
 
 /// Which faults the emulator injects into vendor-API requests (never into `/_emulator/` control
 /// routes). Rates are fractions in `[0, 1]`; out-of-range or NaN values are clamped. Faults are
-/// decided before the vendor handler runs, so a faulted request has no effect on the store.
+/// decided before the vendor handler runs. Every kind but the two "after" kinds
+/// (`drop_after_rate`, `truncate_after_rate`) answers instead of the handler, so the request has
+/// no effect on the store; those two let the handler act and then lose its answer, as a proxy or
+/// network failing on the way back does.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultConfig {
@@ -26,6 +29,12 @@ pub struct FaultConfig {
     pub burst_429: u32,
     /// Fraction whose TCP connection is closed without any response.
     pub drop_rate: f64,
+    /// Fraction the vendor handler acts on (creates, moves a cursor, ...) whose response is
+    /// then never sent: the connection is closed instead.
+    pub drop_after_rate: f64,
+    /// Fraction the vendor handler acts on whose response is cut short: the head (with the full
+    /// `Content-Length`) and half of the body are sent, then the connection is closed.
+    pub truncate_after_rate: f64,
     /// Milliseconds added to every vendor-API request.
     pub latency_ms: u64,
     /// Seed that makes the fault sequence reproducible (random when absent).
@@ -44,6 +53,10 @@ pub(crate) enum FaultAction {
     },
     /// Close the connection without a response.
     Drop,
+    /// Let the vendor handler act, then close the connection without its response.
+    DropAfter,
+    /// Let the vendor handler act, then send half of its response and close the connection.
+    TruncateAfter,
 }
 
 struct FaultState {
@@ -71,6 +84,8 @@ fn sanitize(mut c: FaultConfig) -> FaultConfig {
     c.throttle_rate = clamp_rate(c.throttle_rate);
     c.soft_throttle_rate = clamp_rate(c.soft_throttle_rate);
     c.drop_rate = clamp_rate(c.drop_rate);
+    c.drop_after_rate = clamp_rate(c.drop_after_rate);
+    c.truncate_after_rate = clamp_rate(c.truncate_after_rate);
     if !c.retry_after_secs.is_finite() || c.retry_after_secs < 0.0 {
         c.retry_after_secs = 0.0;
     }
@@ -134,6 +149,8 @@ impl FaultInjector {
         }
         let c = &s.config;
         let total = c.drop_rate
+            + c.drop_after_rate
+            + c.truncate_after_rate
             + c.unavailable_rate
             + c.internal_rate
             + c.throttle_rate
@@ -141,8 +158,9 @@ impl FaultInjector {
         if total <= 0.0 {
             return (latency, FaultAction::Pass);
         }
-        let (drop, unavailable, internal, throttle, soft, ra) = (
-            c.drop_rate,
+        let (drop, drop_after, truncate_after) =
+            (c.drop_rate, c.drop_after_rate, c.truncate_after_rate);
+        let (unavailable, internal, throttle, soft, ra) = (
             c.unavailable_rate,
             c.internal_rate,
             c.throttle_rate,
@@ -153,6 +171,14 @@ impl FaultInjector {
         let mut edge = drop;
         if r < edge {
             return (latency, FaultAction::Drop);
+        }
+        edge += drop_after;
+        if r < edge {
+            return (latency, FaultAction::DropAfter);
+        }
+        edge += truncate_after;
+        if r < edge {
+            return (latency, FaultAction::TruncateAfter);
         }
         edge += unavailable;
         if r < edge {
@@ -239,6 +265,26 @@ mod tests {
             status: 429,
             retry_after: Some(0.05)
         }));
+    }
+
+    #[test]
+    fn answers_lost_after_acting_are_drawn_at_their_rates() {
+        let inj = FaultInjector::new(FaultConfig {
+            drop_after_rate: 0.2,
+            truncate_after_rate: 7.0,
+            seed: Some(3),
+            ..Default::default()
+        });
+        // Clamped: 0.2 + 1.0 covers every draw, the first 20% dropped after acting.
+        assert_eq!(inj.config().truncate_after_rate, 1.0);
+        let s = sequence(&inj, 500);
+        let dropped = s.iter().filter(|a| **a == FaultAction::DropAfter).count();
+        let truncated = s
+            .iter()
+            .filter(|a| **a == FaultAction::TruncateAfter)
+            .count();
+        assert_eq!(dropped + truncated, 500);
+        assert!((60..=140).contains(&dropped), "dropped={dropped}");
     }
 
     #[test]
