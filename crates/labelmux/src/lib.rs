@@ -165,7 +165,11 @@ impl AnyProvider {
             Vendor::Sama => {
                 let options: SamaOptions = config.adapter_options(vendor)?;
                 let client = SamaClient::new(&base_url, config.api_key(vendor)?, transport)?;
-                Adapter::Sama(SamaProvider::with_options(client, options))
+                Adapter::Sama(SamaProvider::with_options(
+                    client,
+                    config.cursor_store(),
+                    options,
+                ))
             }
             Vendor::Scale => {
                 let options: ScaleOptions = config.adapter_options(vendor)?;
@@ -295,6 +299,22 @@ impl Provider for Adapter {
         checkpoint: &Checkpoint,
     ) -> Result<()> {
         dispatch!(self, p => p.commit_consumer(project, consumer, checkpoint).await)
+    }
+    async fn commit_consumer_output(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output: &cursor::OutputMark,
+    ) -> Result<()> {
+        dispatch!(self, p => p.commit_consumer_output(project, consumer, checkpoint, output).await)
+    }
+    async fn consumer_output(
+        &self,
+        project: &ProjectId,
+        query: &DeliveryQuery,
+    ) -> Result<Option<cursor::OutputMark>> {
+        dispatch!(self, p => p.consumer_output(project, query).await)
     }
     async fn reject_tasks(
         &self,
