@@ -1,7 +1,8 @@
 //! Chaos tests of consumer pulls (issue 15), against the emulators with the `labelmux` binary:
-//! answers lost after the vendor acted, `kill -9` and resume, a crash between the file sync and
-//! the cursor commit, and two pulls at once. Each asserts the exact number of unique deliveries
-//! in the output file, no duplicate and no corrupt line.
+//! answers lost after the vendor acted (Sama), `kill -9` and resume (Sama, Scale), a crash
+//! between the file sync and the cursor commit (all four vendors), and two pulls at once. Each
+//! asserts the exact number of unique deliveries in the output file, no duplicate and no corrupt
+//! line.
 //!
 //! Bounds: each test pulls a few thousand deliveries (not the issue's 20,000) and ends in a few
 //! seconds; every run of the binary must end within [`RUN_LIMIT`] (a hang guard, not a speed
@@ -31,6 +32,8 @@ fn bare(dir: &Path) -> Command {
         .env_remove("LABELMUX_FAULT")
         .env_remove("SAMA_API_KEY")
         .env_remove("SCALE_API_KEY")
+        .env_remove("LABELBOX_API_KEY")
+        .env_remove("SEGMENTS_API_KEY")
         .env_remove("RUST_LOG")
         .env("LABELMUX_STATE_DIR", dir.join("state"))
         .env("LABELMUX_TRANSPORT_MAX_ATTEMPTS", "8")
@@ -134,6 +137,8 @@ async fn create_delivered(
             Vendor::Scale => {
                 format!("{{\"attachment\":\"https://x/c{i}.jpg\",\"attachment_type\":\"image\"}}\n")
             }
+            Vendor::Labelbox => format!("{{\"row_data\":\"https://x/c{i}.jpg\"}}\n"),
+            Vendor::Segments => format!("{{\"image\":{{\"url\":\"https://x/c{i}.jpg\"}}}}\n"),
             _ => format!(
                 "{{\"url\":\"https://x/c{i}.jpg\",\"name\":\"c {i}\",\"external_id\":\"c-{i}\"}}\n"
             ),
@@ -332,14 +337,15 @@ async fn scale_kill_9_loop_then_resume_is_exactly_once() {
 }
 
 /// A crash after the file was synced and before the cursor commit (the window a kill rarely
-/// hits): first before any commit, then after one. The resumed pull cuts what no commit covers.
-async fn crash_between_sync_and_commit(vendor: Vendor, n: usize) {
+/// hits), at each of `faults` in turn (`after-file-sync:1`: before any commit; `:2` after
+/// one). The resumed pull cuts what no commit covers.
+async fn crash_between_sync_and_commit(vendor: Vendor, n: usize, faults: &[&str]) {
     let emu = start(EmulatorConfig::new(vendor)).await.unwrap();
     let project = emu.projects()[0].clone();
     let dir = tempfile::tempdir().unwrap();
     create_delivered(&emu, vendor, &project, dir.path(), n).await;
     let file = dir.path().join("etl.jsonl");
-    for fault in ["after-file-sync:1", "after-file-sync:2"] {
+    for fault in faults {
         let mut cmd = pull(&emu, vendor, &project, dir.path(), "etl", &file);
         cmd.env("LABELMUX_FAULT", fault);
         let out = run(cmd).await;
@@ -359,14 +365,27 @@ async fn crash_between_sync_and_commit(vendor: Vendor, n: usize) {
     emu.shutdown().await;
 }
 
+const BOTH: &[&str] = &["after-file-sync:1", "after-file-sync:2"];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sama_crash_between_file_sync_and_commit_duplicates_nothing() {
-    crash_between_sync_and_commit(Vendor::Sama, 3000).await;
+    crash_between_sync_and_commit(Vendor::Sama, 3000, BOTH).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_crash_between_file_sync_and_commit_duplicates_nothing() {
-    crash_between_sync_and_commit(Vendor::Scale, 1500).await;
+    crash_between_sync_and_commit(Vendor::Scale, 1500, BOTH).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labelbox_crash_between_file_sync_and_commit_duplicates_nothing() {
+    crash_between_sync_and_commit(Vendor::Labelbox, 1500, BOTH).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_crash_between_file_sync_and_commit_duplicates_nothing() {
+    // The Segments emulator creates samples one by one: few deliveries, so one sync, one crash.
+    crash_between_sync_and_commit(Vendor::Segments, 60, &["after-file-sync:1"]).await;
 }
 
 /// Every `*.lock` file under `dir`.

@@ -477,7 +477,10 @@ impl ConsumerCursors {
         let _lock = if held_here(&self.lock_key(project, consumer).0) {
             None
         } else {
-            Some(self.lock_for(project, consumer, "commit").await?)
+            Some(
+                self.lock_for(project, consumer, "committing a position")
+                    .await?,
+            )
         };
         self.store
             .store(&StoredCursor {
@@ -493,7 +496,7 @@ impl ConsumerCursors {
     /// with [`ErrorKind::Busy`], naming the holder, when another process holds it or another
     /// pull of this process does.
     pub async fn lock(&self, project: &str, consumer: &str) -> Result<ConsumerLock> {
-        self.lock_for(project, consumer, "deliveries").await
+        self.lock_for(project, consumer, "pulling deliveries").await
     }
 
     /// Where `consumer`'s lock is kept in this process's registry, and its lock file: keyed by
@@ -511,7 +514,7 @@ impl ConsumerCursors {
         let (key, path) = self.lock_key(project, consumer);
         let vendor = self.vendor;
         let subject = format!("consumer `{consumer}` of {vendor} project {project}");
-        let purpose = format!("{doing} of consumer `{consumer}`");
+        let purpose = format!("{doing} for consumer `{consumer}`");
         blocking(move || {
             let mut held = held_consumers().lock().unwrap_or_else(|e| e.into_inner());
             held.retain(|_, w| w.strong_count() > 0);

@@ -19,8 +19,8 @@
 //!     last = d.checkpoint.clone().or(last);
 //! }
 //! drop(deliveries);
-//! // Store the labels first; then move the consumer's cursor (kept locally for Scale, which has
-//! // no server-side cursor: without this call the next pull starts over).
+//! // Store the labels first; then move the consumer's cursor (kept locally for every vendor:
+//! // without this call the next pull delivers the same labels again).
 //! if let Some(checkpoint) = last {
 //!     provider.commit_consumer(&project, "etl", &checkpoint).await?;
 //! }

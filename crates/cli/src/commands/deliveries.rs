@@ -197,6 +197,11 @@ pub(crate) async fn pull_into(
         };
         match next {
             None => break,
+            // Refused before anything was read (another run holds the consumer): nothing to
+            // keep or resume, the refusal says it all.
+            Some(Err(e)) if e.kind() == labelmux::ErrorKind::Busy && writer.written() == 0 => {
+                return Err(CliError::from(e));
+            }
             Some(Err(e)) => {
                 make_durable(
                     provider,
