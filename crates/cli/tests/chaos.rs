@@ -199,7 +199,7 @@ impl Delays {
 /// (5% dropped, 5% cut short): every delivery exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sama_consumer_pull_loses_nothing_when_answers_are_lost_after_acting() {
-    const N: usize = 5000;
+    const N: usize = 3000;
     let emu = start(EmulatorConfig::new(Vendor::Sama)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     create_delivered(&emu, Vendor::Sama, SAMA_PROJECT, dir.path(), N).await;
@@ -379,7 +379,7 @@ async fn scale_crash_between_file_sync_and_commit_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn labelbox_crash_between_file_sync_and_commit_duplicates_nothing() {
-    crash_between_sync_and_commit(Vendor::Labelbox, 1500, BOTH).await;
+    crash_between_sync_and_commit(Vendor::Labelbox, 1100, BOTH).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
