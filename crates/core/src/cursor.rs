@@ -544,8 +544,9 @@ impl ConsumerCursors {
     }
 
     /// `stream` (a pull of `consumer`), holding the consumer's lock from its first poll until it
-    /// ends or is dropped; the lock is taken before `stream` is first polled, so before it reads
-    /// the consumer's position. A pull refused the lock yields the [`ErrorKind::Busy`] error.
+    /// is dropped (so commits made after its last item are still covered); the lock is taken
+    /// before `stream` is first polled, so before it reads the consumer's position. A pull
+    /// refused the lock yields the [`ErrorKind::Busy`] error as its one item.
     pub fn exclusive<T: Send + 'static>(
         &self,
         project: &str,
