@@ -47,7 +47,7 @@ async fn main() -> labelmux::Result<()> {
     }
     drop(deliveries);
     if let Some(checkpoint) = last {
-        // Vendors without a server-side cursor (Scale) move it only once you have stored the labels.
+        // The consumer's cursor moves only once you have stored the labels (every vendor).
         provider
             .commit_consumer(&project, "etl", &checkpoint)
             .await?;

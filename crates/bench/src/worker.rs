@@ -91,7 +91,11 @@ async fn operate(args: &WorkerArgs) -> AnyResult<(u64, Option<String>)> {
     if let Some(pages) = args.read_ahead {
         client = client.with_read_ahead(pages);
     }
-    let provider = SamaProvider::new(client.clone());
+    // Each run pulls a new consumer name, so in-memory cursors start where a new consumer does.
+    let provider = SamaProvider::new(
+        client.clone(),
+        labelmux_core::cursor::MemoryCursorStore::new(),
+    );
     let project = ProjectId::new(args.project.clone());
     // Every item is serialised as JSON to a sink, as an exporter writing JSONL would.
     let mut sink = std::io::sink();

@@ -51,6 +51,9 @@ pub mod code {
     pub const UNSUPPORTED: i32 = 6;
     /// The vendor or the network kept failing after retries (5xx, 429, timeouts, bad responses).
     pub const VENDOR: i32 = 7;
+    /// Another run holds what this one needs exclusively (a consumer, an output file); the
+    /// message names it.
+    pub const BUSY: i32 = 8;
     /// Interrupted (Ctrl-C) after making what was done durable.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -69,6 +72,7 @@ pub fn code_for_kind(kind: ErrorKind) -> i32 {
         | ErrorKind::Timeout
         | ErrorKind::Transport
         | ErrorKind::Decode => code::VENDOR,
+        ErrorKind::Busy => code::BUSY,
         _ => code::OTHER,
     }
 }
@@ -259,6 +263,7 @@ fn generic_advice(kind: ErrorKind) -> &'static str {
         ErrorKind::NotFound => "check the project, batch and task ids",
         ErrorKind::Unauthorized | ErrorKind::Forbidden => "check the API key",
         ErrorKind::Unsupported => "run `labelmux capabilities` to see what the provider supports",
+        ErrorKind::Busy => "wait for the run it names to finish (or stop it), then run again",
         k if k.is_temporary() => "retry later",
         _ => "run again with -v for details",
     }

@@ -85,6 +85,8 @@ pub struct DeliveryWriter {
     unsynced: u64,
     dir_synced: bool,
     dropped: u64,
+    /// Bytes after the committed length cut off by [`DeliveryWriter::open_resuming`].
+    uncommitted: u64,
     annotations_of: Option<Vendor>,
 }
 
@@ -92,6 +94,27 @@ impl DeliveryWriter {
     /// Open `path`: appended to when `append` (a consumer run resuming), else truncated.
     /// The parent directory is created if missing.
     pub fn open(path: &Path, format: DeliveryFormat, append: bool) -> io::Result<Self> {
+        Self::open_with(path, format, append, None)
+    }
+
+    /// Open `path` to append a consumer's deliveries, first cutting it back to `committed`
+    /// bytes (the durable length the consumer's last commit covers) when it is longer: what
+    /// follows was written by a run that stopped before committing it, and the resumed pull
+    /// delivers it again. A file not longer than `committed` is kept whole.
+    pub fn open_resuming(
+        path: &Path,
+        format: DeliveryFormat,
+        committed: Option<u64>,
+    ) -> io::Result<Self> {
+        Self::open_with(path, format, true, committed)
+    }
+
+    fn open_with(
+        path: &Path,
+        format: DeliveryFormat,
+        append: bool,
+        committed: Option<u64>,
+    ) -> io::Result<Self> {
         if format == DeliveryFormat::Parquet {
             // Parquet files are written by `labelmux::io::table` (commands::deliveries_table).
             return Err(io::Error::other("Parquet is not a line format"));
@@ -107,6 +130,12 @@ impl DeliveryWriter {
             .truncate(!append)
             .open(path)?;
         let mut existing = file.seek(SeekFrom::End(0))?;
+        let mut uncommitted = 0;
+        if let Some(keep) = committed.filter(|&keep| append && keep < existing) {
+            file.set_len(keep)?;
+            uncommitted = existing - keep;
+            existing = file.seek(SeekFrom::End(0))?;
+        }
         let mut dropped = 0;
         if append && existing > 0 {
             let kept = repair_tail(&mut file, existing, format)?;
@@ -140,8 +169,24 @@ impl DeliveryWriter {
             unsynced: 0,
             dir_synced: false,
             dropped,
+            uncommitted,
             annotations_of: None,
         })
+    }
+
+    /// Bytes written after the consumer's last commit by a run that stopped before its next
+    /// one, cut off by [`DeliveryWriter::open_resuming`] (they are delivered again).
+    pub fn uncommitted_bytes(&self) -> u64 {
+        self.uncommitted
+    }
+
+    /// The file's length; after [`DeliveryWriter::sync`], its durable length.
+    pub fn file_len(&self) -> io::Result<u64> {
+        let file = match &self.inner {
+            Inner::Jsonl(w) => w.get_ref(),
+            Inner::Csv(w) => w.get_ref(),
+        };
+        Ok(file.metadata()?.len())
     }
 
     /// Add `vendor`'s answers read as neutral annotations to every JSONL line (labelmux JSONL).
@@ -413,6 +458,44 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.starts_with("{\"task_id\":\"x\"}\n"), "{text}");
+    }
+
+    #[test]
+    fn resuming_cuts_what_no_commit_covers_and_keeps_a_shorter_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        let mut w = DeliveryWriter::open_resuming(&path, DeliveryFormat::Csv, None).unwrap();
+        w.write(&delivery(1)).unwrap();
+        w.sync().unwrap();
+        let committed = w.file_len().unwrap();
+        // Written and synced, then killed before the commit.
+        w.write(&delivery(2)).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        let mut w =
+            DeliveryWriter::open_resuming(&path, DeliveryFormat::Csv, Some(committed)).unwrap();
+        assert!(w.uncommitted_bytes() > 0);
+        assert_eq!(w.file_len().unwrap(), committed);
+        w.write(&delivery(2)).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        let rows: Vec<csv::StringRecord> = csv::Reader::from_path(&path)
+            .unwrap()
+            .records()
+            .map(Result::unwrap)
+            .collect();
+        let ids: Vec<&str> = rows.iter().map(|r| &r[0]).collect();
+        assert_eq!(ids, ["t1", "t2"]);
+        // Cut to nothing: the header is written again.
+        let w = DeliveryWriter::open_resuming(&path, DeliveryFormat::Csv, Some(0)).unwrap();
+        drop(w);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap().lines().next(),
+            Some(CSV_HEADER.join(",").as_str())
+        );
+        // A file shorter than the commit (replaced by someone) is kept whole.
+        let w = DeliveryWriter::open_resuming(&path, DeliveryFormat::Csv, Some(1 << 20)).unwrap();
+        assert_eq!(w.uncommitted_bytes(), 0);
     }
 
     #[test]

@@ -649,7 +649,10 @@ pub async fn errors_name_vendor_and_operation(f: &dyn Fixture) {
 }
 
 /// Under injected faults (10% 503, a burst of 429 with Retry-After, 3% dropped connections) a
-/// [`LARGE_BATCH`]-task batch and full delivery pulls lose nothing and duplicate nothing.
+/// [`LARGE_BATCH`]-task batch and full delivery pulls lose nothing and duplicate nothing. The
+/// since-last-call pulls then run again while answers are lost after the vendor acted (5% of
+/// responses dropped, 5% cut short, after the vendor answered): a consumer that commits what it
+/// takes and pulls again after a failure ends with every delivery exactly once.
 pub async fn faults_lose_nothing_and_duplicate_nothing(f: &dyn Fixture) {
     const T: &str = "faults_lose_nothing_and_duplicate_nothing";
     if !requires(f, T, &[Op::CreateBatch.into()]) {
@@ -691,6 +694,24 @@ pub async fn faults_lose_nothing_and_duplicate_nothing(f: &dyn Fixture) {
             "SKIPPED {T} (delivery part): {} lacks deliveries_since and deliveries_since_last_call",
             f.provider().vendor()
         ));
+    }
+    // Answers lost after the vendor acted: the case a server-side cursor loses deliveries in.
+    f.set_faults(FaultConfig {
+        drop_after_rate: 0.05,
+        truncate_after_rate: 0.05,
+        seed: Some(0x1abe2),
+        ..FaultConfig::default()
+    })
+    .await;
+    if caps.supports(Op::DeliveriesSinceLastCall) {
+        let ds = pull_resuming(f, "contract-lost-answers", 20).await;
+        assert_exactly("since-last-call, answers lost after acting", &ds, &ids);
+        let again = pull_resuming(f, "contract-lost-answers", 20).await;
+        assert!(
+            again.is_empty(),
+            "second pull with answers lost after acting: {} items",
+            again.len()
+        );
     }
     f.set_faults(FaultConfig::default()).await;
 }

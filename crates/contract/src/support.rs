@@ -202,6 +202,58 @@ pub async fn pull(f: &dyn Fixture, consumer: &str, commit: bool) -> Vec<Delivery
     out
 }
 
+/// Pull everything new for `consumer` as a careful program does when answers can be lost: keep
+/// what it takes, commit the last checkpoint taken when the pull ends or fails, and when a pull
+/// fails part-way (a temporary failure that outlived the transport's retries, e.g. a stream
+/// cut short), pull again from that commit, up to `pulls` times. Returns every delivery taken,
+/// across pulls.
+pub async fn pull_resuming(f: &dyn Fixture, consumer: &str, pulls: usize) -> Vec<Delivery> {
+    let server_side = f.provider().capabilities().has(Prop::ServerSideConsumer);
+    let project = f.project();
+    let mut out = Vec::new();
+    for attempt in 1..=pulls {
+        let mut s = f
+            .provider()
+            .deliveries(&project, DeliveryQuery::since_last_call(consumer));
+        let mut failed = None;
+        let mut last = None;
+        while let Some(d) = s.next().await {
+            match d {
+                Ok(d) => {
+                    if !server_side {
+                        last = Some(d.checkpoint.clone().unwrap_or_else(|| {
+                            panic!("a client-side consumer cursor must give every delivery a checkpoint: {d:?}")
+                        }));
+                    }
+                    out.push(d);
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(cp) = last {
+            ok(
+                "commit_consumer",
+                f.provider().commit_consumer(&project, consumer, &cp).await,
+            );
+        }
+        drop(s);
+        match failed {
+            None => return out,
+            Some(e) if e.kind().is_temporary() || e.kind() == labelmux_core::ErrorKind::Decode => {
+                assert!(
+                    attempt < pulls,
+                    "deliveries (since last call) still failing after {pulls} pulls: {e}"
+                );
+            }
+            Some(e) => panic!("deliveries (since last call) failed: {e} ({e:?})"),
+        }
+    }
+    out
+}
+
 /// Deliveries per task id; asserts each task is delivered at most once and with answers.
 pub fn once_each<'a>(what: &str, ds: &'a [Delivery]) -> HashMap<TaskId, &'a Delivery> {
     let mut map = HashMap::new();

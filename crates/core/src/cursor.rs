@@ -11,16 +11,28 @@
 //!   after the deliveries are stored (a crash in between re-delivers; nothing is skipped).
 //! - [`FileCursorStore`] writes atomically (temporary file, fsync, rename, fsync of the
 //!   directory) off the async threads, so a crash leaves the old or the new position, never a torn
-//!   one. A commit can carry the durable length of the output it covers.
+//!   one. A commit can carry the output it covers ([`OutputMark`]: a file and its durable
+//!   length), so a writer resuming after a crash cuts what no commit covers and the output holds
+//!   each delivery exactly once.
+//! - One pull per consumer at a time: [`ConsumerCursors::exclusive`] holds the consumer's lock
+//!   ([`ConsumerCursors::lock`], a [`crate::lock::FileLock`] beside the cursor file for
+//!   [`FileCursorStore`]) for as long as a delivery stream lives, and a commit from a process
+//!   that holds no such stream takes the lock for the time of the commit. Another process is
+//!   refused at once with [`ErrorKind::Busy`], naming the holder.
 
+use crate::lock::{FileLock, LockHolder};
 use crate::{Checkpoint, Error, ErrorKind, Result, Vendor};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::stream::{BoxStream, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::{Context, Poll};
 
 /// Everything that identifies one consumer's feed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -50,6 +62,31 @@ pub struct StoredCursor {
     /// The durable length of the output this position covers, where the caller said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_len: Option<u64>,
+    /// The output (a file path) `output_len` measures, where the caller said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<String>,
+}
+
+impl StoredCursor {
+    /// The output this position covers, when the commit said.
+    pub fn output(&self) -> Option<OutputMark> {
+        Some(OutputMark {
+            path: self.output_path.clone()?,
+            len: self.output_len?,
+        })
+    }
+}
+
+/// The output a commit covers: everything in the file `path` up to `len` bytes is durable and
+/// holds exactly the deliveries up to the committed position. A writer resuming into `path`
+/// cuts it back to `len` first: bytes after it were written by a run that stopped before its
+/// next commit, and the resumed pull delivers them again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputMark {
+    /// The output file (an absolute path, as the writer names it).
+    pub path: String,
+    /// Its durable length in bytes.
+    pub len: u64,
 }
 
 /// Where consumer cursors are kept.
@@ -59,6 +96,13 @@ pub trait CursorStore: Send + Sync + std::fmt::Debug {
     async fn load(&self, feed: &FeedKey) -> Result<Option<StoredCursor>>;
     /// Store `cursor` atomically and durably.
     async fn store(&self, cursor: &StoredCursor) -> Result<()>;
+    /// The lock file of `feed`'s consumer (its scope is `None`: a consumer is locked whatever
+    /// its filters), for stores whose cursors other processes can reach; `None` (the default)
+    /// locks within this process only.
+    fn lock_path(&self, feed: &FeedKey) -> Option<PathBuf> {
+        let _ = feed;
+        None
+    }
 }
 
 /// A directory of consumer cursors, one small JSON file per feed.
@@ -181,6 +225,38 @@ impl CursorStore for FileCursorStore {
         let path = self.path(&cursor.feed);
         let cursor = cursor.clone();
         blocking(move || FileCursorStore::store_blocking(&path, &cursor)).await
+    }
+
+    fn lock_path(&self, feed: &FeedKey) -> Option<PathBuf> {
+        Some(self.path(feed).with_extension("lock"))
+    }
+}
+
+/// Cursors kept in memory, for tests and for programs that keep no position across runs (every
+/// run starts at the beginning). Locks hold within this process only.
+#[derive(Debug, Default)]
+pub struct MemoryCursorStore {
+    cursors: Mutex<HashMap<FeedKey, StoredCursor>>,
+}
+
+impl MemoryCursorStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl CursorStore for MemoryCursorStore {
+    async fn load(&self, feed: &FeedKey) -> Result<Option<StoredCursor>> {
+        let cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(cursors.get(feed).cloned())
+    }
+
+    async fn store(&self, cursor: &StoredCursor) -> Result<()> {
+        let mut cursors = self.cursors.lock().unwrap_or_else(|e| e.into_inner());
+        cursors.insert(cursor.feed.clone(), cursor.clone());
+        Ok(())
     }
 }
 
@@ -368,26 +444,171 @@ impl ConsumerCursors {
         }
     }
 
+    /// The output the last commit of `consumer` reading with `scope` said it covers.
+    pub async fn output(
+        &self,
+        project: &str,
+        consumer: &str,
+        scope: Option<&str>,
+    ) -> Result<Option<OutputMark>> {
+        let feed = self.feed(project, consumer, scope);
+        Ok(self
+            .store
+            .load(&feed)
+            .await?
+            .and_then(|stored| stored.output()))
+    }
+
     /// Store `checkpoint` as `consumer`'s position (its scope comes from the checkpoint), with
-    /// the durable length of the output it covers where the caller knows it.
+    /// the output it covers where the caller knows it. Unless this process holds the consumer's
+    /// lock (a delivery stream of [`ConsumerCursors::exclusive`] is alive), the lock is taken for
+    /// the time of the commit: a commit never lands in the middle of another process's pull.
     pub async fn commit(
         &self,
         project: &str,
         consumer: &str,
         checkpoint: &Checkpoint,
-        output_len: Option<u64>,
+        output: Option<&OutputMark>,
     ) -> Result<()> {
         let pos = KeysetPosition::from_checkpoint(self.vendor, checkpoint)?;
         let feed = self.feed(project, consumer, pos.scope.as_deref());
         let position = serde_json::to_value(&pos)
             .map_err(|e| Error::validation(format!("cannot encode checkpoint: {e}")))?;
+        let _lock = if held_here(&self.lock_key(project, consumer).0) {
+            None
+        } else {
+            Some(
+                self.lock_for(project, consumer, "committing a position")
+                    .await?,
+            )
+        };
         self.store
             .store(&StoredCursor {
                 feed,
                 position,
-                output_len,
+                output_len: output.map(|o| o.len),
+                output_path: output.map(|o| o.path.clone()),
             })
             .await
+    }
+
+    /// Take `consumer`'s lock (whatever its scope) until the returned guard is dropped. Refused
+    /// with [`ErrorKind::Busy`], naming the holder, when another process holds it or another
+    /// pull of this process does.
+    pub async fn lock(&self, project: &str, consumer: &str) -> Result<ConsumerLock> {
+        self.lock_for(project, consumer, "pulling deliveries").await
+    }
+
+    /// Where `consumer`'s lock is kept in this process's registry, and its lock file: keyed by
+    /// the lock file where the store has one (two stores over one directory share it), else by
+    /// the store and the feed.
+    fn lock_key(&self, project: &str, consumer: &str) -> (String, Option<PathBuf>) {
+        let feed = self.feed(project, consumer, None);
+        match self.store.lock_path(&feed) {
+            Some(p) => (p.display().to_string(), Some(p)),
+            None => (format!("{:p} {feed:?}", Arc::as_ptr(&self.store)), None),
+        }
+    }
+
+    async fn lock_for(&self, project: &str, consumer: &str, doing: &str) -> Result<ConsumerLock> {
+        let (key, path) = self.lock_key(project, consumer);
+        let vendor = self.vendor;
+        let subject = format!("consumer `{consumer}` of {vendor} project {project}");
+        let purpose = format!("{doing} for consumer `{consumer}`");
+        blocking(move || {
+            let mut held = held_consumers().lock().unwrap_or_else(|e| e.into_inner());
+            held.retain(|_, w| w.strong_count() > 0);
+            if held.contains_key(&key) {
+                return Err(Error::new(
+                    ErrorKind::Busy,
+                    format!(
+                        "{subject} is already being pulled by this process (pid {})",
+                        std::process::id()
+                    ),
+                ));
+            }
+            let file = match path {
+                Some(p) => Some(FileLock::acquire(
+                    &p,
+                    &subject,
+                    LockHolder::this_process(purpose),
+                )?),
+                None => None,
+            };
+            let lock = Arc::new(HeldConsumer { _file: file });
+            held.insert(key, Arc::downgrade(&lock));
+            Ok(ConsumerLock { _held: lock })
+        })
+        .await
+        .map_err(|e| e.with_vendor(vendor))
+    }
+
+    /// `stream` (a pull of `consumer`), holding the consumer's lock from its first poll until it
+    /// is dropped (so commits made after its last item are still covered); the lock is taken
+    /// before `stream` is first polled, so before it reads the consumer's position. A pull
+    /// refused the lock yields the [`ErrorKind::Busy`] error as its one item.
+    pub fn exclusive<T: Send + 'static>(
+        &self,
+        project: &str,
+        consumer: &str,
+        stream: BoxStream<'static, Result<T>>,
+    ) -> BoxStream<'static, Result<T>> {
+        let this = self.clone();
+        let (project, consumer) = (project.to_owned(), consumer.to_owned());
+        futures::stream::once(async move {
+            let lock = this
+                .lock(&project, &consumer)
+                .await
+                .map_err(|e| e.with_operation("deliveries"))?;
+            Ok::<_, Error>(Guarded {
+                inner: stream,
+                _lock: lock,
+            })
+        })
+        .flat_map(|opened| match opened {
+            Ok(guarded) => guarded.boxed(),
+            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+        })
+        .boxed()
+    }
+}
+
+/// A consumer's lock, held until dropped (see [`ConsumerCursors::lock`]).
+#[derive(Debug)]
+pub struct ConsumerLock {
+    _held: Arc<HeldConsumer>,
+}
+
+#[derive(Debug)]
+struct HeldConsumer {
+    _file: Option<FileLock>,
+}
+
+/// Consumers locked by this process: a second pull in the same process is refused too, and a
+/// commit made while this process pulls needs no second lock.
+fn held_consumers() -> &'static Mutex<HashMap<String, Weak<HeldConsumer>>> {
+    static HELD: OnceLock<Mutex<HashMap<String, Weak<HeldConsumer>>>> = OnceLock::new();
+    HELD.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn held_here(key: &str) -> bool {
+    held_consumers()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(key)
+        .is_some_and(|w| w.strong_count() > 0)
+}
+
+/// A stream that keeps a consumer's lock while it lives.
+struct Guarded<T> {
+    inner: BoxStream<'static, Result<T>>,
+    _lock: ConsumerLock,
+}
+
+impl<T> Stream for Guarded<T> {
+    type Item = Result<T>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        self.inner.as_mut().poll_next(cx)
     }
 }
 
@@ -410,7 +631,11 @@ mod tests {
         let prod = cursors(dir.path(), "https://api.scale.com/v1");
         let mut tr = KeysetTracker::new(None, None);
         let cp = tr.advance(Some(t("2026-01-01T00:00:00Z")), "a").unwrap();
-        emu.commit("p/1", "k", &cp, Some(10)).await.unwrap();
+        let mark = OutputMark {
+            path: "/data/out.jsonl".into(),
+            len: 10,
+        };
+        emu.commit("p/1", "k", &cp, Some(&mark)).await.unwrap();
         assert_eq!(
             emu.position("p/1", "k", None).await.unwrap().unwrap().id,
             "a"
@@ -430,6 +655,47 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(stored.output_len, Some(10));
+        assert_eq!(emu.output("p/1", "k", None).await.unwrap(), Some(mark));
+        assert_eq!(emu.output("p/1", "j", None).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn one_pull_per_consumer_and_commits_respect_another_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cursors(dir.path(), "http://127.0.0.1:9/v1");
+        let cp = KeysetTracker::new(None, None)
+            .advance(Some(t("2026-01-01T00:00:00Z")), "a")
+            .unwrap();
+        let items = || futures::stream::iter([Ok(1), Ok(2)]).boxed();
+        let mut pull = c.exclusive("p", "etl", items());
+        assert_eq!(pull.next().await.unwrap().unwrap(), 1);
+        // While the pull lives: a second pull of the same consumer (any scope) is refused...
+        let second: Vec<_> = c.exclusive("p", "etl", items()).collect().await;
+        let err = second[0].as_ref().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Busy, "{err}");
+        assert!(err.to_string().contains("consumer `etl`"), "{err}");
+        // ... another consumer is not, and the puller's own commits go through.
+        let other: Vec<_> = c.exclusive("p", "bi", items()).collect().await;
+        assert!(other.iter().all(|r| r.is_ok()));
+        c.commit("p", "etl", &cp, None).await.unwrap();
+        drop(pull);
+        // Released: pulls again, and a commit without a pull takes the lock for its time.
+        let again: Vec<_> = c.exclusive("p", "etl", items()).collect().await;
+        assert_eq!(again.len(), 2);
+        c.commit("p", "etl", &cp, None).await.unwrap();
+        // Another process (another open of the lock file) holds it: commits are refused, naming it.
+        let store = FileCursorStore::new(dir.path());
+        let path = store.lock_path(&c.feed("p", "etl", None)).unwrap();
+        let other_process =
+            FileLock::acquire(&path, "x", LockHolder::this_process("the other pull")).unwrap();
+        let err = c.commit("p", "etl", &cp, None).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Busy);
+        assert!(err.to_string().contains("the other pull"), "{err}");
+        let refused: Vec<_> = c.exclusive("p", "etl", items()).collect().await;
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].as_ref().unwrap_err().kind(), ErrorKind::Busy);
+        drop(other_process);
+        c.commit("p", "etl", &cp, None).await.unwrap();
     }
 
     #[tokio::test]

@@ -46,6 +46,9 @@ pub enum ErrorKind {
     Unsupported,
     /// The configuration is missing or invalid.
     Config,
+    /// Another process (or another pull in this one) holds what this operation needs
+    /// exclusively: a consumer's cursor, an output file. The message names the holder.
+    Busy,
 }
 
 impl ErrorKind {
@@ -68,6 +71,7 @@ impl ErrorKind {
             ErrorKind::Validation => "validation",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Config => "config",
+            ErrorKind::Busy => "busy",
         }
     }
 
@@ -130,6 +134,7 @@ impl ErrorKind {
             ErrorKind::Validation | ErrorKind::InvalidRequest => "fix the input as the message says".into(),
             ErrorKind::Unsupported => format!("{vendor} has no such operation; see `capabilities()`"),
             ErrorKind::Config => "fix the configuration as the message says".into(),
+            ErrorKind::Busy => "wait for the run the message names to finish (or stop it), then run again".into(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod cursor;
 mod error;
 mod ids;
 pub mod lenient;
+pub mod lock;
 pub mod model;
 pub mod paginate;
 pub mod poll;

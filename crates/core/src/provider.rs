@@ -1,6 +1,7 @@
 //! The `Provider` trait every vendor adapter implements, and [`ProviderLayer`], the forwarding
 //! base for cross-cutting behaviour wrapped around any provider.
 
+use crate::cursor::OutputMark;
 use crate::model::*;
 use crate::{BatchId, Error, ErrorKind, ProjectId, Result, TaskId, Vendor};
 use async_trait::async_trait;
@@ -177,6 +178,34 @@ pub trait Provider: Send + Sync {
         Ok(())
     }
 
+    /// [`Provider::commit_consumer`], also recording the output the checkpoint covers (a file
+    /// and its durable length) atomically with the position, so that a writer resuming after a
+    /// crash can cut what no commit covers ([`Provider::consumer_output`]). The default commits
+    /// without the mark (vendors whose cursor is not kept by labelmux).
+    async fn commit_consumer_output(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output: &OutputMark,
+    ) -> Result<()> {
+        let _ = output;
+        self.commit_consumer(project, consumer, checkpoint).await
+    }
+
+    /// The output mark recorded by the last [`Provider::commit_consumer_output`] of the
+    /// consumer reading `query` (a [`DeliverySince::LastCall`] query; its filters pick the
+    /// cursor), or `None` (no such commit, another kind of query, or a vendor whose cursor is
+    /// not kept by labelmux).
+    async fn consumer_output(
+        &self,
+        project: &ProjectId,
+        query: &DeliveryQuery,
+    ) -> Result<Option<OutputMark>> {
+        let _ = (project, query);
+        Ok(None)
+    }
+
     /// Send tasks back for rework, with reasons and (where the vendor has several) a queue.
     async fn reject_tasks(
         &self,
@@ -331,6 +360,26 @@ pub trait ProviderLayer: Send + Sync {
             .commit_consumer(project, consumer, checkpoint)
             .await
     }
+    /// See [`Provider::commit_consumer_output`].
+    async fn commit_consumer_output(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output: &OutputMark,
+    ) -> Result<()> {
+        self.inner()
+            .commit_consumer_output(project, consumer, checkpoint, output)
+            .await
+    }
+    /// See [`Provider::consumer_output`].
+    async fn consumer_output(
+        &self,
+        project: &ProjectId,
+        query: &DeliveryQuery,
+    ) -> Result<Option<OutputMark>> {
+        self.inner().consumer_output(project, query).await
+    }
     /// See [`Provider::reject_tasks`].
     async fn reject_tasks(
         &self,
@@ -426,6 +475,22 @@ impl<L: ProviderLayer> Provider for L {
         checkpoint: &Checkpoint,
     ) -> Result<()> {
         ProviderLayer::commit_consumer(self, project, consumer, checkpoint).await
+    }
+    async fn commit_consumer_output(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output: &OutputMark,
+    ) -> Result<()> {
+        ProviderLayer::commit_consumer_output(self, project, consumer, checkpoint, output).await
+    }
+    async fn consumer_output(
+        &self,
+        project: &ProjectId,
+        query: &DeliveryQuery,
+    ) -> Result<Option<OutputMark>> {
+        ProviderLayer::consumer_output(self, project, query).await
     }
     async fn reject_tasks(
         &self,

@@ -908,6 +908,60 @@ async fn injected_faults_are_seen_by_a_client() {
 }
 
 #[tokio::test]
+async fn answers_lost_after_the_vendor_acted() {
+    let sama = Sama::start().await;
+    let c = sama.emu.control();
+    sama.create(&(0..3).map(rec).collect::<Vec<_>>()).await;
+    assert_eq!(c.finish_all(P), 3);
+    // The since-last-call read acts (its cursor moves), then its answer is lost.
+    let r = sama
+        .http
+        .put(format!("{}/_emulator/faults", sama.emu.root_url()))
+        .body(r#"{"drop_after_rate": 1.0}"#)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = decode(r).await;
+    assert_eq!(
+        (s, v["faults"]["drop_after_rate"].clone()),
+        (200, json!(1.0))
+    );
+    let lost = sama
+        .http
+        .post(sama.url("/tasks/delivered.json"))
+        .query(&[sama.key()])
+        .json(&json!({"consumer": "k", "limit": 1000}))
+        .send()
+        .await;
+    let err = lost.expect_err("the answer must be lost");
+    assert!(!err.is_status(), "{err}");
+    c.set_faults(FaultConfig::default());
+    assert!(
+        sama.since(json!("k"), "1").await.is_empty(),
+        "the server acted before the answer was lost: its cursor moved"
+    );
+    // A truncated answer: the head announces the whole body, half of it arrives.
+    c.set_faults(FaultConfig {
+        truncate_after_rate: 1.0,
+        ..Default::default()
+    });
+    let r = sama
+        .http
+        .get(sama.url("/tasks/delivered.json"))
+        .query(&[sama.key()])
+        .send()
+        .await
+        .expect("the head arrives");
+    assert_eq!(r.status().as_u16(), 200);
+    let announced = r.content_length().expect("a length is announced");
+    assert!(r.bytes().await.is_err(), "the body must be cut short");
+    c.set_faults(FaultConfig::default());
+    let (_, whole) = sama.get("/tasks/delivered.json", &[]).await;
+    assert_eq!(whole.to_string().len() as u64, announced);
+    assert_eq!(whole["tasks"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
 async fn seeded_faults_repeat_for_a_sequential_client() {
     let sama = Sama::start().await;
     let c = sama.emu.control();

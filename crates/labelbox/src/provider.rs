@@ -19,7 +19,7 @@ use crate::LabelboxClient;
 use async_trait::async_trait;
 use chrono::Utc;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use labelmux_core::cursor::{ConsumerCursors, CursorStore, KeysetTracker};
+use labelmux_core::cursor::{ConsumerCursors, CursorStore, KeysetTracker, OutputMark};
 use labelmux_core::transport::redact::redact_url;
 use labelmux_core::transport::TransportConfig;
 use labelmux_core::{
@@ -720,16 +720,22 @@ impl Provider for LabelboxProvider {
         query: DeliveryQuery,
     ) -> BoxStream<'static, Result<Delivery>> {
         let this = self.clone();
-        let project = project.clone();
-        stream::once(async move {
+        let consumer = query.consumer().map(str::to_owned);
+        let pid = project.clone();
+        let s = stream::once(async move {
             let all = this
-                .collect_deliveries(project, query)
+                .collect_deliveries(pid, query)
                 .await
                 .map_err(|e| op_err(e, "deliveries"))?;
             Ok::<_, Error>(stream::iter(all.into_iter().map(Ok)))
         })
         .try_flatten()
-        .boxed()
+        .boxed();
+        match consumer {
+            // One pull per consumer: the lock is taken before the position is read.
+            Some(c) => self.cursors.exclusive(project.as_str(), &c, s),
+            None => s,
+        }
     }
 
     async fn commit_consumer(
@@ -742,6 +748,39 @@ impl Provider for LabelboxProvider {
             .commit(project.as_str(), consumer, checkpoint, None)
             .await
             .map_err(|e| op_err(e, "commit_consumer"))
+    }
+
+    async fn commit_consumer_output(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output: &OutputMark,
+    ) -> Result<()> {
+        self.cursors
+            .commit(project.as_str(), consumer, checkpoint, Some(output))
+            .await
+            .map_err(|e| op_err(e, "commit_consumer"))
+    }
+
+    async fn consumer_output(
+        &self,
+        project: &ProjectId,
+        query: &DeliveryQuery,
+    ) -> Result<Option<OutputMark>> {
+        let Some(consumer) = query.consumer() else {
+            return Ok(None);
+        };
+        // The scope names the batch by id, as `collect_deliveries` does.
+        let batch_ids = self
+            .export_filters_for(project, &query.batch)
+            .await
+            .map_err(|e| op_err(e, "consumer_output"))?;
+        let scope = batch_ids.first().map(|b| format!("batch={b}"));
+        self.cursors
+            .output(project.as_str(), consumer, scope.as_deref())
+            .await
+            .map_err(|e| op_err(e, "consumer_output"))
     }
 
     async fn reject_tasks(

@@ -59,7 +59,7 @@ pub struct Config {
     pub provider: Vendor,
     /// Default project id, used by the CLI when `--project` is absent.
     pub project: Option<String>,
-    /// Where client-side consumer cursors are kept (vendors without a server-side cursor).
+    /// Where consumer cursors (and their lock files) are kept.
     pub state_dir: Option<PathBuf>,
     /// Timeouts, retries, rate and concurrency limits shared by every vendor (each vendor's
     /// `[<vendor>.transport]` overrides them: see [`Config::transport_for`]).
@@ -489,7 +489,7 @@ impl Config {
         }
     }
 
-    /// The consumer-cursor store for vendors without a server-side cursor.
+    /// The consumer-cursor store (every adapter keeps its consumers' positions there).
     pub fn cursor_store(&self) -> FileCursorStore {
         match &self.state_dir {
             Some(d) => FileCursorStore::new(d),

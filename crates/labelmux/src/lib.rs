@@ -19,8 +19,8 @@
 //!     last = d.checkpoint.clone().or(last);
 //! }
 //! drop(deliveries);
-//! // Store the labels first; then move the consumer's cursor (kept locally for Scale, which has
-//! // no server-side cursor: without this call the next pull starts over).
+//! // Store the labels first; then move the consumer's cursor (kept locally for every vendor:
+//! // without this call the next pull delivers the same labels again).
 //! if let Some(checkpoint) = last {
 //!     provider.commit_consumer(&project, "etl", &checkpoint).await?;
 //! }
@@ -175,7 +175,11 @@ impl AnyProvider {
             Vendor::Sama => {
                 let options: SamaOptions = config.adapter_options(vendor)?;
                 let client = SamaClient::new(&base_url, config.api_key(vendor)?, transport)?;
-                Adapter::Sama(SamaProvider::with_options(client, options))
+                Adapter::Sama(SamaProvider::with_options(
+                    client,
+                    config.cursor_store(),
+                    options,
+                ))
             }
             Vendor::Scale => {
                 let options: ScaleOptions = config.adapter_options(vendor)?;
@@ -307,6 +311,22 @@ impl Provider for Adapter {
         checkpoint: &Checkpoint,
     ) -> Result<()> {
         dispatch!(self, p => p.commit_consumer(project, consumer, checkpoint).await)
+    }
+    async fn commit_consumer_output(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output: &cursor::OutputMark,
+    ) -> Result<()> {
+        dispatch!(self, p => p.commit_consumer_output(project, consumer, checkpoint, output).await)
+    }
+    async fn consumer_output(
+        &self,
+        project: &ProjectId,
+        query: &DeliveryQuery,
+    ) -> Result<Option<cursor::OutputMark>> {
+        dispatch!(self, p => p.consumer_output(project, query).await)
     }
     async fn reject_tasks(
         &self,

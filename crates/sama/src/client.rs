@@ -717,28 +717,44 @@ impl SamaClient {
             self.read_ahead,
             guarded(VENDOR, OP, id, move |page| {
                 let (client, project, query) = (client.clone(), project.clone(), query.clone());
-                async move {
-                    let path = format!(
-                        "projects/{}/tasks/delivered.json",
-                        seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
-                    );
-                    let rb = client
-                        .request(Method::GET, OP, &path)
-                        .query_opt("batch_id", query.batch_id.as_ref())
-                        .query_opt("client_batch_id", query.client_batch_id.as_deref())
-                        .query_opt(
-                            "client_batch_id_match_type",
-                            query
-                                .client_batch_id_match_type
-                                .as_ref()
-                                .map(MatchType::as_str),
-                        )
-                        .query_opt("from", query.from.as_ref().map(rfc3339))
-                        .query_opt("task_id", query.task_id.as_ref());
-                    task_page(rb, OP, page, query.page_size).await
-                }
+                async move { client.delivered_tasks_page(&project, &query, page).await }
             }),
         )
+    }
+
+    /// One page (from 1) of `GET projects/{id}/tasks/delivered.json`, tasks as raw JSON; the
+    /// next page is named when this one is full.
+    pub(crate) async fn delivered_tasks_page(
+        &self,
+        project: &ProjectId,
+        query: &DeliveredTasksQuery,
+        page: u64,
+    ) -> Result<Page<Box<RawValue>, u64>> {
+        const OP: &str = "get_delivered_tasks";
+        if query.page_size == 0 {
+            return Err(op_err(
+                Error::validation("page_size must be at least 1"),
+                OP,
+            ));
+        }
+        let path = format!(
+            "projects/{}/tasks/delivered.json",
+            seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
+        );
+        let rb = self
+            .request(Method::GET, OP, &path)
+            .query_opt("batch_id", query.batch_id.as_ref())
+            .query_opt("client_batch_id", query.client_batch_id.as_deref())
+            .query_opt(
+                "client_batch_id_match_type",
+                query
+                    .client_batch_id_match_type
+                    .as_ref()
+                    .map(MatchType::as_str),
+            )
+            .query_opt("from", query.from.as_ref().map(rfc3339))
+            .query_opt("task_id", query.task_id.as_ref());
+        task_page(rb, OP, page, query.page_size).await
     }
 
     /// `POST projects/{id}/tasks/delivered.json`: deliveries since the consumer's last call,

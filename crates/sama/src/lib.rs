@@ -7,6 +7,7 @@
 //! - [`SamaProvider`] implements [`labelmux_core::Provider`] on top of it.
 //!
 //! ```no_run
+//! use labelmux_core::cursor::FileCursorStore;
 //! use labelmux_core::transport::{SecretString, TransportConfig};
 //! use labelmux_core::{DeliveryQuery, ProjectId, Provider};
 //! use labelmux_sama::{SamaClient, SamaProvider, DEFAULT_BASE_URL};
@@ -15,11 +16,19 @@
 //! # async fn run() -> labelmux_core::Result<()> {
 //! let key = SecretString::from(std::env::var("SAMA_API_KEY").unwrap_or_default());
 //! let client = SamaClient::new(DEFAULT_BASE_URL, key, TransportConfig::default())?;
-//! let sama = SamaProvider::new(client);
+//! // Consumer cursors are kept locally (see `SamaProvider`): Sama's server-side cursor moves
+//! // when a page is read, so an answer lost on the way would lose that page.
+//! let sama = SamaProvider::new(client, FileCursorStore::default_location());
 //! let project = ProjectId::new("13470");
 //! let mut labels = sama.deliveries(&project, DeliveryQuery::since_last_call("etl"));
+//! let mut last = None;
 //! while let Some(d) = labels.try_next().await? {
 //!     println!("{} {}", d.task_id, d.answers);
+//!     last = d.checkpoint.clone().or(last);
+//! }
+//! // Once the labels are stored: move the consumer on.
+//! if let Some(checkpoint) = last {
+//!     sama.commit_consumer(&project, "etl", &checkpoint).await?;
 //! }
 //! # Ok(()) }
 //! ```

@@ -1,23 +1,36 @@
 //! [`SamaProvider`]: Sama behind the vendor-neutral [`Provider`] API, and its [`SamaOptions`].
+//!
+//! "Since last call" does not use Sama's server-side cursor (`POST tasks/delivered.json` moves
+//! it when a page is *read*, so an answer lost on the way loses that page for good): the
+//! consumer's position is a keyset (`delivered_at`, task id) in the core's cursor service
+//! ([`ConsumerCursors`]), read from the delivered-since feed (`GET tasks/delivered.json?from=`)
+//! and committed by the caller once the deliveries are stored (see
+//! `docs/decisions/0012-exactly-once-pulls.md`).
 
 use crate::client::{
     decode_raw_task, CreateBatchOptions, DeliveredTasksQuery, MultiTaskStatusQuery, SamaClient,
-    SinceLastCallQuery, DEFAULT_TASKS_FILE_NAME, PAGE_SIZE,
+    DEFAULT_TASKS_FILE_NAME,
 };
 use crate::mapping::{
     batch_from_job, build_record, delivery_from_value, task_from_wire, BATCH_EXTENSIONS,
 };
 use async_trait::async_trait;
-use futures::stream::{self, BoxStream, StreamExt};
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use labelmux_core::cursor::{
+    ConsumerCursors, CursorStore, KeysetPosition, KeysetTracker, OutputMark,
+};
+use labelmux_core::transport::redact::redact_url;
 use labelmux_core::{
     error_stream, Batch, BatchId, BatchReceipt, BatchRef, BatchSpec, BulkReport, Capabilities,
-    DeleteReport, Delivery, DeliveryQuery, DeliverySince, Error, ErrorKind, Operation, Progress,
-    Project, ProjectId, ProjectStats, Property, Provider, Result, Rework, StatsOptions, Task,
-    TaskFilter, TaskId, TaskSpecStream, TaskState, Vendor,
+    Checkpoint, DeleteReport, Delivery, DeliveryQuery, DeliverySince, Error, ErrorKind, Operation,
+    Progress, Project, ProjectId, ProjectStats, Property, Provider, Result, Rework, StatsOptions,
+    Task, TaskFilter, TaskId, TaskSpecStream, TaskState, Vendor,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 const VENDOR: Vendor = Vendor::Sama;
 
@@ -44,8 +57,9 @@ pub fn capabilities() -> Capabilities {
             ProjectStats,
             TaskSchema,
         ],
-        // Sama does not deduplicate on any input: resubmitting creates a second task.
-        [Property::ServerSideConsumer, Property::PreAnnotations],
+        // Sama does not deduplicate on any input: resubmitting creates a second task. Its
+        // server-side consumer cursor is not used (see the module docs): no ServerSideConsumer.
+        [Property::PreAnnotations],
         TaskState::Delivered,
     )
 }
@@ -94,21 +108,44 @@ impl Default for SamaOptions {
 }
 
 /// Sama behind the vendor-neutral [`Provider`] API.
+///
+/// Deliveries with [`DeliverySince::LastCall`] read the consumer's position from the cursor
+/// store, list the tasks delivered since then (`GET tasks/delivered.json?from=`, ordered by
+/// (`delivered_at`, id)) and give each [`Delivery`] a [`Checkpoint`]; nothing moves until the
+/// caller passes a checkpoint to [`Provider::commit_consumer`], so neither a crash nor a lost
+/// answer loses a delivery, and what was committed is never delivered again.
 #[derive(Debug, Clone)]
 pub struct SamaProvider {
     client: SamaClient,
     options: SamaOptions,
+    cursors: ConsumerCursors,
 }
 
 impl SamaProvider {
-    /// A provider with the default [`SamaOptions`].
-    pub fn new(client: SamaClient) -> Self {
-        Self::with_options(client, SamaOptions::default())
+    /// A provider with the default [`SamaOptions`], keeping consumer cursors in `cursors`.
+    pub fn new(client: SamaClient, cursors: impl CursorStore + 'static) -> Self {
+        Self::with_options(client, cursors, SamaOptions::default())
     }
 
     /// A provider with these options.
-    pub fn with_options(client: SamaClient, options: SamaOptions) -> Self {
-        SamaProvider { client, options }
+    pub fn with_options(
+        client: SamaClient,
+        cursors: impl CursorStore + 'static,
+        options: SamaOptions,
+    ) -> Self {
+        // Cursors are keyed by the endpoint too, so the emulator's never serve production.
+        let endpoint = redact_url(client.transport().base_url()).to_string();
+        let cursors = ConsumerCursors::new(Arc::new(cursors), VENDOR, endpoint);
+        SamaProvider {
+            client,
+            options,
+            cursors,
+        }
+    }
+
+    /// The consumer cursors of this endpoint.
+    pub fn cursors(&self) -> &ConsumerCursors {
+        &self.cursors
     }
 
     /// The vendor-native client, for calls beyond the [`Provider`] API.
@@ -209,6 +246,158 @@ impl SamaProvider {
             }
         }
         Ok(refusal)
+    }
+}
+
+/// The cursor scope of a consumer reading with these filters: differently filtered readers keep
+/// separate positions.
+fn consumer_scope(
+    batch_id: Option<&BatchId>,
+    client_batch_id: Option<&str>,
+    task_id: Option<&TaskId>,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(b) = batch_id {
+        parts.push(format!("batch={b}"));
+    }
+    if let Some(b) = client_batch_id {
+        parts.push(format!("batch_name={b}"));
+    }
+    if let Some(t) = task_id {
+        parts.push(format!("task={t}"));
+    }
+    (!parts.is_empty()).then(|| parts.join("&"))
+}
+
+/// A consumer's walk over the delivered-since feed, page by page, from its durable position.
+///
+/// Pages are anchored by time, not numbered from the consumer's start: each full page is
+/// followed by a read `from` the last delivery time it held (page 1), so a task re-delivered
+/// during the walk (it moves to the end of the feed) cannot shift a delivery past a page
+/// boundary unseen. Deliveries the walk has passed (at or before the last key yielded, or
+/// covered by the committed position) are skipped, so the overlap of those reads is delivered
+/// once. Only a page filled by one instant is followed by its next numbered page.
+struct ConsumerWalk {
+    client: SamaClient,
+    project: ProjectId,
+    options: SamaOptions,
+    feed: DeliveredTasksQuery,
+    page: u64,
+    /// The greatest (delivered_at, id) delivered: the committed position, then each yield.
+    last: Option<(DateTime<Utc>, String)>,
+    tracker: KeysetTracker,
+    until: Option<DateTime<Utc>>,
+    done: bool,
+}
+
+impl ConsumerWalk {
+    const OP: &'static str = "deliveries";
+
+    /// The next page's new deliveries (possibly none), or `None` when the walk is over.
+    async fn next_page(&mut self) -> Result<Option<Vec<Delivery>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .client
+            .delivered_tasks_page(&self.project, &self.feed, self.page)
+            .await?;
+        let full = page.next.is_some();
+        let mut out = Vec::with_capacity(page.items.len());
+        let mut previous: Option<(DateTime<Utc>, String)> = None;
+        for raw in page.items {
+            let value = decode_raw_task::<Value>(&raw, Self::OP)?;
+            drop(raw);
+            let mut d = delivery_from_value(value, &self.project, &self.options)
+                .map_err(|e| op_err(e, Self::OP))?;
+            if let Some(at) = d.delivered_at {
+                let key = (at, d.id.as_str().to_owned());
+                if let Some(p) = previous.as_ref().filter(|p| key < **p) {
+                    return Err(op_err(
+                        Error::decode(format!(
+                            "Sama's delivered feed is not ordered by delivery time and id (task {} delivered at {} came after task {} delivered at {}), so a consumer's position cannot be kept without risking loss; pull by time (DeliverySince::Timestamp, `--since`) instead",
+                            key.1, key.0, p.1, p.0
+                        )),
+                        Self::OP,
+                    ));
+                }
+                previous = Some(key.clone());
+                if self.until.is_some_and(|u| at >= u) {
+                    // Ordered by time: nothing after this one is before `until`.
+                    self.done = true;
+                    return Ok(Some(out));
+                }
+                if self.last.as_ref().is_some_and(|l| key <= *l) {
+                    continue; // delivered already: committed, or read twice at a page anchor
+                }
+                self.last = Some(key);
+            }
+            // A delivery without a time cannot move the position (Sama must set
+            // `delivered_at` for a consumer to be exactly once; docs/errors.md).
+            d.checkpoint = self.tracker.advance(d.delivered_at, d.id.as_str());
+            out.push(d);
+        }
+        if !full {
+            self.done = true;
+        } else {
+            match previous.map(|(at, _)| at) {
+                Some(at) if self.feed.from != Some(at) => {
+                    self.feed.from = Some(at);
+                    self.page = 1;
+                }
+                _ => self.page += 1,
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+impl SamaProvider {
+    /// The deliveries of `consumer` since its committed position, as a stream that reads the
+    /// position when first polled.
+    fn consumer_walk(
+        &self,
+        project: ProjectId,
+        consumer: String,
+        feed: DeliveredTasksQuery,
+        until: Option<DateTime<Utc>>,
+    ) -> BoxStream<'static, Result<Delivery>> {
+        let this = self.clone();
+        stream::once(async move {
+            let scope = consumer_scope(
+                feed.batch_id.as_ref(),
+                feed.client_batch_id.as_deref(),
+                feed.task_id.as_ref(),
+            );
+            let start: Option<KeysetPosition> = this
+                .cursors
+                .position(project.as_str(), &consumer, scope.as_deref())
+                .await
+                .map_err(|e| op_err(e, "deliveries"))?;
+            let walk = ConsumerWalk {
+                client: this.client.clone(),
+                project,
+                options: this.options.clone(),
+                feed: DeliveredTasksQuery {
+                    from: start.as_ref().map(|p| p.at),
+                    ..feed
+                },
+                page: 1,
+                last: start.as_ref().map(|p| (p.at, p.id.clone())),
+                tracker: KeysetTracker::new(scope, start.as_ref()),
+                until,
+                done: false,
+            };
+            Ok::<_, Error>(
+                stream::try_unfold(walk, |mut walk| async move {
+                    let page = walk.next_page().await?;
+                    Ok::<_, Error>(page.map(|p| (stream::iter(p.into_iter().map(Ok)), walk)))
+                })
+                .try_flatten(),
+            )
+        })
+        .try_flatten()
+        .boxed()
     }
 }
 
@@ -408,27 +597,21 @@ impl Provider for SamaProvider {
                 )
             }
             DeliverySince::LastCall { consumer } => {
-                let invalid = |msg: &str| {
-                    let e = op_err(Error::validation(msg), "deliveries");
-                    stream::once(async move { Err(e) }).boxed()
-                };
                 if consumer.trim().is_empty() {
-                    invalid("the consumer name is empty")
-                } else if task_id.is_some() {
-                    // Filtering client-side would advance the cursor past other deliveries.
-                    invalid("Sama's since-last-call endpoint has no task_id filter; use DeliverySince::Beginning with task_id")
-                } else {
-                    self.client.delivered_tasks_since_last_call_raw(
-                        &project,
-                        SinceLastCallQuery {
-                            consumer: Some(consumer),
-                            batch_id,
-                            client_batch_id,
-                            client_batch_id_match_type: None,
-                            limit: PAGE_SIZE,
-                        },
-                    )
+                    return error_stream(op_err(
+                        Error::validation("the consumer name is empty"),
+                        "deliveries",
+                    ));
                 }
+                let feed = DeliveredTasksQuery {
+                    batch_id,
+                    client_batch_id,
+                    task_id,
+                    ..DeliveredTasksQuery::default()
+                };
+                let walk = self.consumer_walk(project.clone(), consumer.clone(), feed, until);
+                // One pull per consumer: the lock is taken before the position is read.
+                return self.cursors.exclusive(project.as_str(), &consumer, walk);
             }
             other => {
                 return error_stream(op_err(
@@ -457,6 +640,51 @@ impl Provider for SamaProvider {
                 async move { keep }
             })
             .boxed()
+    }
+
+    async fn commit_consumer(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+    ) -> Result<()> {
+        self.cursors
+            .commit(project.as_str(), consumer, checkpoint, None)
+            .await
+            .map_err(|e| op_err(e, "commit_consumer"))
+    }
+
+    async fn commit_consumer_output(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output: &OutputMark,
+    ) -> Result<()> {
+        self.cursors
+            .commit(project.as_str(), consumer, checkpoint, Some(output))
+            .await
+            .map_err(|e| op_err(e, "commit_consumer"))
+    }
+
+    async fn consumer_output(
+        &self,
+        project: &ProjectId,
+        query: &DeliveryQuery,
+    ) -> Result<Option<OutputMark>> {
+        let Some(consumer) = query.consumer() else {
+            return Ok(None);
+        };
+        let (batch_id, client_batch_id) = split_batch_ref(query.batch.clone());
+        let scope = consumer_scope(
+            batch_id.as_ref(),
+            client_batch_id.as_deref(),
+            query.task_id.as_ref(),
+        );
+        self.cursors
+            .output(project.as_str(), consumer, scope.as_deref())
+            .await
+            .map_err(|e| op_err(e, "consumer_output"))
     }
 
     async fn reject_tasks(

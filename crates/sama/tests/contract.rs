@@ -1,6 +1,7 @@
 //! The labelmux behaviour contract (crates/contract), run against the Sama emulator.
 
 use labelmux_contract::{EmulatorFixture, InvalidTask};
+use labelmux_core::cursor::MemoryCursorStore;
 use labelmux_core::transport::{SecretString, TransportConfig};
 use labelmux_core::TaskSpec;
 use labelmux_emulator::{start, EmulatorConfig, RunningEmulator, Vendor};
@@ -17,7 +18,7 @@ fn provider(emu: &RunningEmulator, key: String) -> SamaProvider {
     };
     let client = SamaClient::new(&emu.base_url(), SecretString::from(key), transport)
         .expect("Sama client over the emulator");
-    SamaProvider::new(client)
+    SamaProvider::new(client, MemoryCursorStore::new())
 }
 
 /// A task of the emulator's default project (inputs `url`, `name`).

@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use futures::{stream, StreamExt, TryStreamExt};
+use labelmux_core::cursor::MemoryCursorStore;
 use labelmux_core::transport::{SecretString, TransportConfig};
 use labelmux_core::{
     BatchId, BatchSpec, BatchStatus, DeliveryQuery, ErrorKind, ProjectId, Provider, TaskFilter,
@@ -22,7 +23,7 @@ fn provider(emu: &RunningEmulator, key: &str) -> SamaProvider {
         TransportConfig::fast_for_tests(),
     )
     .unwrap();
-    SamaProvider::new(client)
+    SamaProvider::new(client, MemoryCursorStore::new())
 }
 
 fn spec(i: usize) -> TaskSpec {
@@ -118,12 +119,21 @@ async fn full_flow_against_the_emulator() {
         .await
         .unwrap();
     assert_eq!(first.len(), 1001, "1000 + the good task of run-bad");
+    // The consumer's position is labelmux's: nothing moves until it is committed.
+    let uncommitted: Vec<_> = sama
+        .deliveries(&project, DeliveryQuery::since_last_call("etl"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(uncommitted, first, "not committed: delivered again");
+    let last = first.last().and_then(|d| d.checkpoint.clone()).unwrap();
+    sama.commit_consumer(&project, "etl", &last).await.unwrap();
     let again: Vec<_> = sama
         .deliveries(&project, DeliveryQuery::since_last_call("etl"))
         .try_collect()
         .await
         .unwrap();
-    assert!(again.is_empty(), "the server-side cursor moved");
+    assert!(again.is_empty(), "committed past every delivery");
     let other: Vec<_> = sama
         .deliveries(&project, DeliveryQuery::since_last_call("audit"))
         .try_collect()

@@ -50,7 +50,10 @@ async fn same_page_forever() -> (SamaProvider, Arc<AtomicUsize>) {
         TransportConfig::fast_for_tests(),
     )
     .unwrap();
-    (SamaProvider::new(client), hits)
+    (
+        SamaProvider::new(client, labelmux_core::cursor::MemoryCursorStore::new()),
+        hits,
+    )
 }
 
 /// Drain `s` (failing the test if it runs past `cap` items); the error that ended it.

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use chrono::TimeZone;
 use futures::{stream, StreamExt, TryStreamExt};
+use labelmux_core::cursor::MemoryCursorStore;
 use labelmux_core::transport::{SecretString, TransportConfig};
 use labelmux_core::{
     BatchId, BatchSpec, BatchStatus, DeliveryQuery, Error, ErrorKind, ProgressEvent,
@@ -138,7 +139,7 @@ async fn create_batch_runs_the_three_step_upload_flow() {
         _ => (404, String::new()),
     })
     .await;
-    let sama = SamaProvider::new(client);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
     let events = Arc::new(Events::default());
     let tasks = stream::iter((0..3).map(|i| Ok(spec(i)))).boxed();
     let batch = BatchSpec::default().with_name("run-7").with_priority(-1);
@@ -194,7 +195,7 @@ async fn create_batch_runs_the_three_step_upload_flow() {
 #[tokio::test]
 async fn a_bad_item_aborts_before_anything_is_sent() {
     let (m, client) = mock(|_, _| ok(json!({}))).await;
-    let sama = SamaProvider::new(client);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
     let tasks = stream::iter(vec![
         Ok(spec(0)),
         Err(Error::validation("line 2: not JSON")),
@@ -219,7 +220,7 @@ async fn a_failed_upload_cancels_the_waiting_batch_and_never_continues() {
         _ => ok(json!({})),
     })
     .await;
-    let sama = SamaProvider::new(client);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
     let err = sama
         .create_batch(
             &ProjectId::new("1001"),
@@ -321,7 +322,7 @@ async fn multi_task_status_encodes_every_filter_and_pages() {
 #[tokio::test]
 async fn list_tasks_maps_filter_and_include_answers() {
     let (m, client) = mock(|_, _| ok(json!({"tasks": [{"id": "a", "state": "new", "data": {"url": "u", "output_label": "x"}}]}))).await;
-    let sama = SamaProvider::new(client);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
     let filter = TaskFilter::default()
         .with_answers(true)
         .with_state(TaskState::New);
@@ -384,7 +385,7 @@ async fn deliveries_since_timestamp_use_get_and_beginning_sends_no_from() {
         ok(json!({"tasks": [{"id": "d1", "state": "completed", "answers": {"a": 1}}]}))
     })
     .await;
-    let sama = SamaProvider::new(client);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
     let project = ProjectId::new("1001");
     let ts = chrono::Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap();
     let d: Vec<_> = sama
@@ -404,15 +405,19 @@ async fn deliveries_since_timestamp_use_get_and_beginning_sends_no_from() {
         .query
         .starts_with("from=2024-01-02T03%3A04%3A05Z&page=1&page_size=1000"));
     assert!(!reqs[1].query.contains("from="));
+    // A consumer reading one task: the same feed with `task_id` (its own cursor scope), never
+    // Sama's since-last-call POST.
     let mut q = DeliveryQuery::since_last_call("etl");
     q.task_id = Some(TaskId::new("x"));
-    let err = sama
-        .deliveries(&project, q)
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Validation);
-    assert_eq!(m.requests().len(), 2, "refused without a request");
+    let _: Vec<_> = sama.deliveries(&project, q).try_collect().await.unwrap();
+    let reqs = m.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(reqs[2].method, "GET");
+    assert!(
+        reqs[2].query.contains("task_id=x") && !reqs[2].query.contains("from="),
+        "{}",
+        reqs[2].query
+    );
 }
 
 #[tokio::test]
@@ -428,7 +433,7 @@ async fn batch_status_reads_every_page_and_keeps_job_fields() {
                   "tasks_created": 1000, "messages": ["done"], "tasks": entries}))
     })
     .await;
-    let sama = SamaProvider::new(client);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
     let b = sama
         .batch_status(&ProjectId::new("1001"), &BatchId::new("5"))
         .await
@@ -456,7 +461,7 @@ async fn unauthorized_says_why_and_never_shows_the_key() {
         )
     })
     .await;
-    let sama = SamaProvider::new(client);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
     let err = sama.project(&ProjectId::new("1001")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     assert_eq!(err.status(), Some(401));
@@ -475,7 +480,7 @@ async fn get_task_accepts_both_envelopes_and_404_is_not_found() {
         ),
     })
     .await;
-    let sama = SamaProvider::new(client);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
     let p = ProjectId::new("1");
     assert_eq!(
         sama.get_task(&p, &TaskId::new("a")).await.unwrap().state,
@@ -525,7 +530,7 @@ async fn delete_reports_per_task_outcome_from_the_tasks_themselves() {
         }
     })
     .await;
-    let sama = SamaProvider::new(client);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
     let report = sama
         .delete_tasks(
             &ProjectId::new("1"),
@@ -574,7 +579,7 @@ async fn writes_send_the_sdk_bodies_and_accept_empty_answers() {
             .unwrap(),
         None
     );
-    let sama = SamaProvider::new(client);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
     sama.reject_task(&p, &TaskId::new("t"), &["blurry".into()])
         .await
         .unwrap();
@@ -611,4 +616,132 @@ async fn writes_send_the_sdk_bodies_and_accept_empty_answers() {
         ],
         "an empty priority update sends nothing"
     );
+}
+
+/// A scripted delivered feed: (delivered_at in ms, task id), answered like Sama's
+/// `GET tasks/delivered.json` (`from` inclusive, ordered by time then id, numbered pages).
+type Feed = Arc<Mutex<Vec<(i64, String)>>>;
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.replace("%3A", ":").replace("%2B", "+"))
+    })
+}
+
+fn feed_page(feed: &Feed, req: &Req) -> (u16, String) {
+    let from = query_param(&req.query, "from")
+        .map(|f| {
+            chrono::DateTime::parse_from_rfc3339(&f)
+                .unwrap()
+                .timestamp_millis()
+        })
+        .unwrap_or(i64::MIN);
+    let page: usize = query_param(&req.query, "page").unwrap().parse().unwrap();
+    let size: usize = query_param(&req.query, "page_size")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut all = feed.lock().unwrap().clone();
+    all.sort();
+    let tasks: Vec<Value> = all
+        .into_iter()
+        .filter(|(at, _)| *at >= from)
+        .skip((page - 1) * size)
+        .take(size)
+        .map(|(at, id)| {
+            let t = chrono::Utc.timestamp_millis_opt(at).unwrap();
+            json!({"id": id, "state": "delivered", "answers": {"n": at},
+                   "delivered_at": t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()})
+        })
+        .collect();
+    ok(json!({ "tasks": tasks }))
+}
+
+const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+#[tokio::test]
+async fn a_consumer_walks_the_feed_by_time_so_a_redelivery_mid_walk_skips_nothing() {
+    // 2,500 deliveries, ten per millisecond: three pages of 1,000.
+    let feed: Feed = Arc::new(Mutex::new(
+        (0..2500)
+            .map(|i| (T0 + i / 10, format!("t{i:05}")))
+            .collect(),
+    ));
+    let f = feed.clone();
+    let (m, client) = mock(move |req, _| {
+        let answer = feed_page(&f, req);
+        let mut all = f.lock().unwrap();
+        if all.len() == 2500 {
+            // After the first page, task t00005 is reworked and delivered again: it moves to
+            // the end of the feed, shifting every later delivery one place forward.
+            all.retain(|(_, id)| id != "t00005");
+            all.push((T0 + 10_000, "t00005".to_owned()));
+        }
+        answer
+    })
+    .await;
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
+    let project = ProjectId::new("1001");
+    let got: Vec<_> = sama
+        .deliveries(&project, DeliveryQuery::since_last_call("etl"))
+        .try_collect()
+        .await
+        .unwrap();
+    let mut revisions: Vec<_> = got
+        .iter()
+        .map(|d| (d.task_id.to_string(), d.delivered_at))
+        .collect();
+    assert_eq!(got.len(), 2501, "every delivery, and the re-delivery, once");
+    revisions.sort();
+    revisions.dedup();
+    assert_eq!(revisions.len(), 2501);
+    assert!(got.iter().all(|d| d.checkpoint.is_some()));
+    // Page 2 was read from the last time of page 1, not as page 2 of a shifted feed.
+    let reqs = m.requests();
+    let second = &reqs[1].query;
+    assert_eq!(
+        query_param(second, "page").as_deref(),
+        Some("1"),
+        "{second}"
+    );
+    assert_eq!(
+        query_param(second, "from").as_deref(),
+        Some("2026-01-01T00:00:00.099Z"),
+        "{second}"
+    );
+    // Committed half-way (a tie at one millisecond): the rest, and nothing before, follows.
+    let mid = got[1234].checkpoint.clone().unwrap();
+    sama.commit_consumer(&project, "etl", &mid).await.unwrap();
+    let rest: Vec<_> = sama
+        .deliveries(&project, DeliveryQuery::since_last_call("etl"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 2501 - 1235);
+    assert_eq!(rest[0], got[1235]);
+}
+
+#[tokio::test]
+async fn a_feed_out_of_order_is_refused_rather_than_risking_loss() {
+    let feed: Feed = Arc::new(Mutex::new(Vec::new()));
+    let (_, client) = mock(move |_, _| {
+        ok(json!({"tasks": [
+            {"id": "b", "state": "delivered", "delivered_at": "2026-01-01T00:00:02.000Z"},
+            {"id": "a", "state": "delivered", "delivered_at": "2026-01-01T00:00:01.000Z"},
+        ]}))
+    })
+    .await;
+    drop(feed);
+    let sama = SamaProvider::new(client, MemoryCursorStore::new());
+    let err = sama
+        .deliveries(
+            &ProjectId::new("1001"),
+            DeliveryQuery::since_last_call("etl"),
+        )
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(err.to_string().contains("not ordered"), "{err}");
 }

@@ -12,7 +12,9 @@ use crate::wire::{task_status, CreateBatchRequest, ScaleTask};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use labelmux_core::cursor::{ConsumerCursors, CursorStore, KeysetPosition, KeysetTracker};
+use labelmux_core::cursor::{
+    ConsumerCursors, CursorStore, KeysetPosition, KeysetTracker, OutputMark,
+};
 use labelmux_core::transport::redact::redact_url;
 use labelmux_core::{
     error_stream, report, AlreadyExisted, Batch, BatchCounts, BatchId, BatchReceipt, BatchRef,
@@ -1076,12 +1078,18 @@ impl Provider for ScaleProvider {
         query: DeliveryQuery,
     ) -> BoxStream<'static, Result<Delivery>> {
         let this = self.clone();
-        let project = project.clone();
+        let consumer = query.consumer().map(str::to_owned);
+        let pid = project.clone();
         // The consumer's position is read (off the async threads) when the stream is first
         // polled; the stream owns everything it needs.
-        stream::once(async move { this.delivery_stream(project, query).await })
+        let s = stream::once(async move { this.delivery_stream(pid, query).await })
             .try_flatten()
-            .boxed()
+            .boxed();
+        match consumer {
+            // One pull per consumer: the lock is taken before the position is read.
+            Some(c) => self.cursors.exclusive(project.as_str(), &c, s),
+            None => s,
+        }
     }
 
     async fn commit_consumer(
@@ -1094,6 +1102,34 @@ impl Provider for ScaleProvider {
             .commit(project.as_str(), consumer, checkpoint, None)
             .await
             .map_err(|e| op_err(e, "commit_consumer"))
+    }
+
+    async fn commit_consumer_output(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output: &OutputMark,
+    ) -> Result<()> {
+        self.cursors
+            .commit(project.as_str(), consumer, checkpoint, Some(output))
+            .await
+            .map_err(|e| op_err(e, "commit_consumer"))
+    }
+
+    async fn consumer_output(
+        &self,
+        project: &ProjectId,
+        query: &DeliveryQuery,
+    ) -> Result<Option<OutputMark>> {
+        let Some(consumer) = query.consumer() else {
+            return Ok(None);
+        };
+        let (_, scope) = scope_of(query)?;
+        self.cursors
+            .output(project.as_str(), consumer, scope.as_deref())
+            .await
+            .map_err(|e| op_err(e, "consumer_output"))
     }
 
     async fn reject_tasks(

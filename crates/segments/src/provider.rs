@@ -19,7 +19,7 @@ use crate::wire::{
 use async_trait::async_trait;
 use chrono::Utc;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use labelmux_core::cursor::{ConsumerCursors, CursorStore, KeysetTracker};
+use labelmux_core::cursor::{ConsumerCursors, CursorStore, KeysetTracker, OutputMark};
 use labelmux_core::transport::redact::redact_url;
 use labelmux_core::{
     error_stream, report, AlreadyExisted, Batch, BatchCounts, BatchId, BatchReceipt, BatchRef,
@@ -373,13 +373,12 @@ impl SegmentsProvider {
         }
     }
 
-    async fn deliveries_list(
+    /// The labelset and batch a delivery query reads, and the cursor scope they make.
+    fn delivery_scope(
         &self,
-        project: ProjectId,
-        query: DeliveryQuery,
-    ) -> Result<BoxStream<'static, Result<Delivery>>> {
-        const OP: &str = "deliveries";
-        let dataset = dataset_of(&project, OP)?;
+        query: &DeliveryQuery,
+        op: &'static str,
+    ) -> Result<(String, Option<String>, Option<String>)> {
         let labelset = query
             .labelset
             .clone()
@@ -389,7 +388,7 @@ impl SegmentsProvider {
             .as_ref()
             .map(batch_name)
             .transpose()
-            .map_err(|e| e.with_operation(OP))?;
+            .map_err(|e| e.with_operation(op))?;
         let scope = {
             let mut parts = Vec::new();
             if labelset != self.options.labelset {
@@ -403,6 +402,17 @@ impl SegmentsProvider {
             }
             (!parts.is_empty()).then(|| parts.join("&"))
         };
+        Ok((labelset, batch, scope))
+    }
+
+    async fn deliveries_list(
+        &self,
+        project: ProjectId,
+        query: DeliveryQuery,
+    ) -> Result<BoxStream<'static, Result<Delivery>>> {
+        const OP: &str = "deliveries";
+        let dataset = dataset_of(&project, OP)?;
+        let (labelset, batch, scope) = self.delivery_scope(&query, OP)?;
         let (since, start) = match &query.since {
             DeliverySince::Beginning => (None, None),
             DeliverySince::Timestamp(t) => (Some(*t), None),
@@ -938,10 +948,16 @@ impl Provider for SegmentsProvider {
         query: DeliveryQuery,
     ) -> BoxStream<'static, Result<Delivery>> {
         let this = self.clone();
-        let project = project.clone();
-        stream::once(async move { this.deliveries_list(project, query).await })
+        let consumer = query.consumer().map(str::to_owned);
+        let pid = project.clone();
+        let s = stream::once(async move { this.deliveries_list(pid, query).await })
             .try_flatten()
-            .boxed()
+            .boxed();
+        match consumer {
+            // One pull per consumer: the lock is taken before the position is read.
+            Some(c) => self.cursors.exclusive(project.as_str(), &c, s),
+            None => s,
+        }
     }
 
     async fn commit_consumer(
@@ -954,6 +970,34 @@ impl Provider for SegmentsProvider {
             .commit(project.as_str(), consumer, checkpoint, None)
             .await
             .map_err(|e| op_err(e, "commit_consumer"))
+    }
+
+    async fn commit_consumer_output(
+        &self,
+        project: &ProjectId,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output: &OutputMark,
+    ) -> Result<()> {
+        self.cursors
+            .commit(project.as_str(), consumer, checkpoint, Some(output))
+            .await
+            .map_err(|e| op_err(e, "commit_consumer"))
+    }
+
+    async fn consumer_output(
+        &self,
+        project: &ProjectId,
+        query: &DeliveryQuery,
+    ) -> Result<Option<OutputMark>> {
+        let Some(consumer) = query.consumer() else {
+            return Ok(None);
+        };
+        let (_, _, scope) = self.delivery_scope(query, "consumer_output")?;
+        self.cursors
+            .output(project.as_str(), consumer, scope.as_deref())
+            .await
+            .map_err(|e| op_err(e, "consumer_output"))
     }
 
     async fn reject_tasks(

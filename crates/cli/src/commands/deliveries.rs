@@ -8,9 +8,13 @@ use crate::output;
 use crate::sink::{DeliveryFormat, DeliveryWriter};
 use futures::{FutureExt, StreamExt};
 use indicatif::ProgressBar;
+use labelmux::cursor::OutputMark;
+use labelmux::lock::{FileLock, LockHolder};
 use labelmux::{BatchId, Checkpoint, DeliveryQuery, DeliverySince, ProjectId, Provider};
 use serde_json::json;
 use std::future::Future;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Make the file durable at least this often (deliveries) ...
@@ -29,7 +33,82 @@ pub(crate) struct PullOutcome {
     pub interrupted: bool,
 }
 
-/// Everything written so far is made durable, then the last checkpoint it covers is committed.
+/// The lock of an output file, held for a whole pull: a second run into the same file is
+/// refused at once, naming the holder, instead of interleaving its writes. For consumer pulls it
+/// also keeps, durably, the length of the file that no later run needs to cut (its length when
+/// the run began, then after each cursor commit), for the next run to cut back to when the
+/// consumer's last commit does not name this file (a run killed before its first commit, or a
+/// consumer that since pulled into another file).
+pub(crate) struct OutputLock {
+    lock: FileLock,
+    /// Who appends to the file (vendor, project, consumer, filters): a length noted by a run
+    /// for another consumer says nothing about this one.
+    owner: String,
+    /// The output file, absolute, as cursor commits name it.
+    path: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OutputNote {
+    owner: String,
+    len: u64,
+}
+
+impl OutputLock {
+    /// Lock `out` (in the hidden file `.NAME.lock` beside it) for `purpose`.
+    pub(crate) fn acquire(out: &Path, owner: String, purpose: String) -> Result<Self, CliError> {
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "deliveries".to_owned());
+        let lock = FileLock::acquire(
+            &out.with_file_name(format!(".{name}.lock")),
+            &out.display().to_string(),
+            LockHolder::this_process(purpose),
+        )?;
+        Ok(OutputLock {
+            lock,
+            owner,
+            path: out.display().to_string(),
+        })
+    }
+
+    /// The good length the previous run of the same owner noted, if it was this owner.
+    fn previous_len(&self) -> Option<u64> {
+        let note: OutputNote = serde_json::from_value(self.lock.previous()?.note.clone()).ok()?;
+        (note.owner == self.owner).then_some(note.len)
+    }
+
+    /// Note `len` as good, durably.
+    fn note(&mut self, len: u64) -> Result<(), CliError> {
+        let note = json!({"owner": self.owner, "len": len});
+        Ok(self.lock.set_note(note)?)
+    }
+}
+
+/// Test hook: `LABELMUX_FAULT=after-file-sync[:N]` ends the process at the N-th (default first)
+/// point where the file is synced and the cursor commit is about to be made, as a kill there
+/// would (exercised by the CLI's chaos tests).
+fn fault_after_file_sync() {
+    static SEEN: AtomicU32 = AtomicU32::new(0);
+    let Ok(v) = std::env::var("LABELMUX_FAULT") else {
+        return;
+    };
+    let Some(rest) = v.strip_prefix("after-file-sync") else {
+        return;
+    };
+    let nth: u32 = rest
+        .strip_prefix(':')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    if SEEN.fetch_add(1, Ordering::SeqCst) + 1 == nth {
+        eprintln!("LABELMUX_FAULT: stopping at after-file-sync:{nth}");
+        std::process::exit(86);
+    }
+}
+
+/// Everything written so far is made durable, then the last checkpoint it covers is committed
+/// (with `output`: with the file's durable length, then noted in the lock).
 async fn make_durable(
     provider: &impl Provider,
     project: &ProjectId,
@@ -37,13 +116,28 @@ async fn make_durable(
     writer: &mut DeliveryWriter,
     pending: &mut Option<Checkpoint>,
     outcome: &mut PullOutcome,
+    output: Option<&mut OutputLock>,
 ) -> Result<(), CliError> {
-    writer
-        .sync()
-        .map_err(|e| CliError::io(format!("cannot write {}", writer.path().display()), e))?;
+    let shown = writer.path().display().to_string();
+    let io = |e| CliError::io(format!("cannot write {shown}"), e);
+    writer.sync().map_err(io)?;
     outcome.written = writer.written();
     if let (Some(consumer), Some(cp)) = (consumer, pending.take()) {
-        provider.commit_consumer(project, consumer, &cp).await?;
+        match output {
+            Some(out) => {
+                let len = writer.file_len().map_err(io)?;
+                fault_after_file_sync();
+                let mark = OutputMark {
+                    path: out.path.clone(),
+                    len,
+                };
+                provider
+                    .commit_consumer_output(project, consumer, &cp, &mark)
+                    .await?;
+                out.note(len)?;
+            }
+            None => provider.commit_consumer(project, consumer, &cp).await?,
+        }
         outcome.commits += 1;
     }
     Ok(())
@@ -53,6 +147,8 @@ async fn make_durable(
 /// vendor (a page boundary), every [`SYNC_EVERY_ITEMS`] deliveries or [`SYNC_EVERY`], and at
 /// the end; with `consumer`, each sync is followed by a commit of the last checkpoint written.
 /// On a vendor error or `interrupt`, what was written is made durable and committed first.
+/// With `output` (the file's lock), each commit carries the file's durable length. Commits are
+/// made while the delivery stream (which holds the consumer's lock) is alive.
 pub(crate) async fn pull_into(
     provider: &impl Provider,
     project: &ProjectId,
@@ -60,6 +156,7 @@ pub(crate) async fn pull_into(
     writer: &mut DeliveryWriter,
     bar: &ProgressBar,
     interrupt: impl Future<Output = ()>,
+    mut output: Option<&mut OutputLock>,
 ) -> Result<PullOutcome, CliError> {
     let consumer = match &query.since {
         DeliverySince::LastCall { consumer } => Some(consumer.clone()),
@@ -84,6 +181,7 @@ pub(crate) async fn pull_into(
                         writer,
                         &mut pending,
                         &mut outcome,
+                        output.as_deref_mut(),
                     )
                     .await?;
                     last_sync = Instant::now();
@@ -99,8 +197,12 @@ pub(crate) async fn pull_into(
         };
         match next {
             None => break,
+            // Refused before anything was read (another run holds the consumer): nothing to
+            // keep or resume, the refusal says it all.
+            Some(Err(e)) if e.kind() == labelmux::ErrorKind::Busy && writer.written() == 0 => {
+                return Err(CliError::from(e));
+            }
             Some(Err(e)) => {
-                drop(stream);
                 make_durable(
                     provider,
                     project,
@@ -108,8 +210,10 @@ pub(crate) async fn pull_into(
                     writer,
                     &mut pending,
                     &mut outcome,
+                    output.as_deref_mut(),
                 )
                 .await?;
+                drop(stream);
                 return Err(CliError::from(e).context(format!(
                     "after {} deliveries written to {} (kept; rerun to resume)",
                     outcome.written,
@@ -132,6 +236,7 @@ pub(crate) async fn pull_into(
                         writer,
                         &mut pending,
                         &mut outcome,
+                        output.as_deref_mut(),
                     )
                     .await?;
                     last_sync = Instant::now();
@@ -139,7 +244,6 @@ pub(crate) async fn pull_into(
             }
         }
     }
-    drop(stream);
     make_durable(
         provider,
         project,
@@ -147,8 +251,10 @@ pub(crate) async fn pull_into(
         writer,
         &mut pending,
         &mut outcome,
+        output,
     )
     .await?;
+    drop(stream);
     Ok(outcome)
 }
 
@@ -189,6 +295,40 @@ fn refuse_mixed_formats(path: &std::path::Path, format: DeliveryFormat) -> Resul
     )))
 }
 
+/// Where a consumer's file resumes: the durable length the consumer's last commit covers when
+/// it was made into this file; else the length a run of the same consumer noted in the file's
+/// lock (it stopped before committing into this file); else nothing is cut.
+async fn resume_point(
+    ctx: &Ctx,
+    provider: &impl Provider,
+    project: &ProjectId,
+    query: &DeliveryQuery,
+    out: &Path,
+    lock: &OutputLock,
+) -> Result<Option<u64>, CliError> {
+    let Ok(meta) = std::fs::metadata(out) else {
+        return Ok(None);
+    };
+    let here = std::fs::canonicalize(out)
+        .ok()
+        .map(|p| p.display().to_string());
+    if let Some(mark) = provider.consumer_output(project, query).await? {
+        if Some(&mark.path) == here.as_ref() {
+            if meta.len() < mark.len {
+                ctx.note(format!(
+                    "{} is shorter ({} bytes) than the consumer's last commit covered ({} bytes): it was changed outside labelmux; appending to it as it is.",
+                    out.display(),
+                    meta.len(),
+                    mark.len
+                ));
+                return Ok(None);
+            }
+            return Ok(Some(mark.len));
+        }
+    }
+    Ok(lock.previous_len().filter(|&len| len <= meta.len()))
+}
+
 /// Resolves on Ctrl-C (never, if the handler cannot be installed).
 pub(crate) async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
@@ -225,12 +365,58 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         return super::export::pull_export(ctx, &provider, &project, query, &out, format).await;
     }
     let append = a.consumer.is_some();
+    // One run per output file: refused at once, naming the holder, before the file is touched.
+    let owner = format!(
+        "{} project {project} consumer {:?} batch {:?}",
+        provider.vendor().name(),
+        a.consumer,
+        a.batch
+    );
+    let purpose = match &a.consumer {
+        Some(c) => format!("deliveries pull --consumer {c} into {}", out.display()),
+        None => format!("deliveries pull into {}", out.display()),
+    };
+    let mut lock = OutputLock::acquire(&out, owner, purpose)?;
     if append {
         refuse_mixed_formats(&out, format)?;
     }
-    let mut writer = DeliveryWriter::open(&out, format, append)
+    let server_side = provider
+        .capabilities()
+        .has(labelmux::Property::ServerSideConsumer);
+    // With a cursor labelmux commits, the file's committed length is kept with it and the file
+    // is cut back to it on resume. (A server-side cursor moves on read: nothing to cut back to.)
+    let marked = append && !server_side;
+    let committed = if marked {
+        resume_point(ctx, &provider, &project, &query, &out, &lock).await?
+    } else {
+        None
+    };
+    let opened = if append {
+        DeliveryWriter::open_resuming(&out, format, committed)
+    } else {
+        DeliveryWriter::open(&out, format, false)
+    };
+    let mut writer = opened
         .map_err(|e| CliError::io(format!("cannot open {}", out.display()), e))?
         .with_annotations(provider.vendor());
+    if writer.uncommitted_bytes() > 0 {
+        ctx.note(format!(
+            "{} held {} bytes written after consumer `{}`'s last commit by a run that stopped before its next one; they were removed and are pulled again.",
+            out.display(),
+            writer.uncommitted_bytes(),
+            a.consumer.as_deref().unwrap_or_default()
+        ));
+    }
+    if marked {
+        if let Ok(path) = std::fs::canonicalize(&out) {
+            lock.path = path.display().to_string();
+        }
+        let len = writer
+            .file_len()
+            .map_err(|e| CliError::io(format!("cannot read {}", out.display()), e))?;
+        // A run that stops before its first commit leaves the file to be cut back to here.
+        lock.note(len)?;
+    }
     if writer.dropped_partial_bytes() > 0 {
         ctx.note(format!(
             "{} ended in a record cut short by an interrupted run ({} bytes); it was removed and is pulled again.",
@@ -240,13 +426,20 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
     }
     let bar = ctx.bars.items("deliveries", "pulling");
     let started = Instant::now();
-    let outcome = pull_into(&provider, &project, query, &mut writer, &bar, ctrl_c()).await;
+    let output = marked.then_some(&mut lock);
+    let outcome = pull_into(
+        &provider,
+        &project,
+        query,
+        &mut writer,
+        &bar,
+        ctrl_c(),
+        output,
+    )
+    .await;
     bar.finish_and_clear();
     let outcome = outcome?;
     let elapsed = started.elapsed();
-    let server_side = provider
-        .capabilities()
-        .has(labelmux::Property::ServerSideConsumer);
     if ctx.json() {
         output::print_json(&json!({
             "project_id": project,
@@ -258,6 +451,7 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
             "consumer": a.consumer,
             "cursor": a.consumer.as_ref().map(|_| if server_side { "server-side" } else { "committed" }),
             "commits": outcome.commits,
+            "removed_uncommitted_bytes": writer.uncommitted_bytes(),
             "interrupted": outcome.interrupted,
             "elapsed_secs": elapsed.as_secs_f64(),
         }));
@@ -391,6 +585,7 @@ mod tests {
             &mut w,
             &bar,
             std::future::pending(),
+            None,
         )
         .await
         .unwrap_err();
@@ -420,6 +615,7 @@ mod tests {
             &mut w,
             &bar,
             interrupt,
+            None,
         )
         .await
         .unwrap();
@@ -442,6 +638,7 @@ mod tests {
             &mut w,
             &bar,
             std::future::pending(),
+            None,
         )
         .await;
         assert!(p.commits.lock().unwrap().is_empty());

@@ -197,6 +197,7 @@ pub(crate) async fn run(ctx: &Ctx, a: DemoArgs) -> Result<(), CliError> {
         &mut writer,
         &bar,
         std::future::pending(),
+        None,
     )
     .await;
     bar.finish_and_clear();

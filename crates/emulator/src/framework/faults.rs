@@ -1,6 +1,6 @@
 //! Fault injection for vendor-API requests: injected error statuses, bursts of 429, dropped
-//! connections (before the handler acts, or after it acted: the answer lost), added latency,
-//! optionally only for one method or path, reproducible with a seed.
+//! connections (before the handler acts, or after it acted: the answer lost or cut short), added
+//! latency, optionally only for one method or path, reproducible with a seed.
 
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -8,8 +8,10 @@ use std::time::Duration;
 
 /// Which faults the emulator injects into vendor-API requests (never into `/_emulator/` control
 /// routes). Rates are fractions in `[0, 1]`; out-of-range or NaN values are clamped. Faults are
-/// decided before the vendor handler runs, so a faulted request has no effect on the store —
-/// except the `drop_after` kinds, whose request the handler completes before its answer is lost.
+/// decided before the vendor handler runs. Every kind but the "after" kinds (`drop_after_rate`,
+/// `drop_after_next`, `truncate_after_rate`) answers instead of the handler, so the request has
+/// no effect on the store; those let the handler act and then lose its answer, as a proxy or
+/// network failing on the way back does.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultConfig {
@@ -34,6 +36,9 @@ pub struct FaultConfig {
     /// The next N vendor-API requests (in scope) are acted on, then their answer is lost as with
     /// `drop_after_rate`; counts down as requests arrive, after any `burst_429`.
     pub drop_after_next: u32,
+    /// Fraction the vendor handler acts on whose response is cut short: the head (with the full
+    /// `Content-Length`) and half of the body are sent, then the connection is closed.
+    pub truncate_after_rate: f64,
     /// Only requests with this method (e.g. `"POST"`, any case) are faulted; others pass
     /// untouched and use up no random draw or burst. All methods when absent.
     pub only_method: Option<String>,
@@ -60,6 +65,8 @@ pub(crate) enum FaultAction {
     Drop,
     /// Let the vendor handler act, then close the connection without its response.
     DropAfter,
+    /// Let the vendor handler act, then send half of its response and close the connection.
+    TruncateAfter,
 }
 
 struct FaultState {
@@ -89,6 +96,7 @@ fn sanitize(mut c: FaultConfig) -> FaultConfig {
     c.soft_throttle_rate = clamp_rate(c.soft_throttle_rate);
     c.drop_rate = clamp_rate(c.drop_rate);
     c.drop_after_rate = clamp_rate(c.drop_after_rate);
+    c.truncate_after_rate = clamp_rate(c.truncate_after_rate);
     if !c.retry_after_secs.is_finite() || c.retry_after_secs < 0.0 {
         c.retry_after_secs = 0.0;
     }
@@ -171,6 +179,7 @@ impl FaultInjector {
         let c = &s.config;
         let total = c.drop_rate
             + c.drop_after_rate
+            + c.truncate_after_rate
             + c.unavailable_rate
             + c.internal_rate
             + c.throttle_rate
@@ -178,9 +187,9 @@ impl FaultInjector {
         if total <= 0.0 {
             return (latency, FaultAction::Pass);
         }
-        let (drop, drop_after, unavailable, internal, throttle, soft, ra) = (
-            c.drop_rate,
-            c.drop_after_rate,
+        let (drop, drop_after, truncate_after) =
+            (c.drop_rate, c.drop_after_rate, c.truncate_after_rate);
+        let (unavailable, internal, throttle, soft, ra) = (
             c.unavailable_rate,
             c.internal_rate,
             c.throttle_rate,
@@ -195,6 +204,10 @@ impl FaultInjector {
         edge += drop_after;
         if r < edge {
             return (latency, FaultAction::DropAfter);
+        }
+        edge += truncate_after;
+        if r < edge {
+            return (latency, FaultAction::TruncateAfter);
         }
         edge += unavailable;
         if r < edge {
@@ -281,6 +294,26 @@ mod tests {
             status: 429,
             retry_after: Some(0.05)
         }));
+    }
+
+    #[test]
+    fn answers_lost_after_acting_are_drawn_at_their_rates() {
+        let inj = FaultInjector::new(FaultConfig {
+            drop_after_rate: 0.2,
+            truncate_after_rate: 7.0,
+            seed: Some(3),
+            ..Default::default()
+        });
+        // Clamped: 0.2 + 1.0 covers every draw, the first 20% dropped after acting.
+        assert_eq!(inj.config().truncate_after_rate, 1.0);
+        let s = sequence(&inj, 500);
+        let dropped = s.iter().filter(|a| **a == FaultAction::DropAfter).count();
+        let truncated = s
+            .iter()
+            .filter(|a| **a == FaultAction::TruncateAfter)
+            .count();
+        assert_eq!(dropped + truncated, 500);
+        assert!((60..=140).contains(&dropped), "dropped={dropped}");
     }
 
     #[test]

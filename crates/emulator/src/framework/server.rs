@@ -7,6 +7,7 @@ use super::faults::{retry_after_header, FaultAction};
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response};
 use axum::Router;
+use futures::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
@@ -72,15 +73,12 @@ impl App {
         match action {
             FaultAction::Pass => {}
             FaultAction::Drop => return Err(ConnectionDropped),
-            FaultAction::DropAfter => {
-                // The vendor acts (the handler runs to its response), and the answer is lost.
+            FaultAction::DropAfter | FaultAction::TruncateAfter => {
                 let resp = match self.vendor.oneshot(req).await {
                     Ok(r) => r,
                     Err(e) => match e {},
                 };
-                // Read the body too, so that a handler with a lazy body has done its work.
-                let _ = axum::body::to_bytes(resp.into_body(), usize::MAX).await;
-                return Err(ConnectionDropped);
+                return lose_answer(resp, action == FaultAction::TruncateAfter).await;
             }
             FaultAction::Status {
                 status,
@@ -109,6 +107,37 @@ impl App {
             Err(e) => match e {},
         }
     }
+}
+
+/// The vendor handler has acted and answered `resp`: read the whole answer (a streamed body may
+/// still be acting as it is produced), then lose it. Truncated, the head announces the full
+/// length and half of the body follows before the connection closes; an empty body is dropped.
+async fn lose_answer(
+    resp: Response<Body>,
+    truncate: bool,
+) -> Result<Response<Body>, ConnectionDropped> {
+    let (mut head, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|_| ConnectionDropped)?;
+    if !truncate || bytes.is_empty() {
+        return Err(ConnectionDropped);
+    }
+    let half = bytes.slice(..bytes.len() / 2);
+    head.headers.remove(axum::http::header::TRANSFER_ENCODING);
+    head.headers.insert(
+        axum::http::header::CONTENT_LENGTH,
+        HeaderValue::from(bytes.len()),
+    );
+    // The body errors after its first half: hyper then closes the connection mid-body. The
+    // pause lets hyper flush the head and the half first (it writes when the body waits).
+    let cut = futures::stream::iter([Ok(half)]).chain(futures::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        Err(std::io::Error::other(
+            "response truncated by fault injection",
+        ))
+    }));
+    Ok(Response::from_parts(head, Body::from_stream(cut)))
 }
 
 impl hyper::service::Service<Request<Incoming>> for App {
