@@ -6,8 +6,8 @@ use crate::upload::DataRowSpec;
 use crate::wire::{ExportLabel, ExportLine, ProjectOverview, WorkflowStatus};
 use chrono::{DateTime, Utc};
 use labelmux_core::{
-    BatchId, Delivery, DeliveryId, Error, JsonMap, ProjectId, Result, ReviewState, Task, TaskId,
-    TaskSpec, TaskState,
+    BatchId, Delivery, DeliveryId, Error, JsonMap, ProjectId, RawJson, Result, ReviewState, Task,
+    TaskId, TaskSpec, TaskState,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -143,8 +143,8 @@ pub fn task_from_line(line: &ExportLine, project: &ProjectId) -> Task {
             .and_then(Value::as_str)
             .and_then(labelmux_core::lenient::timestamp),
         inputs,
-        answers: latest.and_then(|l| l.annotations.clone()),
-        raw: line.raw.clone(),
+        answers: latest.and_then(|l| l.annotations.as_ref().map(RawJson::from_value)),
+        raw: RawJson::from_value(&line.raw),
     }
 }
 
@@ -184,12 +184,16 @@ pub fn deliveries_from_line(line: &ExportLine, project: &ProjectId) -> Vec<Deliv
             review: review.clone(),
             delivered_at: l.label_details.created_at,
             updated_at: label_revision(l),
-            answers: l.annotations.clone().unwrap_or(Value::Null),
+            answers: l
+                .annotations
+                .as_ref()
+                .map(RawJson::from_value)
+                .unwrap_or_default(),
             raw: raw_labels
                 .iter()
                 .find(|r| r.get("id").and_then(Value::as_str) == Some(l.id.as_str()))
-                .cloned()
-                .unwrap_or(Value::Null),
+                .map(RawJson::from_value)
+                .unwrap_or_default(),
             checkpoint: None,
         })
         .collect()
@@ -228,7 +232,7 @@ mod tests {
         assert_eq!(t.state, TaskState::Approved);
         assert_eq!(t.batch_id.as_ref().map(|b| b.as_str()), Some("clb"));
         assert_eq!(t.priority, Some(3));
-        assert_eq!(t.answers, Some(json!({"objects": [2]})));
+        assert_eq!(t.answers.map(Value::from), Some(json!({"objects": [2]})));
         assert!(t.delivered_at.is_some() && t.created_at.is_some());
         assert_eq!(t.inputs["row_data"], "https://x/a.jpg");
         // Another project's view of the row: no labels, to label.
@@ -243,7 +247,7 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].id.as_str(), "l1");
         assert_eq!(d[1].answers, json!({"objects": [2]}));
-        assert_eq!(d[1].raw["id"], "l2");
+        assert_eq!(d[1].raw.to_value()["id"], "l2");
         assert_eq!(d[0].review, Some(ReviewState::Approved));
         assert!(d[0].updated_at > d[0].delivered_at);
     }

@@ -14,7 +14,9 @@ use crate::wire::{
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
-use labelmux_core::paginate::{paginate, paginate_numbered, paginate_sequential, Page};
+use labelmux_core::paginate::{
+    paginate, paginate_numbered_within, paginate_sequential, Page, ReadAhead, SizedPage,
+};
 use labelmux_core::spool::{self, SpoolOptions};
 use labelmux_core::transport::{
     Auth, Method, RequestBuilder, RetryMode, SecretString, Transport, TransportConfig,
@@ -35,11 +37,16 @@ pub const DEFAULT_BASE_URL: &str = "https://api.sama.com/v2";
 pub const MULTI_TASK_STATUS_MAX_PAGE_SIZE: u32 = 100;
 /// Page size of the delivered-tasks and batch-status reads (the SDK's value).
 pub const PAGE_SIZE: u32 = 1000;
-/// Pages of `GET tasks/delivered.json` fetched concurrently by default (see
-/// [`SamaClient::with_read_ahead`]). 12 keeps a pull above 10x the official SDK's throughput
-/// at 50 ms per request while peak memory stays near 21 MiB (each waiting page is ~0.6 MB of
-/// raw JSON); see `docs/benchmarks.md`.
-pub const DEFAULT_READ_AHEAD_PAGES: usize = 12;
+/// Most pages of `GET tasks/delivered.json` in flight at once by default (see
+/// [`SamaClient::with_read_ahead`]); the byte budget [`DEFAULT_READ_AHEAD_BYTES`] is what
+/// normally binds. Requests in flight are further capped by `TransportConfig::concurrency`.
+pub const DEFAULT_READ_AHEAD_PAGES: usize = 32;
+/// Bytes of delivered pages the GET pull may hold ahead of the consumer by default (see
+/// [`SamaClient::with_read_ahead_bytes`]): 12 MiB, about 12 pages of 1,000 deliveries (a page
+/// costs its body, ~0.5 MB, plus its deliveries' own fields). Enough to hide 50 ms of latency
+/// per request, while a pull's peak RSS stays under 30 MB whatever the page size; see
+/// `docs/benchmarks.md`.
+pub const DEFAULT_READ_AHEAD_BYTES: usize = 12 * 1024 * 1024;
 /// `tasks_file_name` sent by labelmux unless told otherwise.
 pub const DEFAULT_TASKS_FILE_NAME: &str = "labelmux";
 
@@ -222,7 +229,7 @@ pub struct CreatedBatch {
 #[derive(Clone, Debug)]
 pub struct SamaClient {
     transport: Transport,
-    read_ahead: usize,
+    read_ahead: ReadAhead,
 }
 
 const VENDOR: Vendor = Vendor::Sama;
@@ -236,22 +243,33 @@ impl SamaClient {
         };
         Ok(SamaClient {
             transport: Transport::new(VENDOR, base_url, auth, transport, classify)?,
-            read_ahead: DEFAULT_READ_AHEAD_PAGES,
+            read_ahead: ReadAhead::bytes(DEFAULT_READ_AHEAD_BYTES, DEFAULT_READ_AHEAD_PAGES),
         })
     }
 
-    /// Fetch up to `pages` pages of `GET tasks/delivered.json` concurrently (default
-    /// [`DEFAULT_READ_AHEAD_PAGES`]; 0 counts as 1, i.e. one page ahead). Those reads have no
-    /// effect on Sama, so reading ahead only costs memory (about one page of decoded tasks per
-    /// page ahead) and hides network latency. Requests in flight are further capped by
-    /// `TransportConfig::concurrency`. The since-last-call reads are never fetched ahead.
+    /// Fetch at most `pages` pages of `GET tasks/delivered.json` concurrently (default
+    /// [`DEFAULT_READ_AHEAD_PAGES`]; 0 counts as 1, i.e. one page ahead), within the byte
+    /// budget of [`SamaClient::with_read_ahead_bytes`]. Those reads have no effect on Sama, so
+    /// reading ahead only costs memory and hides network latency. Requests in flight are
+    /// further capped by `TransportConfig::concurrency`. The since-last-call reads are never
+    /// fetched ahead.
     pub fn with_read_ahead(mut self, pages: usize) -> Self {
-        self.read_ahead = pages.max(1);
+        self.read_ahead.pages = pages.max(1);
         self
     }
 
-    /// How many delivered-task pages are fetched concurrently.
-    pub fn read_ahead(&self) -> usize {
+    /// Hold at most about `bytes` bytes of delivered pages ahead of the consumer (default
+    /// [`DEFAULT_READ_AHEAD_BYTES`]): a page weighs its body plus its decoded deliveries, and
+    /// pages in flight count at the weight of the largest page seen. One page is always fetched
+    /// ahead, so 0 means "one page ahead". This, not the page count, is what bounds memory when
+    /// pages are large; configured as `[sama] read_ahead_mib`.
+    pub fn with_read_ahead_bytes(mut self, bytes: usize) -> Self {
+        self.read_ahead.bytes = bytes;
+        self
+    }
+
+    /// The read-ahead of delivered-task pages: most pages in flight and the byte budget.
+    pub fn read_ahead(&self) -> ReadAhead {
         self.read_ahead
     }
 
@@ -643,28 +661,33 @@ impl SamaClient {
     }
 
     /// `GET projects/{id}/tasks/delivered.json` with every filter, page by page, as a stream.
-    /// Up to [`SamaClient::read_ahead`] pages are fetched concurrently (items still come in
-    /// order; the first short page ends the stream). Reading never moves a consumer cursor.
+    /// Pages are fetched ahead within [`SamaClient::read_ahead`] (items still come in order; the
+    /// first short page ends the stream). Reading never moves a consumer cursor.
     /// Sama's delivered tasks may read `state: completed` and `delivered_at: null`; nothing is
-    /// filtered here.
+    /// filtered here. Waiting pages are kept as raw task JSON; each task is decoded into a
+    /// `SamaTask` when the consumer takes it.
     pub fn get_delivered_tasks(
         &self,
         project: &ProjectId,
         query: DeliveredTasksQuery,
     ) -> BoxStream<'static, Result<SamaTask>> {
-        self.delivered_tasks_raw(project, query)
+        self.delivered_pages(project, query, raw_tasks)
             .map(|r| r.and_then(|t| decode_raw_task(&t, "get_delivered_tasks")))
             .boxed()
     }
 
-    /// [`SamaClient::get_delivered_tasks`] with every task as its raw JSON. Pages wait as raw
-    /// task JSON (about the size of the response body) and each task is decoded only when the
-    /// consumer takes it, so reading ahead costs little memory.
-    pub(crate) fn delivered_tasks_raw(
+    /// [`SamaClient::get_delivered_tasks`] with each page turned into items by `decode`, on the
+    /// task that fetched it (in parallel with the consumer and with further fetches).
+    pub(crate) fn delivered_pages<T, D>(
         &self,
         project: &ProjectId,
         query: DeliveredTasksQuery,
-    ) -> BoxStream<'static, Result<Box<RawValue>>> {
+        decode: D,
+    ) -> BoxStream<'static, Result<T>>
+    where
+        T: Send + 'static,
+        D: Fn(&[u8]) -> Result<DecodedPage<T>> + Send + Sync + 'static,
+    {
         const OP: &str = "get_delivered_tasks";
         if query.page_size == 0 {
             return error_stream(op_err(
@@ -674,8 +697,10 @@ impl SamaClient {
         }
         let client = self.clone();
         let project = project.clone();
-        paginate_numbered(1, self.read_ahead, move |page| {
+        let decode = std::sync::Arc::new(decode);
+        paginate_numbered_within(1, self.read_ahead, move |page| {
             let (client, project, query) = (client.clone(), project.clone(), query.clone());
+            let decode = decode.clone();
             async move {
                 let path = format!(
                     "projects/{}/tasks/delivered.json",
@@ -694,7 +719,7 @@ impl SamaClient {
                     )
                     .query_opt("from", query.from.as_ref().map(rfc3339))
                     .query_opt("task_id", query.task_id.as_ref());
-                task_page(rb, OP, page, query.page_size).await
+                decoded_page(rb, OP, page, query.page_size, &*decode).await
             }
         })
     }
@@ -713,26 +738,33 @@ impl SamaClient {
         project: &ProjectId,
         query: SinceLastCallQuery,
     ) -> BoxStream<'static, Result<SamaTask>> {
-        self.delivered_tasks_since_last_call_raw(project, query)
+        self.delivered_since_last_call_pages(project, query, raw_tasks)
             .map(|r| r.and_then(|t| decode_raw_task(&t, "get_delivered_tasks_since_last_call")))
             .boxed()
     }
 
-    /// [`SamaClient::get_delivered_tasks_since_last_call`] with every task as its raw JSON,
-    /// decoded only when the consumer takes it.
-    pub(crate) fn delivered_tasks_since_last_call_raw(
+    /// [`SamaClient::get_delivered_tasks_since_last_call`] with each page turned into items by
+    /// `decode` as soon as it arrives.
+    pub(crate) fn delivered_since_last_call_pages<T, D>(
         &self,
         project: &ProjectId,
         query: SinceLastCallQuery,
-    ) -> BoxStream<'static, Result<Box<RawValue>>> {
+        decode: D,
+    ) -> BoxStream<'static, Result<T>>
+    where
+        T: Send + 'static,
+        D: Fn(&[u8]) -> Result<DecodedPage<T>> + Send + Sync + 'static,
+    {
         const OP: &str = "get_delivered_tasks_since_last_call";
         if query.limit == 0 {
             return error_stream(op_err(Error::validation("limit must be at least 1"), OP));
         }
         let client = self.clone();
         let project = project.clone();
+        let decode = std::sync::Arc::new(decode);
         paginate_sequential(1u64, move |page| {
             let (client, project, query) = (client.clone(), project.clone(), query.clone());
+            let decode = decode.clone();
             async move {
                 let path = format!(
                     "projects/{}/tasks/delivered.json",
@@ -753,7 +785,9 @@ impl SamaClient {
                     .request(Method::POST, OP, &path)
                     .json(&body)
                     .retry(RetryMode::Idempotent);
-                task_page(rb, OP, page, query.limit).await
+                decoded_page(rb, OP, page, query.limit, &*decode)
+                    .await
+                    .map(|sized| sized.page)
             }
         })
     }
@@ -925,6 +959,52 @@ async fn task_page<T: DeserializeOwned>(
     let items: Vec<T> = wire::task_list_from_slice(&resp.body).map_err(|e| op_err(e, op))?;
     let next = (items.len() >= page_size as usize).then_some(page + 1);
     Ok(Page { items, next })
+}
+
+/// A delivered page turned into items, with what the page held and weighs.
+pub(crate) struct DecodedPage<T> {
+    /// The items, in page order.
+    pub items: Vec<T>,
+    /// Tasks on the page (a full page means another may follow).
+    pub tasks: usize,
+    /// What the page costs in memory while it waits (see `ReadAhead`).
+    pub bytes: usize,
+}
+
+/// Fetch one delivered page and decode it with `decode` (on the calling task: for the GET
+/// pull, a spawned fetch task).
+async fn decoded_page<T>(
+    rb: RequestBuilder,
+    op: &'static str,
+    page: u64,
+    page_size: u32,
+    decode: &(dyn Fn(&[u8]) -> Result<DecodedPage<T>> + Send + Sync),
+) -> Result<SizedPage<T>> {
+    let resp = rb
+        .query("page", page)
+        .query("page_size", page_size)
+        .send()
+        .await?;
+    let decoded = decode(&resp.body).map_err(|e| op_err(e, op))?;
+    drop(resp);
+    let next = (decoded.tasks >= page_size as usize).then_some(page + 1);
+    Ok(SizedPage {
+        page: Page {
+            items: decoded.items,
+            next,
+        },
+        bytes: decoded.bytes,
+    })
+}
+
+/// A page's tasks as raw JSON, each decoded later by the consumer (native streams).
+fn raw_tasks(body: &[u8]) -> Result<DecodedPage<Box<RawValue>>> {
+    let items: Vec<Box<RawValue>> = wire::task_list_from_slice(body)?;
+    Ok(DecodedPage {
+        tasks: items.len(),
+        bytes: body.len() + items.len() * std::mem::size_of::<Box<RawValue>>(),
+        items,
+    })
 }
 
 /// Decode one task kept as raw JSON.

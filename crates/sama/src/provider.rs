@@ -1,12 +1,10 @@
 //! [`SamaProvider`]: Sama behind the vendor-neutral [`Provider`] API, and its [`SamaOptions`].
 
 use crate::client::{
-    decode_raw_task, CreateBatchOptions, DeliveredTasksQuery, MultiTaskStatusQuery, SamaClient,
+    CreateBatchOptions, DecodedPage, DeliveredTasksQuery, MultiTaskStatusQuery, SamaClient,
     SinceLastCallQuery, DEFAULT_TASKS_FILE_NAME, PAGE_SIZE,
 };
-use crate::mapping::{
-    batch_from_job, build_record, delivery_from_value, task_from_wire, BATCH_EXTENSIONS,
-};
+use crate::mapping::{batch_from_job, build_record, task_from_wire, BATCH_EXTENSIONS};
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use labelmux_core::{
@@ -73,6 +71,9 @@ pub struct SamaOptions {
     pub client_batch_id_input: Option<String>,
     /// Directory of the temporary spool file of uploads (default: the system's temp dir).
     pub spool_dir: Option<PathBuf>,
+    /// Most MiB of delivered pages a `deliveries` pull holds ahead of the consumer (see
+    /// `SamaClient::with_read_ahead_bytes`); `None` keeps the client's (12 MiB by default).
+    pub read_ahead_mib: Option<u32>,
 }
 
 /// An input name from the configuration; blank means none.
@@ -89,6 +90,7 @@ impl Default for SamaOptions {
             external_key_input: Some("external_id".to_owned()),
             client_batch_id_input: Some("client_batch_id".to_owned()),
             spool_dir: None,
+            read_ahead_mib: None,
         }
     }
 }
@@ -106,8 +108,12 @@ impl SamaProvider {
         Self::with_options(client, SamaOptions::default())
     }
 
-    /// A provider with these options.
+    /// A provider with these options (`read_ahead_mib`, when set, is applied to the client).
     pub fn with_options(client: SamaClient, options: SamaOptions) -> Self {
+        let client = match options.read_ahead_mib {
+            Some(mib) => client.with_read_ahead_bytes(mib as usize * 1024 * 1024),
+            None => client,
+        };
         SamaProvider { client, options }
     }
 
@@ -384,19 +390,31 @@ impl Provider for SamaProvider {
         if let Err(e) = query.extensions.check_known(VENDOR, "deliveries", &[]) {
             return error_stream(e);
         }
-        let project = project.clone();
         let until = query.until;
         let since = query.since;
         let task_id = query.task_id;
         let (batch_id, client_batch_id) = split_batch_ref(query.batch);
-        let tasks = match since {
+        // Each page is decoded into deliveries once, by the task that fetched it.
+        let decode = {
+            let project = project.clone();
+            let options = self.options.clone();
+            move |body: &[u8]| {
+                let page = crate::deliveries::decode_page(body, &project, &options)?;
+                Ok(DecodedPage {
+                    items: page.deliveries,
+                    tasks: page.tasks,
+                    bytes: page.bytes,
+                })
+            }
+        };
+        let deliveries = match since {
             DeliverySince::Beginning | DeliverySince::Timestamp(_) => {
                 let from = match since {
                     DeliverySince::Timestamp(ts) => Some(ts),
                     _ => None,
                 };
-                self.client.delivered_tasks_raw(
-                    &project,
+                self.client.delivered_pages(
+                    project,
                     DeliveredTasksQuery {
                         batch_id,
                         client_batch_id,
@@ -404,6 +422,7 @@ impl Provider for SamaProvider {
                         task_id,
                         ..DeliveredTasksQuery::default()
                     },
+                    decode,
                 )
             }
             DeliverySince::LastCall { consumer } => {
@@ -417,8 +436,8 @@ impl Provider for SamaProvider {
                     // Filtering client-side would advance the cursor past other deliveries.
                     invalid("Sama's since-last-call endpoint has no task_id filter; use DeliverySince::Beginning with task_id")
                 } else {
-                    self.client.delivered_tasks_since_last_call_raw(
-                        &project,
+                    self.client.delivered_since_last_call_pages(
+                        project,
                         SinceLastCallQuery {
                             consumer: Some(consumer),
                             batch_id,
@@ -426,6 +445,7 @@ impl Provider for SamaProvider {
                             client_batch_id_match_type: None,
                             limit: PAGE_SIZE,
                         },
+                        decode,
                     )
                 }
             }
@@ -436,17 +456,8 @@ impl Provider for SamaProvider {
                 ))
             }
         };
-        // Pages wait as raw JSON; each task becomes a `Value` (once) when it is taken.
-        let options = self.options.clone();
-        tasks
-            .map(move |r| {
-                r.and_then(|raw| {
-                    let value = decode_raw_task::<Value>(&raw, "deliveries")?;
-                    drop(raw);
-                    delivery_from_value(value, &project, &options)
-                        .map_err(|e| op_err(e, "deliveries"))
-                })
-            })
+        deliveries
+            .map(|r| r.map_err(|e| op_err(e, "deliveries")))
             // Sama has no upper bound on its delivery feeds: cut here.
             .filter(move |r| {
                 let keep = match r {

@@ -173,7 +173,7 @@ async fn a_batch_of_500_with_a_repeated_key_lists_delivers_rejects_and_deletes()
     let t = e.scale.get_task(&e.project, &target).await.unwrap();
     assert_eq!(t.state, TaskState::Rejected);
     assert_eq!(
-        t.raw["customer_review_comments"],
+        t.raw.to_value()["customer_review_comments"],
         json!(["wrong box\nmissed a car"])
     );
     assert!(
@@ -514,7 +514,7 @@ async fn native_client_calls_round_trip() {
     assert_eq!(u.unique_id.as_deref(), Some("new-key"));
     let cleared = c.clear_task_unique_id(&t.task_id).await.unwrap();
     assert_eq!(cleared.unique_id, None);
-    assert!(cleared.raw.get("unique_id").is_none());
+    assert!(cleared.raw.to_value().get("unique_id").is_none());
     let canceled = c.cancel_task(&t.task_id, false).await.unwrap();
     assert_eq!(canceled.status.as_deref(), Some("canceled"));
     assert_eq!(

@@ -34,9 +34,10 @@ impl Normalize for SegmentsAnnotations {
     }
 
     fn normalize(&self, delivery: &Delivery) -> NormalizedLabels {
-        let names = category_names(&delivery.raw);
-        let mut out = normalize_attributes(&delivery.answers, &names);
-        out.image = image_info(&delivery.raw);
+        let raw = delivery.raw.to_value();
+        let names = category_names(&raw);
+        let mut out = normalize_attributes(&delivery.answers.to_value(), &names);
+        out.image = image_info(&raw);
         out
     }
 

@@ -27,7 +27,7 @@ impl Exporter {
     fn write(&mut self, vendor: labelmux::Vendor, d: &Delivery) -> Result<(), CliError> {
         let labels = normalize(vendor, d);
         // Classes the task declares (Scale geometries) are numbered in the vendor's order.
-        if let Some(declared) = normalizer_for(vendor).map(|n| n.label_schema(&d.raw)) {
+        if let Some(declared) = normalizer_for(vendor).map(|n| n.label_schema(&d.raw.to_value())) {
             match self {
                 Exporter::Coco(w) => w.declare(&declared),
                 Exporter::Yolo(w) => w.declare(&declared),
