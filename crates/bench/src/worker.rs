@@ -52,6 +52,9 @@ pub(crate) struct WorkerArgs {
     /// Delivered-task pages fetched concurrently (default: the library's).
     #[arg(long)]
     read_ahead: Option<usize>,
+    /// MiB of delivered pages held ahead of the consumer (default: the library's).
+    #[arg(long)]
+    read_ahead_mib: Option<u32>,
 }
 
 pub(crate) fn run(args: WorkerArgs) -> AnyResult<()> {
@@ -90,6 +93,9 @@ async fn operate(args: &WorkerArgs) -> AnyResult<(u64, Option<String>)> {
     let mut client = SamaClient::new(&args.base_url, key, config)?;
     if let Some(pages) = args.read_ahead {
         client = client.with_read_ahead(pages);
+    }
+    if let Some(mib) = args.read_ahead_mib {
+        client = client.with_read_ahead_bytes(mib as usize * 1024 * 1024);
     }
     let provider = SamaProvider::new(client.clone());
     let project = ProjectId::new(args.project.clone());

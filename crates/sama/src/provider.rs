@@ -678,3 +678,32 @@ impl Provider for SamaProvider {
             .ok_or_else(|| no_content("task creation schema", "task_schema"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use labelmux_core::transport::{SecretString, TransportConfig};
+
+    #[test]
+    fn the_read_ahead_budget_comes_from_the_options() {
+        let client = SamaClient::new(
+            "http://127.0.0.1:9/v2",
+            SecretString::from("k"),
+            TransportConfig::default(),
+        )
+        .unwrap();
+        let default = SamaProvider::new(client.clone());
+        assert_eq!(
+            default.client().read_ahead().bytes,
+            crate::client::DEFAULT_READ_AHEAD_BYTES
+        );
+        let options: SamaOptions =
+            serde_json::from_value(serde_json::json!({"read_ahead_mib": 3})).unwrap();
+        let small = SamaProvider::with_options(client, options);
+        assert_eq!(small.client().read_ahead().bytes, 3 * 1024 * 1024);
+        assert_eq!(
+            small.client().read_ahead().pages,
+            crate::client::DEFAULT_READ_AHEAD_PAGES
+        );
+    }
+}
