@@ -19,6 +19,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,11 @@ impl StaticServer {
             .with_state(state.clone());
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let addr = listener.local_addr()?;
+        // As the emulator does: without it, the last segment of each page waits for the
+        // client's delayed ACK (Nagle), ~40 ms a response.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         rt.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

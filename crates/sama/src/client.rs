@@ -12,6 +12,7 @@ use crate::wire::{
     RejectRequest, SamaProject, SamaStats, SamaTask, SinceLastCallRequest, TaskRecord,
     WaitingBatch,
 };
+use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use labelmux_core::paginate::{
@@ -686,7 +687,7 @@ impl SamaClient {
     ) -> BoxStream<'static, Result<T>>
     where
         T: Send + 'static,
-        D: Fn(&[u8]) -> Result<DecodedPage<T>> + Send + Sync + 'static,
+        D: Fn(Bytes) -> Result<DecodedPage<T>> + Send + Sync + 'static,
     {
         const OP: &str = "get_delivered_tasks";
         if query.page_size == 0 {
@@ -753,7 +754,7 @@ impl SamaClient {
     ) -> BoxStream<'static, Result<T>>
     where
         T: Send + 'static,
-        D: Fn(&[u8]) -> Result<DecodedPage<T>> + Send + Sync + 'static,
+        D: Fn(Bytes) -> Result<DecodedPage<T>> + Send + Sync + 'static,
     {
         const OP: &str = "get_delivered_tasks_since_last_call";
         if query.limit == 0 {
@@ -978,15 +979,15 @@ async fn decoded_page<T>(
     op: &'static str,
     page: u64,
     page_size: u32,
-    decode: &(dyn Fn(&[u8]) -> Result<DecodedPage<T>> + Send + Sync),
+    decode: &(dyn Fn(Bytes) -> Result<DecodedPage<T>> + Send + Sync),
 ) -> Result<SizedPage<T>> {
     let resp = rb
         .query("page", page)
         .query("page_size", page_size)
         .send()
         .await?;
-    let decoded = decode(&resp.body).map_err(|e| op_err(e, op))?;
-    drop(resp);
+    // The body is handed over (not copied): a decoder may keep it as the page's text.
+    let decoded = decode(resp.body).map_err(|e| op_err(e, op))?;
     let next = (decoded.tasks >= page_size as usize).then_some(page + 1);
     Ok(SizedPage {
         page: Page {
@@ -998,8 +999,8 @@ async fn decoded_page<T>(
 }
 
 /// A page's tasks as raw JSON, each decoded later by the consumer (native streams).
-fn raw_tasks(body: &[u8]) -> Result<DecodedPage<Box<RawValue>>> {
-    let items: Vec<Box<RawValue>> = wire::task_list_from_slice(body)?;
+fn raw_tasks(body: Bytes) -> Result<DecodedPage<Box<RawValue>>> {
+    let items: Vec<Box<RawValue>> = wire::task_list_from_slice(&body)?;
     Ok(DecodedPage {
         tasks: items.len(),
         bytes: body.len() + items.len() * std::mem::size_of::<Box<RawValue>>(),

@@ -1,10 +1,10 @@
 //! Delivered pages (`GET`/`POST projects/{p}/tasks/delivered.json`) decoded into core
 //! [`Delivery`]s, once, on the task that fetched the page.
 //!
-//! The page body becomes one shared text (`Arc<str>`); each delivery's `raw` and `answers` are
-//! [`RawJson`] slices of it, and the few typed fields (`id`, `project_id`, `batch_id`,
-//! `delivered_at`, the external key inside `data`) are read by reference. No `Value` tree is
-//! built.
+//! The page body becomes one shared text (`Arc<String>`: the body itself, not a copy); each
+//! delivery's `raw` and `answers` are [`RawJson`] slices of it, and the few typed fields (`id`,
+//! `project_id`, `batch_id`, `delivered_at`, the external key inside `data`) are read by
+//! reference. No `Value` tree is built.
 //!
 //! Two decoders, which give the same deliveries (a table test checks it on the same inputs):
 //! - the **fast path** recognises the shape Sama sends, `{"tasks": [{...}, ...]}` with ids and
@@ -17,6 +17,7 @@
 use crate::mapping;
 use crate::provider::SamaOptions;
 use crate::wire;
+use bytes::Bytes;
 use labelmux_core::{lenient, BatchId, Delivery, DeliveryId, ProjectId, RawJson, Result, TaskId};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
@@ -41,19 +42,20 @@ pub(crate) struct DeliveryPage {
     pub bytes: usize,
 }
 
-/// Decode one delivered page (fast path, else the general decoder).
+/// Decode one delivered page (fast path, else the general decoder). The body becomes the
+/// page's text without a copy (when the caller held the only reference to it).
 pub(crate) fn decode_page(
-    body: &[u8],
+    body: Bytes,
     project: &ProjectId,
     options: &SamaOptions,
 ) -> Result<DeliveryPage> {
     let external_key_input = options.external_key_input.as_deref();
-    let Ok(text) = std::str::from_utf8(body) else {
-        return general_page(body, project, options);
+    let page = match String::from_utf8(Vec::from(body)) {
+        Ok(text) => Arc::new(text),
+        Err(e) => return general_page(e.as_bytes(), project, options),
     };
-    let page: Arc<str> = Arc::from(text);
     let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(&page) else {
-        return general_page(body, project, options);
+        return general_page(page.as_bytes(), project, options);
     };
     let mut deliveries = Vec::with_capacity(envelope.tasks.len());
     for task in &envelope.tasks {
@@ -125,7 +127,7 @@ struct FastTask<'a> {
 /// A task through the fast path; `None` when it has a shape the fast path leaves to the
 /// general decoder (not an object, an id or field of another type, a duplicate member, ...).
 fn fast_task(
-    page: &Arc<str>,
+    page: &Arc<String>,
     task: &RawValue,
     project: &ProjectId,
     external_key_input: Option<&str>,
@@ -332,7 +334,7 @@ mod tests {
 
     /// Whether every task of `body` goes through the fast path.
     fn all_fast(body: &str, options: &SamaOptions) -> bool {
-        let page: Arc<str> = Arc::from(body);
+        let page = Arc::new(body.to_owned());
         match serde_json::from_str::<Envelope<'_>>(&page) {
             Ok(env) => env.tasks.iter().all(|t| {
                 fast_task(&page, t, &project(), options.external_key_input.as_deref()).is_some()
@@ -436,7 +438,7 @@ mod tests {
         for options in options() {
             for (body, fast) in pages() {
                 let general = general(&body, &options).unwrap();
-                let got = decode_page(body.as_bytes(), &project(), &options).unwrap();
+                let got = decode_page(Bytes::from(body.clone()), &project(), &options).unwrap();
                 assert_eq!(got.deliveries, general, "{body}");
                 assert_eq!(got.tasks, general.len(), "{body}");
                 assert_eq!(all_fast(&body, &options), fast, "{body}");
@@ -453,7 +455,12 @@ mod tests {
     #[test]
     fn fast_path_reads_fields_and_slices_the_page() {
         let body = r#"{"tasks":[{"id":"t1","project_id":13470,"batch_id":"9","delivered_at":"2023-02-24T10:00:00Z","data":{"external_id":"img-1"},"answers":{"label":"dog"}}]}"#;
-        let page = decode_page(body.as_bytes(), &project(), &SamaOptions::default()).unwrap();
+        let page = decode_page(
+            Bytes::from_static(body.as_bytes()),
+            &project(),
+            &SamaOptions::default(),
+        )
+        .unwrap();
         let d = &page.deliveries[0];
         assert_eq!(d.id.as_str(), "t1");
         assert_eq!(d.task_id.as_str(), "t1");
@@ -487,8 +494,12 @@ mod tests {
             r#"{"tasks":[{"id":[1]}]}"#,
             r#"{"tasks":"oops"}"#,
         ] {
-            let err =
-                decode_page(body.as_bytes(), &project(), &SamaOptions::default()).unwrap_err();
+            let err = decode_page(
+                Bytes::from_static(body.as_bytes()),
+                &project(),
+                &SamaOptions::default(),
+            )
+            .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Decode, "{body}");
             assert!(general(body, &SamaOptions::default()).is_err(), "{body}");
         }

@@ -398,7 +398,7 @@ impl Provider for SamaProvider {
         let decode = {
             let project = project.clone();
             let options = self.options.clone();
-            move |body: &[u8]| {
+            move |body: bytes::Bytes| {
                 let page = crate::deliveries::decode_page(body, &project, &options)?;
                 Ok(DecodedPage {
                     items: page.deliveries,

@@ -133,7 +133,7 @@ impl ScaleTask {
     }
 
     /// A task of a page: decoded from its text, `raw` a slice of the page.
-    fn from_page(page: &Arc<str>, doc: &RawValue) -> Result<ScaleTask> {
+    fn from_page(page: &Arc<String>, doc: &RawValue) -> Result<ScaleTask> {
         let mut task = Self::decode_object(doc.get())?;
         task.raw = RawJson::in_page(page, doc);
         Ok(task)
@@ -217,7 +217,7 @@ impl Tasklist {
     /// that shape or a task does not decode: then [`Tasklist::from_value`] (which accepts the
     /// same pages) decodes it, or says what is wrong.
     pub fn from_body(body: &[u8]) -> Option<Tasklist> {
-        let page: Arc<str> = Arc::from(std::str::from_utf8(body).ok()?);
+        let page = Arc::new(std::str::from_utf8(body).ok()?.to_owned());
         let text: TextPage<'_> = serde_json::from_str(&page).ok()?;
         let docs = text
             .docs

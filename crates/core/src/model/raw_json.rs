@@ -53,8 +53,9 @@ const RAW_TOKEN: &str = "$serde_json::private::RawValue";
 /// ```
 #[derive(Clone)]
 pub struct RawJson {
-    /// The text this value is a part of (a whole page, or just this value).
-    text: Arc<str>,
+    /// The text this value is a part of (a whole page, or just this value). A `String` (not a
+    /// `str`) so that a response body becomes a page without being copied.
+    text: Arc<String>,
     /// Where this value's text is in `text`.
     range: Range<usize>,
 }
@@ -68,7 +69,7 @@ impl RawJson {
     fn owned(text: &str) -> RawJson {
         RawJson {
             range: 0..text.len(),
-            text: Arc::from(text),
+            text: Arc::new(text.to_owned()),
         }
     }
 
@@ -96,7 +97,25 @@ impl RawJson {
     /// `part`, a value decoded (borrowed) from `page`, as a slice of `page`: no copy, and `page`
     /// stays alive as long as the result does (see the type's docs). A `part` that does not
     /// lie inside `page` is copied instead.
-    pub fn in_page(page: &Arc<str>, part: &RawValue) -> RawJson {
+    ///
+    /// ```
+    /// use labelmux_core::RawJson;
+    /// use serde_json::value::RawValue;
+    /// use std::sync::Arc;
+    ///
+    /// let page = Arc::new(r#"{"tasks": [{"id": 1}, {"id": 2}]}"#.to_owned());
+    /// #[derive(serde::Deserialize)]
+    /// struct Page<'a> {
+    ///     #[serde(borrow)]
+    ///     tasks: Vec<&'a RawValue>,
+    /// }
+    /// let parsed: Page = serde_json::from_str(&page)?;
+    /// let second = RawJson::in_page(&page, parsed.tasks[1]);
+    /// assert_eq!(second.as_str(), r#"{"id": 2}"#);
+    /// assert_eq!(second.pinned_bytes(), page.len());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn in_page(page: &Arc<String>, part: &RawValue) -> RawJson {
         match span_in(page, part.get()) {
             Some(range) => RawJson {
                 text: Arc::clone(page),
@@ -483,7 +502,7 @@ mod tests {
 
     #[test]
     fn page_slices_share_the_page_until_detached() {
-        let page: Arc<str> = Arc::from(r#"{"tasks":[{"id":"t1","answers":{"x":1}}]}"#);
+        let page = Arc::new(r#"{"tasks":[{"id":"t1","answers":{"x":1}}]}"#.to_owned());
         #[derive(Deserialize)]
         struct Page<'a> {
             #[serde(borrow)]
