@@ -214,7 +214,9 @@ pub(crate) struct DeliveriesStaticArgs {
     #[arg(long, value_delimiter = ',', default_value = "100000")]
     count: Vec<u64>,
     /// Which pulls: `get` (GET since a timestamp: read-ahead on the fetch tasks), `since`
-    /// (since-last-call: strictly one page at a time).
+    /// (since-last-call: strictly one page at a time), `cli` (the `labelmux` command's
+    /// `deliveries pull --since` into a JSONL file, beside the SDK's `get`; needs
+    /// `cargo build --release -p labelmux-cli`).
     #[arg(long, value_delimiter = ',', default_value = "get,since")]
     modes: Vec<String>,
     /// Latency the static server adds to every answer, ms (comma-separated: each measured).
@@ -277,8 +279,8 @@ struct PageCount<'a> {
 pub(crate) fn deliveries_static(args: DeliveriesStaticArgs) -> AnyResult<()> {
     let common = args.common;
     for m in &args.modes {
-        if !matches!(m.as_str(), "get" | "since") {
-            return Err(format!("unknown mode {m:?} (get, since)").into());
+        if !matches!(m.as_str(), "get" | "since" | "cli") {
+            return Err(format!("unknown mode {m:?} (get, since, cli)").into());
         }
     }
     let mut orchestra = Orchestra::new(&common)?;
@@ -327,7 +329,8 @@ pub(crate) fn deliveries_static(args: DeliveriesStaticArgs) -> AnyResult<()> {
                         _ => ("deliveries-get", from.to_owned(), from.to_owned()),
                     };
                     if !common.no_labelmux {
-                        let cmd = orchestra.worker_command(&base, op, &arg_lm);
+                        let lm_op = if mode == "cli" { "deliveries-cli" } else { op };
+                        let cmd = orchestra.worker_command(&base, lm_op, &arg_lm);
                         let m = orchestra.measure_against(
                             "static",
                             &own_cpu_secs,
@@ -339,7 +342,8 @@ pub(crate) fn deliveries_static(args: DeliveriesStaticArgs) -> AnyResult<()> {
                         print_row(&m);
                         rows.push(m);
                     }
-                    if !common.no_sdk {
+                    // The CLI is compared with the SDK's `get` row (same pages, same reads).
+                    if !common.no_sdk && mode != "cli" {
                         let cmd = orchestra.sdk_command(&base, op, &arg_sdk);
                         let m = orchestra.measure_against(
                             "static",
@@ -365,5 +369,35 @@ pub(crate) fn deliveries_static(args: DeliveriesStaticArgs) -> AnyResult<()> {
         );
     }
     summary(&rows, 30.0, "throughput >= 10x the SDK", 10.0);
+    // The CLI beside the SDK's `get` of the same pages.
+    let best = |bench: &str, client: &str, n: u64| {
+        rows.iter()
+            .filter(|r| r.bench == bench && r.client == client && r.expected == n)
+            .min_by(|a, b| a.secs.total_cmp(&b.secs))
+    };
+    for &n in &args.count {
+        for &latency in &args.latency_ms {
+            let at = |mode: &str| {
+                if latency > 0 {
+                    format!("static {mode} @{latency}ms")
+                } else {
+                    format!("static {mode}")
+                }
+            };
+            if let (Some(cli), Some(sdk)) =
+                (best(&at("cli"), "labelmux", n), best(&at("get"), "sdk", n))
+            {
+                let ratio = sdk.secs / cli.secs.max(1e-9);
+                println!(
+                    "  {} N={n}: labelmux CLI {:.2}s, peak RSS {:.1} MiB; SDK get {:.2}s; {ratio:.1}x [>= 10x: {}]",
+                    at("cli"),
+                    cli.secs,
+                    kib_to_mib(cli.peak_rss_kb),
+                    sdk.secs,
+                    crate::met(ratio >= 10.0)
+                );
+            }
+        }
+    }
     Ok(())
 }
