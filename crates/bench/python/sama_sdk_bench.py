@@ -9,8 +9,8 @@ The API key is read from the environment variable LABELMUX_BENCH_API_KEY.
 
 Deliveries are consumed as a user would: each task is serialised to JSON and written to a null
 sink. Prints one JSON line: {"items", "secs", "rss_start_kb", "peak_rss_kb"[, "batch_id"]}; `secs` covers the
-operation only (not interpreter start-up or imports); `peak_rss_kb` is getrusage's ru_maxrss of
-this process (KiB on Linux).
+operation only (not interpreter start-up or imports); `peak_rss_kb` is this process's VmHWM
+(KiB; getrusage's ru_maxrss where /proc is missing).
 
 The SDK hardcodes https://api.sama.com/v2; it is pointed at the emulator by wrapping the
 `requests` functions its module calls (as tests/fidelity/sama_sdk.py does). Nothing else of the
@@ -33,6 +33,15 @@ SDK_BASE = "https://api.sama.com/v2"
 
 
 def rss_kb():
+    # VmHWM of this process image: ru_maxrss would also count the parent's RSS at fork time
+    # (Linux carries it across exec), which is large when the parent serves static pages.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 

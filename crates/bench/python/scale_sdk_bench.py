@@ -11,8 +11,8 @@ Usage: scale_sdk_bench.py MODE BASE_URL PROJECT ARG [PREFIX]
 The API key is read from the environment variable LABELMUX_BENCH_API_KEY.
 
 Prints one JSON line: {"items", "secs", "rss_start_kb", "peak_rss_kb"[, "batch_id"]}; `secs`
-covers the operation only (not interpreter start-up or imports); `peak_rss_kb` is getrusage's
-ru_maxrss of this process (KiB on Linux).
+covers the operation only (not interpreter start-up or imports); `peak_rss_kb` is this process's
+VmHWM (KiB; getrusage's ru_maxrss where /proc is missing).
 
 The SDK is pointed at the emulator with its own `api_instance_url` argument; nothing of it is
 changed (it opens a new requests.Session, hence a new connection, per request, as in production).
@@ -29,6 +29,15 @@ from scaleapi.tasks import TaskType
 
 
 def rss_kb():
+    # VmHWM of this process image: ru_maxrss would also count the parent's RSS at fork time
+    # (Linux carries it across exec), which is large when the parent serves static pages.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 

@@ -159,6 +159,8 @@ pub(crate) struct Orchestra {
     http: reqwest::Client,
     /// `--read-ahead` passed to the labelmux worker (None: the library default).
     pub read_ahead: Option<usize>,
+    /// `--read-ahead-mib` passed to the labelmux worker (None: the library default).
+    pub read_ahead_mib: Option<u32>,
 }
 
 impl Orchestra {
@@ -197,6 +199,7 @@ impl Orchestra {
             rt,
             http: reqwest::Client::new(),
             read_ahead: None,
+            read_ahead_mib: None,
         })
     }
 
@@ -315,6 +318,24 @@ impl Orchestra {
         Ok(())
     }
 
+    /// GET `url` with `query` (and HTTP Basic auth with `basic_user` as the user name, as
+    /// Scale's key is sent); the body, or an error for a non-2xx answer.
+    pub fn get_body(
+        &self,
+        url: &str,
+        query: &[(&str, &str)],
+        basic_user: Option<&str>,
+    ) -> AnyResult<Vec<u8>> {
+        let body = self.rt.block_on(async {
+            let mut rb = self.http.get(url).query(query);
+            if let Some(user) = basic_user {
+                rb = rb.basic_auth(user, Some(""));
+            }
+            rb.send().await?.error_for_status()?.bytes().await
+        })?;
+        Ok(body.to_vec())
+    }
+
     /// Make the emulator add `ms` milliseconds to every vendor-API request (0: none).
     pub fn set_latency(&self, emu: &Emulator, ms: u64) -> AnyResult<()> {
         self.rt.block_on(async {
@@ -342,6 +363,32 @@ impl Orchestra {
         Ok(v["moved"].as_u64().unwrap_or(0))
     }
 
+    /// The labelmux side (`labelmux-bench worker OP`) against `base_url`, not yet run.
+    pub fn worker_command(&self, base_url: &str, op: &str, arg: &str) -> Command {
+        let mut cmd = Command::new(&self.self_bin);
+        cmd.args(["worker", op, "--base-url", base_url]).args([
+            "--project",
+            &self.project,
+            "--arg",
+            arg,
+        ]);
+        if let Some(pages) = self.read_ahead {
+            cmd.args(["--read-ahead", &pages.to_string()]);
+        }
+        if let Some(mib) = self.read_ahead_mib {
+            cmd.args(["--read-ahead-mib", &mib.to_string()]);
+        }
+        cmd
+    }
+
+    /// The SDK side (`python sama_sdk_bench.py OP`) against `base_url`, not yet run.
+    pub fn sdk_command(&self, base_url: &str, op: &str, arg: &str) -> Command {
+        let mut cmd = Command::new(&self.python);
+        cmd.arg(self.sdk_script.path())
+            .args([op, base_url, &self.project, arg]);
+        cmd
+    }
+
     /// Run the labelmux side (`labelmux-bench worker OP`) as its own process.
     pub fn run_worker(
         &self,
@@ -352,16 +399,7 @@ impl Orchestra {
         arg: &str,
         expected: u64,
     ) -> AnyResult<Measured> {
-        let mut cmd = Command::new(&self.self_bin);
-        cmd.args(["worker", op, "--base-url", &emu.base_url]).args([
-            "--project",
-            &self.project,
-            "--arg",
-            arg,
-        ]);
-        if let Some(pages) = self.read_ahead {
-            cmd.args(["--read-ahead", &pages.to_string()]);
-        }
+        let cmd = self.worker_command(&emu.base_url, op, arg);
         self.measure(emu, cmd, bench, client, expected)
     }
 
@@ -374,25 +412,44 @@ impl Orchestra {
         arg: &str,
         expected: u64,
     ) -> AnyResult<Measured> {
-        let mut cmd = Command::new(&self.python);
-        cmd.arg(self.sdk_script.path())
-            .args([op, &emu.base_url, &self.project, arg]);
+        let cmd = self.sdk_command(&emu.base_url, op, arg);
         self.measure(emu, cmd, bench, "sdk", expected)
     }
 
     pub fn measure(
         &self,
         emu: &Emulator,
+        cmd: Command,
+        bench: &str,
+        client: &'static str,
+        expected: u64,
+    ) -> AnyResult<Measured> {
+        self.measure_against(
+            &emu.api_key,
+            &|| emu.cpu_secs(),
+            cmd,
+            bench,
+            client,
+            expected,
+        )
+    }
+
+    /// [`Orchestra::measure`] against any server: `api_key` goes to the client, `server_cpu`
+    /// reads the server's CPU time (seconds) before and after.
+    pub fn measure_against(
+        &self,
+        api_key: &str,
+        server_cpu: &dyn Fn() -> f64,
         mut cmd: Command,
         bench: &str,
         client: &'static str,
         expected: u64,
     ) -> AnyResult<Measured> {
-        cmd.env(KEY_ENV, &emu.api_key)
+        cmd.env(KEY_ENV, api_key)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let server_cpu = emu.cpu_secs();
+        let server_cpu_before = server_cpu();
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {client}: {e}"))?;
@@ -401,7 +458,7 @@ impl Orchestra {
         let before_children = children_cpu_secs();
         let out = child.wait_with_output()?;
         let cpu_secs = children_cpu_secs() - before_children;
-        let server_cpu_secs = emu.cpu_secs() - server_cpu;
+        let server_cpu_secs = server_cpu() - server_cpu_before;
         if !out.status.success() {
             return Err(format!("{client} (pid {pid}) failed: {}", out.status).into());
         }

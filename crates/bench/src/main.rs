@@ -13,6 +13,7 @@
 
 mod harness;
 mod scale;
+mod static_pages;
 mod worker;
 
 // Only with `--features mimalloc` (a comparison; the default build measures glibc malloc,
@@ -51,6 +52,11 @@ enum Cmd {
     ScaleCreate(scale::CreateArgs),
     /// Scale: seed N tasks, then list them all across pages, labelmux beside the SDK.
     ScaleList(scale::ListArgs),
+    /// Sama deliveries from static pages (captured from the emulator, served from memory by
+    /// an HTTP server in this process): labelmux beside the SDK on the same bytes.
+    DeliveriesStatic(static_pages::DeliveriesStaticArgs),
+    /// Scale: list N tasks from static pages (captured from the emulator), beside the SDK.
+    ScaleListStatic(scale::ListStaticArgs),
     /// Internal: the labelmux side of one measurement (prints one JSON line).
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
@@ -126,6 +132,8 @@ fn main() {
         Cmd::Create(args) => create(args),
         Cmd::ScaleCreate(args) => scale::create(args),
         Cmd::ScaleList(args) => scale::list(args),
+        Cmd::DeliveriesStatic(args) => static_pages::deliveries_static(args),
+        Cmd::ScaleListStatic(args) => scale::list_static(args),
         Cmd::ScaleWorker(args) => scale::run_worker(args),
     };
     if let Err(e) = result {

@@ -6,6 +6,9 @@
 //! configured client-side rate limit.
 
 use crate::harness::{status_field, Emulator, Measured, Orchestra, KEY_ENV};
+use crate::static_pages::{
+    own_cpu_secs, read_page_files, write_page_files, Pages, PagesDir, StaticServer,
+};
 use crate::{kib_to_mib, print_row, AnyResult, Common};
 use clap::{Args, ValueEnum};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -80,6 +83,24 @@ pub(crate) struct ListArgs {
     /// `Task`), `native` (`ScaleClient::get_tasks`, the vendor-native `ScaleTask`).
     #[arg(long, value_delimiter = ',', default_value = "provider,native")]
     modes: Vec<String>,
+}
+
+/// `scale-list-static`: seed N tasks into the emulator, capture its task pages (100 a page)
+/// into page files, serve them from the static server, then list them all.
+#[derive(Args, Debug)]
+pub(crate) struct ListStaticArgs {
+    #[command(flatten)]
+    common: ScaleCommon,
+    /// Number of tasks seeded (through the API, by labelmux), captured and listed.
+    #[arg(long, default_value_t = 100_000)]
+    count: u64,
+    /// Which labelmux reads: `provider` (`Provider::list_tasks`), `native`
+    /// (`ScaleClient::get_tasks`).
+    #[arg(long, value_delimiter = ',', default_value = "provider,native")]
+    modes: Vec<String>,
+    /// Keep the page files in this directory (default: a temporary directory, removed).
+    #[arg(long)]
+    pages_dir: Option<PathBuf>,
 }
 
 /// What the Scale worker measures.
@@ -381,8 +402,19 @@ impl Bench {
         prefix: &str,
         rate_limit: Option<u32>,
     ) -> Command {
+        self.worker_at(&emu.base_url, op, count, prefix, rate_limit)
+    }
+
+    fn worker_at(
+        &self,
+        base_url: &str,
+        op: &str,
+        count: u64,
+        prefix: &str,
+        rate_limit: Option<u32>,
+    ) -> Command {
         let mut cmd = Command::new(&self.self_bin);
-        cmd.args(["scale-worker", op, "--base-url", &emu.base_url])
+        cmd.args(["scale-worker", op, "--base-url", base_url])
             .args(["--project", &self.common.project])
             .args(["--count", &count.to_string(), "--prefix", prefix]);
         if let Some(r) = rate_limit {
@@ -395,10 +427,14 @@ impl Bench {
     }
 
     fn sdk(&self, emu: &Emulator, mode: &str, count: u64, prefix: &str) -> Command {
+        self.sdk_at(&emu.base_url, mode, count, prefix)
+    }
+
+    fn sdk_at(&self, base_url: &str, mode: &str, count: u64, prefix: &str) -> Command {
         let mut cmd = Command::new(&self.common.python);
         cmd.arg(self.sdk_script.path()).args([
             mode,
-            &emu.base_url,
+            base_url,
             &self.common.project,
             &count.to_string(),
             prefix,
@@ -665,6 +701,156 @@ pub(crate) fn list(args: ListArgs) -> AnyResult<()> {
             );
             if let (Some(s), "labelmux") = (sdk, m.client) {
                 line += &format!("; {:.1}x the SDK's throughput", s.secs / m.secs.max(1e-9));
+            }
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Seed `n` tasks into a fresh Scale emulator and capture every `GET /tasks` page of the
+/// project (100 a page), as served: the pages and, for each page after the first, the token
+/// that asks for it.
+fn capture_scale_pages(bench: &Bench, n: u64) -> AnyResult<Pages> {
+    let emu = bench.start_emulator()?;
+    eprintln!(
+        "# seeding {n} tasks into {} through the API ...",
+        emu.base_url
+    );
+    let seed = bench.worker(&emu, "create", n, "seed", None);
+    let seeded = bench.measure_plain(&emu, seed, "scale seed (create)", "labelmux", n)?;
+    eprintln!("# seeded in {:.1}s", seeded.secs);
+    let url = format!("{}/tasks", emu.base_url);
+    let t = Instant::now();
+    let mut pages = Pages::default();
+    let mut token: Option<String> = None;
+    loop {
+        let mut query = vec![("project", bench.common.project.as_str()), ("limit", "100")];
+        if let Some(t) = &token {
+            query.push(("next_token", t.as_str()));
+        }
+        let body = bench
+            .orchestra
+            .get_body(&url, &query, Some(emu.api_key.as_str()))?;
+        let page: Value = serde_json::from_slice(&body)?;
+        if let Some(t) = token.take() {
+            pages.scale_tokens.insert(t, pages.scale.len());
+        }
+        pages.scale.push(body.into());
+        match (page["has_more"].as_bool(), page["next_token"].as_str()) {
+            (Some(true), Some(next)) => token = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    eprintln!(
+        "# captured {} pages from the emulator in {:.1}s",
+        pages.scale.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(pages)
+}
+
+pub(crate) fn list_static(args: ListStaticArgs) -> AnyResult<()> {
+    for m in &args.modes {
+        if !matches!(m.as_str(), "provider" | "native") {
+            return Err(format!("unknown mode {m:?} (provider, native)").into());
+        }
+    }
+    let bench = Bench::new(args.common.clone())?;
+    let common = &args.common;
+    let n = args.count;
+    let dir = PagesDir::new(args.pages_dir.clone())?;
+    let captured = capture_scale_pages(&bench, n)?;
+    let bytes = write_page_files(dir.path(), "scale-tasks", &captured.scale)?;
+    let pages = Pages {
+        scale: read_page_files(dir.path(), "scale-tasks")?,
+        scale_tokens: captured.scale_tokens,
+        ..Pages::default()
+    };
+    eprintln!(
+        "# {} page files ({:.1} MB) in {}; serving them from memory",
+        pages.scale.len(),
+        bytes as f64 / 1e6,
+        dir.path().display()
+    );
+    let server = StaticServer::start(pages)?;
+    let base = format!("{}/v1", server.root);
+    let mut rows: Vec<Measured> = Vec::new();
+    for &latency in &common.latency_ms {
+        server.set_latency(latency);
+        for _ in 0..common.runs {
+            if !common.no_labelmux {
+                for mode in &args.modes {
+                    let (op, what) = match mode.as_str() {
+                        "native" => ("list-native", "static scale list native"),
+                        _ => ("list", "static scale list"),
+                    };
+                    let cmd = bench.worker_at(&base, op, 0, "list", None);
+                    let label = latency_label(what, latency);
+                    let m = bench.orchestra.measure_against(
+                        "static",
+                        &own_cpu_secs,
+                        cmd,
+                        &label,
+                        "labelmux",
+                        n,
+                    )?;
+                    print_row(&m);
+                    rows.push(m);
+                }
+            }
+            if !common.no_sdk {
+                let cmd = bench.sdk_at(&base, "list", n, "list");
+                let label = latency_label("static scale list", latency);
+                let m = bench.orchestra.measure_against(
+                    "static",
+                    &own_cpu_secs,
+                    cmd,
+                    &label,
+                    "sdk",
+                    n,
+                )?;
+                print_row(&m);
+                rows.push(m);
+            }
+        }
+    }
+    eprintln!("# static server answered {} requests", server.requests());
+    println!();
+    println!("summary (best run of each; MiB = 2^20 bytes):");
+    for &latency in &common.latency_ms {
+        let best = |bench: &str, client: &str| {
+            let label = latency_label(bench, latency);
+            rows.iter()
+                .filter(|r| r.bench == label && r.client == client)
+                .min_by(|a, b| a.secs.total_cmp(&b.secs))
+        };
+        let sdk = best("static scale list", "sdk");
+        for (what, m) in [
+            ("SDK get_tasks", sdk),
+            (
+                "labelmux Provider::list_tasks",
+                best("static scale list", "labelmux"),
+            ),
+            (
+                "labelmux ScaleClient::get_tasks",
+                best("static scale list native", "labelmux"),
+            ),
+        ] {
+            let Some(m) = m else { continue };
+            let mut line = format!(
+                "  latency {latency} ms: {what} {:.2}s ({:.0} tasks/s), peak RSS {:.1} MiB, cpu {:.2}s",
+                m.secs,
+                m.items as f64 / m.secs.max(1e-9),
+                kib_to_mib(m.peak_rss_kb),
+                m.cpu_secs,
+            );
+            if let (Some(s), "labelmux") = (sdk, m.client) {
+                let ratio = s.secs / m.secs.max(1e-9);
+                line += &format!(
+                    "; {ratio:.1}x the SDK's throughput [>= 5x: {}]",
+                    crate::met(ratio >= 5.0)
+                );
             }
             println!("{line}");
         }

@@ -34,6 +34,10 @@ pub(crate) enum Op {
     DeliveriesFloorTyped,
     /// `Provider::create_batch` of the JSONL file `--arg`.
     Create,
+    /// The `labelmux` command next to this binary: `deliveries pull --since ARG --out
+    /// <temp>/deliveries.jsonl` (JSONL records with annotations, written and synced as the
+    /// CLI does). Reports the CLI's own elapsed time and its peak RSS.
+    DeliveriesCli,
 }
 
 /// Arguments of `labelmux-bench worker`.
@@ -52,9 +56,71 @@ pub(crate) struct WorkerArgs {
     /// Delivered-task pages fetched concurrently (default: the library's).
     #[arg(long)]
     read_ahead: Option<usize>,
+    /// MiB of delivered pages held ahead of the consumer (default: the library's).
+    #[arg(long)]
+    read_ahead_mib: Option<u32>,
+}
+
+/// Run the `labelmux` CLI pull as a child process and report it like any measurement: items
+/// and seconds from its `--output json` summary, peak RSS from its `VmHWM`, read every 2 ms
+/// while it runs (the peak is reached mid-pull; the last sample is taken before it exits).
+fn run_cli(args: &WorkerArgs) -> AnyResult<()> {
+    let bin = std::env::current_exe()?.with_file_name("labelmux");
+    if !bin.exists() {
+        return Err(format!(
+            "{} not found: build it with `cargo build --release -p labelmux-cli`",
+            bin.display()
+        )
+        .into());
+    }
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("deliveries.jsonl");
+    let key = std::env::var(KEY_ENV).unwrap_or_else(|_| "emulator-key".into());
+    let mut child = std::process::Command::new(&bin)
+        .args(["--provider", "sama", "--base-url", &args.base_url])
+        .args(["--project", &args.project, "--output", "json", "-q"])
+        .args(["deliveries", "pull", "--since", &args.arg, "--out"])
+        .arg(&out)
+        .env("SAMA_API_KEY", key)
+        .env("LABELMUX_STATE_DIR", dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path) {
+            peak_kb = peak_kb.max(status_field(&s, "VmHWM:"));
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let mut stdout = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        std::io::Read::read_to_string(&mut o, &mut stdout)?;
+    }
+    if !status.success() {
+        return Err(format!("labelmux deliveries pull failed: {status}: {stdout}").into());
+    }
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("unreadable CLI summary ({e}): {stdout}"))?;
+    let line = json!({
+        "items": summary["written"].as_u64().unwrap_or(0),
+        "secs": summary["elapsed_secs"].as_f64().unwrap_or(0.0),
+        "rss_start_kb": 0,
+        "peak_rss_kb": peak_kb,
+        "file_bytes": std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0),
+    });
+    println!("{line}");
+    Ok(())
 }
 
 pub(crate) fn run(args: WorkerArgs) -> AnyResult<()> {
+    if matches!(args.op, Op::DeliveriesCli) {
+        return run_cli(&args);
+    }
     // A user's default: the multi-threaded runtime of `#[tokio::main]`.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -90,6 +156,9 @@ async fn operate(args: &WorkerArgs) -> AnyResult<(u64, Option<String>)> {
     let mut client = SamaClient::new(&args.base_url, key, config)?;
     if let Some(pages) = args.read_ahead {
         client = client.with_read_ahead(pages);
+    }
+    if let Some(mib) = args.read_ahead_mib {
+        client = client.with_read_ahead_bytes(mib as usize * 1024 * 1024);
     }
     // Each run pulls a new consumer name, so in-memory cursors start where a new consumer does.
     let provider = SamaProvider::new(
@@ -175,6 +244,7 @@ async fn operate(args: &WorkerArgs) -> AnyResult<(u64, Option<String>)> {
             }
             Ok((items, None))
         }
+        Op::DeliveriesCli => unreachable!("run_cli"),
         Op::Create => {
             let receipt = provider
                 .create_batch(

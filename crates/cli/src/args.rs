@@ -388,6 +388,10 @@ pub struct PullArgs {
     /// URL) in one commit; with --consumer, exactly once (docs/tables.md).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "format"])]
     pub delta: Option<String>,
+    /// JSONL: also write each delivery's raw vendor record as `raw` (it repeats the answers;
+    /// Parquet and Delta tables always have a raw column).
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// `labelmux project ...`.

@@ -9,7 +9,11 @@ use std::io::Write;
 /// Print one JSON document (pretty) on stdout.
 pub fn print_json<T: Serialize + ?Sized>(value: &T) {
     let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut out, value);
+    // Through a `Value`, so vendor JSON kept as text (`RawJson`) is indented like the rest.
+    let _ = match serde_json::to_value(value) {
+        Ok(v) => serde_json::to_writer_pretty(&mut out, &v),
+        Err(_) => serde_json::to_writer_pretty(&mut out, value),
+    };
     let _ = writeln!(out);
     let _ = out.flush();
 }
@@ -103,7 +107,7 @@ pub fn task_fields(t: &Task) -> Table {
         ("inputs", pretty(&Value::Object(t.inputs.clone()))),
     ];
     if let Some(a) = &t.answers {
-        rows.push(("answers", pretty(a)));
+        rows.push(("answers", pretty(&a.to_value())));
     }
     fields(&rows)
 }

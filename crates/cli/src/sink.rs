@@ -2,7 +2,7 @@
 //! (flush + fsync) on request so a consumer cursor is committed only after what it covers is
 //! on disk.
 
-use labelmux::{BatchId, Delivery, ProjectId, TaskId, Vendor};
+use labelmux::{BatchId, Delivery, ProjectId, RawJson, TaskId, Vendor};
 use serde::Serialize;
 use serde_json::Value;
 use std::fs::{File, OpenOptions};
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryFormat {
     /// One JSON object per delivery: task_id, external_key, project_id, batch_id,
-    /// delivered_at, answers, raw.
+    /// delivered_at, answers (and, with `--raw`, the vendor's raw record).
     Jsonl,
     /// A header row, then task_id, external_key, project_id, batch_id, delivered_at and
     /// answers (as JSON text) per delivery.
@@ -40,6 +40,8 @@ impl DeliveryFormat {
 }
 
 /// One delivery as written to a JSONL file (the consumer checkpoint is internal and left out).
+/// The answers are written once, as the vendor's JSON text; the vendor's raw record (which
+/// holds them again) only when asked for.
 #[derive(Serialize)]
 struct Line<'a> {
     task_id: &'a TaskId,
@@ -47,8 +49,9 @@ struct Line<'a> {
     project_id: &'a ProjectId,
     batch_id: &'a Option<BatchId>,
     delivered_at: Option<String>,
-    answers: &'a Value,
-    raw: &'a Value,
+    answers: &'a RawJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<&'a RawJson>,
     /// The vendor-neutral reading (labelmux JSONL), when the writer has a vendor.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     labels: Option<Labels>,
@@ -83,12 +86,22 @@ pub struct DeliveryWriter {
     path: PathBuf,
     written: u64,
     unsynced: u64,
+    /// Deliveries written since the last sync or write-behind.
+    unflushed: u64,
+    /// fsyncs made.
+    syncs: u64,
     dir_synced: bool,
     dropped: u64,
     /// Bytes after the committed length cut off by [`DeliveryWriter::open_resuming`].
     uncommitted: u64,
     annotations_of: Option<Vendor>,
+    with_raw: bool,
+    /// File offset up to which writeback was last requested (see `write_behind`).
+    hinted: u64,
 }
+
+/// [`DeliveryWriter::write_behind`] asks the kernel to start writing once this much is new.
+const WRITE_BEHIND_BYTES: u64 = 8 * 1024 * 1024;
 
 impl DeliveryWriter {
     /// Open `path`: appended to when `append` (a consumer run resuming), else truncated.
@@ -167,10 +180,14 @@ impl DeliveryWriter {
             path: path.to_owned(),
             written: 0,
             unsynced: 0,
+            unflushed: 0,
+            syncs: 0,
             dir_synced: false,
             dropped,
             uncommitted,
             annotations_of: None,
+            with_raw: false,
+            hinted: existing,
         })
     }
 
@@ -195,6 +212,12 @@ impl DeliveryWriter {
         self
     }
 
+    /// Also write each delivery's raw vendor record (`raw`) in JSONL lines.
+    pub fn with_raw(mut self, with_raw: bool) -> Self {
+        self.with_raw = with_raw;
+        self
+    }
+
     /// Bytes of an incomplete last record (left by a run killed mid-write) that
     /// [`DeliveryWriter::open`] cut off before appending; 0 when the file ended cleanly. Such a
     /// record was never covered by a committed consumer cursor, so it is delivered again.
@@ -214,7 +237,7 @@ impl DeliveryWriter {
                     batch_id: &d.batch_id,
                     delivered_at,
                     answers: &d.answers,
-                    raw: &d.raw,
+                    raw: self.with_raw.then_some(&d.raw),
                     labels: self.annotations_of.map(|vendor| {
                         let n = labelmux::io::export::normalize(vendor, d);
                         Labels {
@@ -229,20 +252,20 @@ impl DeliveryWriter {
                 w.write_all(b"\n")?;
             }
             Inner::Csv(w) => {
-                let answers = serde_json::to_string(&d.answers).map_err(io::Error::other)?;
                 w.write_record([
                     d.task_id.as_str(),
                     d.external_key.as_deref().unwrap_or(""),
                     d.project_id.as_str(),
                     d.batch_id.as_ref().map(BatchId::as_str).unwrap_or(""),
                     delivered_at.as_deref().unwrap_or(""),
-                    answers.as_str(),
+                    d.answers.as_str(),
                 ])
                 .map_err(csv_io)?;
             }
         }
         self.written += 1;
         self.unsynced += 1;
+        self.unflushed += 1;
         Ok(())
     }
 
@@ -260,6 +283,7 @@ impl DeliveryWriter {
             }
         };
         file.sync_data()?;
+        self.syncs += 1;
         if !self.dir_synced {
             // Directories cannot be opened for sync on every platform; best effort.
             if let Some(dir) = self.path.parent() {
@@ -275,6 +299,32 @@ impl DeliveryWriter {
             self.dir_synced = true;
         }
         self.unsynced = 0;
+        self.unflushed = 0;
+        Ok(())
+    }
+
+    /// Without promising durability: hand what is buffered to the kernel and, once
+    /// [`WRITE_BEHIND_BYTES`] are new, ask it to start writing them to disk without waiting
+    /// (Linux: `sync_file_range(SYNC_FILE_RANGE_WRITE)`; elsewhere only the flush). Pulls that
+    /// commit no cursor call this between pages and [`DeliveryWriter::sync`] once at the end,
+    /// which then has little left to write.
+    pub fn write_behind(&mut self) -> io::Result<()> {
+        let file = match &mut self.inner {
+            Inner::Jsonl(w) => {
+                w.flush()?;
+                w.get_ref()
+            }
+            Inner::Csv(w) => {
+                w.flush()?;
+                w.get_ref()
+            }
+        };
+        self.unflushed = 0;
+        let end = file.metadata()?.len();
+        if end.saturating_sub(self.hinted) >= WRITE_BEHIND_BYTES {
+            start_writeback(file, self.hinted, end - self.hinted);
+            self.hinted = end;
+        }
         Ok(())
     }
 
@@ -288,11 +338,40 @@ impl DeliveryWriter {
         self.unsynced
     }
 
+    /// Deliveries written since the last [`DeliveryWriter::sync`] or
+    /// [`DeliveryWriter::write_behind`].
+    pub fn unflushed(&self) -> u64 {
+        self.unflushed
+    }
+
+    /// How many times the file was synced.
+    pub fn syncs(&self) -> u64 {
+        self.syncs
+    }
+
     /// The file path.
     pub fn path(&self) -> &Path {
         &self.path
     }
 }
+
+/// Ask the kernel to start writing `len` bytes of `file` from `offset` to disk, without waiting
+/// for it. Only a hint: a failure changes nothing (the final sync reports real errors).
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: the descriptor belongs to `file`, which is borrowed for the whole call;
+    // sync_file_range reads no memory of this process.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 
 /// Make a file about to be appended to end with a whole record. Every record this writer
 /// writes ends with a newline, so bytes after the last newline are either a record someone
@@ -388,8 +467,8 @@ mod tests {
             project_id: ProjectId::new("1001"),
             batch_id: Some(BatchId::new("7")),
             delivered_at: None,
-            answers: json!({"label": "cat, \"fluffy\""}),
-            raw: json!({"id": format!("t{i}")}),
+            answers: json!({"label": "cat, \"fluffy\""}).into(),
+            raw: json!({"id": format!("t{i}"), "answers": {"label": "cat, \"fluffy\""}}).into(),
             checkpoint: Some(labelmux::Checkpoint(json!(i))),
         }
     }
@@ -417,9 +496,27 @@ mod tests {
         assert_eq!(lines[2]["task_id"], "t3");
         assert_eq!(lines[0]["answers"]["label"], "cat, \"fluffy\"");
         assert!(lines[0].get("checkpoint").is_none());
+        // The answers are in the line once; the raw record only on request.
+        assert!(lines[0].get("raw").is_none());
+        assert_eq!(text.lines().next().unwrap().matches("fluffy").count(), 1);
         let w = DeliveryWriter::open(&path, DeliveryFormat::Jsonl, false).unwrap();
         drop(w);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    }
+
+    #[test]
+    fn the_raw_record_is_written_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let mut w = DeliveryWriter::open(&path, DeliveryFormat::Jsonl, false)
+            .unwrap()
+            .with_raw(true);
+        w.write(&delivery(1)).unwrap();
+        w.sync().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["raw"]["id"], "t1");
+        assert_eq!(line["raw"]["answers"], line["answers"]);
     }
 
     #[test]

@@ -85,7 +85,22 @@ async fn pull_exports_coco_jsonl_and_refuses_yolo_without_sizes() {
     let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first["vendor"], "sama");
     assert_eq!(first["annotations"].as_array().unwrap().len(), 4, "{first}");
-    assert!(first["raw"].is_object() && first["answers"].is_object());
+    // The answers once; the vendor's raw record only with --raw.
+    assert!(
+        first.get("raw").is_none() && first["answers"].is_object(),
+        "{first}"
+    );
+    let mut with_raw = pull("jsonl", "raw.jsonl");
+    with_raw.arg("--raw");
+    assert_eq!(ok_json(&run(with_raw).await)["written"], 4);
+    let text = std::fs::read_to_string(dir.path().join("raw.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["raw"]["answers"], first["answers"], "{first}");
+    let mut csv_raw = pull("csv", "x.csv");
+    csv_raw.arg("--raw");
+    let out = run(csv_raw).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--raw"));
 
     let out = run(pull("yolo", "yolo")).await;
     assert!(!out.status.success());

@@ -13,6 +13,8 @@
 //! empty pages, pages past the total it reported) would make any of them run forever: wrap the
 //! page-fetch function in [`guarded`] (or [`guarded_with_total`]) and such a listing ends with a
 //! `Decode` error instead. The guard remembers a few recent pages and cursors, never every id.
+//! [`paginate_numbered_within`] does the same within a [`ReadAhead`] budget of pages *and bytes*,
+//! so memory stays bounded whatever the page size.
 
 use crate::{Error, Result, Vendor};
 use futures::future::BoxFuture;
@@ -281,12 +283,55 @@ where
     .boxed()
 }
 
+/// How far [`paginate_numbered_within`] may read ahead of the consumer: at most `pages` pages
+/// in flight or waiting, and, as far as it can tell, at most `bytes` bytes of pages held at once
+/// (the page being consumed, plus each page in flight counted at the largest size seen so far).
+/// At least one page is always fetched ahead, whatever its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadAhead {
+    /// Most pages in flight or waiting (0 counts as 1).
+    pub pages: usize,
+    /// Most bytes of pages held at once (see [`SizedPage::bytes`]).
+    pub bytes: usize,
+}
+
+impl ReadAhead {
+    /// At most `pages` pages ahead, whatever they weigh.
+    pub fn pages(pages: usize) -> Self {
+        ReadAhead {
+            pages,
+            bytes: usize::MAX,
+        }
+    }
+
+    /// At most `bytes` bytes of pages held at once, and at most `pages` pages ahead.
+    pub fn bytes(bytes: usize, pages: usize) -> Self {
+        ReadAhead { pages, bytes }
+    }
+}
+
+/// A page and what it costs in memory while it waits to be consumed, in bytes (e.g. the
+/// response body it was decoded from plus the items' own size).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizedPage<T> {
+    /// The page.
+    pub page: Page<T, u64>,
+    /// Its weight in memory.
+    pub bytes: usize,
+}
+
 /// Numbered page fetches in flight, in page order.
 struct NumberedState<T, F> {
     buffer: VecDeque<T>,
-    in_flight: VecDeque<AbortOnDrop<Result<Page<T, u64>>>>,
+    in_flight: VecDeque<AbortOnDrop<Result<SizedPage<T>>>>,
     next_page: u64,
+    /// Pages allowed in flight now (ramps up to `limit.pages`).
     depth: usize,
+    limit: ReadAhead,
+    /// Weight of the page being consumed.
+    current_bytes: usize,
+    /// The heaviest page seen: what a page in flight is expected to weigh.
+    page_estimate: usize,
     /// A page said it was the last (or failed): nothing more is started.
     ended: bool,
     fetch: F,
@@ -296,15 +341,27 @@ impl<T, F, Fut> NumberedState<T, F>
 where
     T: Send + 'static,
     F: FnMut(u64) -> Fut,
-    Fut: Future<Output = Result<Page<T, u64>>> + Send + 'static,
+    Fut: Future<Output = Result<SizedPage<T>>> + Send + 'static,
 {
-    /// Start fetches until `depth` pages are in flight.
+    /// Start fetches until `depth` pages are in flight or the byte budget is spent.
     fn top_up(&mut self) {
-        while !self.ended && self.in_flight.len() < self.depth {
+        while !self.ended && self.in_flight.len() < self.depth && self.fits_one_more() {
             let fut = (self.fetch)(self.next_page);
             self.in_flight.push_back(AbortOnDrop(tokio::spawn(fut)));
             self.next_page = self.next_page.saturating_add(1);
         }
+    }
+
+    /// Whether one more page in flight keeps the expected memory within the byte budget (one
+    /// page in flight is always allowed, so the stream makes progress).
+    fn fits_one_more(&self) -> bool {
+        if self.in_flight.is_empty() {
+            return true;
+        }
+        let expected = (self.in_flight.len() + 1)
+            .saturating_mul(self.page_estimate)
+            .saturating_add(self.current_bytes);
+        expected <= self.limit.bytes
     }
 
     /// Stop: abort (by dropping) every fetch still in flight; their pages are never used.
@@ -330,24 +387,48 @@ where
 pub fn paginate_numbered<T, F, Fut>(
     first: u64,
     depth: usize,
-    fetch: F,
+    mut fetch: F,
 ) -> BoxStream<'static, Result<T>>
 where
     T: Send + 'static,
     F: FnMut(u64) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Page<T, u64>>> + Send + 'static,
 {
+    paginate_numbered_within(first, ReadAhead::pages(depth), move |n| {
+        let fut = fetch(n);
+        async move { fut.await.map(|page| SizedPage { page, bytes: 0 }) }
+    })
+}
+
+/// [`paginate_numbered`] within a [`ReadAhead`] budget: up to `read_ahead.pages` pages in flight
+/// (ramping up from one as in [`paginate_numbered`]), and no more than `read_ahead.bytes` bytes
+/// of pages expected in memory at once, each page weighing what its fetch reported
+/// ([`SizedPage::bytes`]). The fetch future runs on its own task, so work done in it (decoding
+/// the page) runs in parallel with the consumer and with other fetches.
+pub fn paginate_numbered_within<T, F, Fut>(
+    first: u64,
+    read_ahead: ReadAhead,
+    fetch: F,
+) -> BoxStream<'static, Result<T>>
+where
+    T: Send + 'static,
+    F: FnMut(u64) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<SizedPage<T>>> + Send + 'static,
+{
+    let depth = read_ahead.pages.max(1);
     let mut state = NumberedState {
         buffer: VecDeque::new(),
         in_flight: VecDeque::new(),
         next_page: first,
         // Doubled with each full page, up to `depth`.
         depth: 1,
+        limit: read_ahead,
+        current_bytes: 0,
+        page_estimate: 0,
         ended: false,
         fetch,
     };
     state.top_up();
-    let depth = depth.max(1);
     stream::unfold(state, move |mut st| async move {
         loop {
             if let Some(item) = st.buffer.pop_front() {
@@ -355,7 +436,7 @@ where
             }
             let mut handle = st.in_flight.pop_front()?;
             let joined = (&mut handle.0).await;
-            let page = match joined {
+            let SizedPage { page, bytes } = match joined {
                 Ok(Ok(page)) => page,
                 Ok(Err(e)) => {
                     st.end();
@@ -372,6 +453,8 @@ where
                     ));
                 }
             };
+            st.current_bytes = bytes;
+            st.page_estimate = st.page_estimate.max(bytes);
             if page.next.is_none() {
                 st.end();
             } else {
@@ -874,6 +957,70 @@ mod tests {
         .await;
         assert!(err.is_none(), "{err:?}");
         assert_eq!(items.len(), 100);
+    }
+
+    /// Pages of 10 items, each weighing `bytes(page)`, fetched instantly; counts fetches started.
+    fn weighed(
+        started: Arc<AtomicUsize>,
+        bytes: fn(u64) -> usize,
+    ) -> impl FnMut(u64) -> futures::future::Ready<Result<SizedPage<u64>>> + Send + 'static {
+        move |p| {
+            started.fetch_add(1, Ordering::SeqCst);
+            futures::future::ready(Ok(SizedPage {
+                page: Page {
+                    items: vec![p; 10],
+                    next: Some(p + 1),
+                },
+                bytes: bytes(p),
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn numbered_pages_stay_within_the_byte_budget_while_the_consumer_is_slow() {
+        let started = Arc::new(AtomicUsize::new(0));
+        // 100 bytes a page, a budget of 350 bytes and up to 10 pages: while a page is consumed,
+        // two more fit (100 + 2 x 100 = 300); a third would make 400.
+        let mut s = paginate_numbered_within(
+            1,
+            ReadAhead::bytes(350, 10),
+            weighed(started.clone(), |_| 100),
+        );
+        for _ in 0..5 {
+            for _ in 0..10 {
+                s.try_next().await.unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Page 5 is being read; pages 6 and 7 are ahead, nothing more.
+        assert_eq!(started.load(Ordering::SeqCst), 7);
+        // The same pages with no byte limit go as deep as the page limit allows.
+        let started = Arc::new(AtomicUsize::new(0));
+        let mut s =
+            paginate_numbered_within(1, ReadAhead::pages(10), weighed(started.clone(), |_| 100));
+        for _ in 0..5 {
+            for _ in 0..10 {
+                s.try_next().await.unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(started.load(Ordering::SeqCst), 15);
+    }
+
+    #[tokio::test]
+    async fn a_page_larger_than_the_byte_budget_still_streams_one_page_ahead() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let s = paginate_numbered_within(
+            1,
+            ReadAhead::bytes(50, 10),
+            weighed(started.clone(), |_| 1000),
+        );
+        let first: Vec<u64> = s.take(45).try_collect().await.unwrap();
+        assert_eq!(first.len(), 45);
+        assert_eq!(first[44], 5);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Page 5 read (dropped at the end of `take`): at most one page ahead was started.
+        assert!(started.load(Ordering::SeqCst) <= 6, "{started:?}");
     }
 
     #[tokio::test]

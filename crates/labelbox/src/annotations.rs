@@ -35,8 +35,8 @@ impl Normalize for LabelboxAnnotations {
     }
 
     fn normalize(&self, delivery: &Delivery) -> NormalizedLabels {
-        let mut out = normalize_answers(&delivery.answers);
-        out.image = image_info(&delivery.raw);
+        let mut out = normalize_answers(&delivery.answers.to_value());
+        out.image = image_info(&delivery.raw.to_value());
         out
     }
 

@@ -6,8 +6,8 @@ use crate::upload::DataRowSpec;
 use crate::wire::{ExportLabel, ExportLine, ProjectOverview, WorkflowStatus};
 use chrono::{DateTime, Utc};
 use labelmux_core::{
-    BatchId, Delivery, DeliveryId, Error, JsonMap, ProjectId, Result, ReviewState, Task, TaskId,
-    TaskSpec, TaskState,
+    BatchId, Delivery, DeliveryId, Error, JsonMap, ProjectId, RawJson, Result, ReviewState, Task,
+    TaskId, TaskSpec, TaskState,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -143,8 +143,8 @@ pub fn task_from_line(line: &ExportLine, project: &ProjectId) -> Task {
             .and_then(Value::as_str)
             .and_then(labelmux_core::lenient::timestamp),
         inputs,
-        answers: latest.and_then(|l| l.annotations.clone()),
-        raw: line.raw.clone(),
+        answers: latest.and_then(|l| l.annotations.as_ref().map(RawJson::from_value)),
+        raw: RawJson::from_value(&line.raw),
     }
 }
 
@@ -185,8 +185,12 @@ pub fn deliveries_from_line(line: &ExportLine, project: &ProjectId) -> Vec<Deliv
             review: review.clone(),
             delivered_at: l.label_details.created_at,
             updated_at: label_revision(l),
-            answers: l.annotations.clone().unwrap_or(Value::Null),
-            raw: raw_for(&l.id),
+            answers: l
+                .annotations
+                .as_ref()
+                .map(RawJson::from_value)
+                .unwrap_or_default(),
+            raw: RawJson::from_value(&raw_for(&l.id)),
             checkpoint: None,
         })
         .collect()
@@ -225,7 +229,7 @@ mod tests {
         assert_eq!(t.state, TaskState::Approved);
         assert_eq!(t.batch_id.as_ref().map(|b| b.as_str()), Some("clb"));
         assert_eq!(t.priority, Some(3));
-        assert_eq!(t.answers, Some(json!({"objects": [2]})));
+        assert_eq!(t.answers.map(Value::from), Some(json!({"objects": [2]})));
         assert!(t.delivered_at.is_some() && t.created_at.is_some());
         assert_eq!(t.inputs["row_data"], "https://x/a.jpg");
         // Another project's view of the row: no labels, to label.
@@ -240,10 +244,11 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].id.as_str(), "l1");
         assert_eq!(d[1].answers, json!({"objects": [2]}));
-        let own = d[1].raw.pointer("/projects/clp/labels").unwrap();
+        let raw = d[1].raw.to_value();
+        let own = raw.pointer("/projects/clp/labels").unwrap();
         assert_eq!(own.as_array().unwrap().len(), 1);
         assert_eq!(own[0]["id"], "l2");
-        assert_eq!(d[1].raw["data_row"]["row_data"], "https://x/a.jpg");
+        assert_eq!(raw["data_row"]["row_data"], "https://x/a.jpg");
         assert_eq!(d[0].review, Some(ReviewState::Approved));
         assert!(d[0].updated_at > d[0].delivered_at);
     }

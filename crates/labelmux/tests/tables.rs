@@ -222,8 +222,8 @@ fn delivery(i: u64) -> Delivery {
         review: Some(ReviewState::Approved),
         delivered_at: chrono::DateTime::from_timestamp(1_700_000_000 + i as i64, 0),
         updated_at: chrono::DateTime::from_timestamp(1_700_000_000 + i as i64, 500_000),
-        answers: json!({"label": format!("cat {i}"), "n": i}),
-        raw: json!({"id": format!("t{i}"), "state": "completed"}),
+        answers: json!({"label": format!("cat {i}"), "n": i}).into(),
+        raw: json!({"id": format!("t{i}"), "state": "completed"}).into(),
         checkpoint: Some(Checkpoint(json!({"n": i}))),
     }
 }

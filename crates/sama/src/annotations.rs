@@ -42,8 +42,12 @@ impl Normalize for SamaAnnotations {
     }
 
     fn normalize(&self, delivery: &Delivery) -> NormalizedLabels {
-        let mut out = normalize_answers(&delivery.answers);
-        out.image = image_info(&delivery.raw);
+        let mut out = normalize_answers(&delivery.answers.to_value());
+        out.image = delivery
+            .raw
+            .parse::<TaskData>()
+            .map(|t| image_info_of_data(&t.data))
+            .unwrap_or_default();
         out
     }
 
@@ -356,8 +360,20 @@ fn point(v: &Value) -> Option<Point> {
 
 /// The image of a Sama task (its `data` inputs).
 pub fn image_info(task: &Value) -> ImageInfo {
+    task.get("data").map(image_info_of_data).unwrap_or_default()
+}
+
+/// Only the `data` of a task (the rest of its JSON is skipped, not built).
+#[derive(serde::Deserialize)]
+struct TaskData {
+    #[serde(default)]
+    data: Value,
+}
+
+/// [`image_info`] from the task's `data`.
+fn image_info_of_data(data: &Value) -> ImageInfo {
     let mut info = ImageInfo::default();
-    let Some(data) = task.get("data").and_then(Value::as_object) else {
+    let Some(data) = data.as_object() else {
         return info;
     };
     let text = |v: &Value| v.as_str().map(str::to_owned);

@@ -12,10 +12,12 @@ use crate::wire::{
     RejectRequest, SamaProject, SamaStats, SamaTask, SinceLastCallRequest, TaskRecord,
     WaitingBatch,
 };
+use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use labelmux_core::paginate::{
-    guarded, key_of, paginate, paginate_numbered, paginate_sequential, Page,
+    guarded, key_of, paginate, paginate_numbered_within, paginate_sequential, Page, ProgressGuard,
+    ReadAhead, SizedPage,
 };
 use labelmux_core::spool::{self, SpoolOptions};
 use labelmux_core::transport::{
@@ -37,11 +39,16 @@ pub const DEFAULT_BASE_URL: &str = "https://api.sama.com/v2";
 pub const MULTI_TASK_STATUS_MAX_PAGE_SIZE: u32 = 100;
 /// Page size of the delivered-tasks and batch-status reads (the SDK's value).
 pub const PAGE_SIZE: u32 = 1000;
-/// Pages of `GET tasks/delivered.json` fetched concurrently by default (see
-/// [`SamaClient::with_read_ahead`]). 12 keeps a pull above 10x the official SDK's throughput
-/// at 50 ms per request while peak memory stays near 21 MiB (each waiting page is ~0.6 MB of
-/// raw JSON); see `docs/benchmarks.md`.
-pub const DEFAULT_READ_AHEAD_PAGES: usize = 12;
+/// Most pages of `GET tasks/delivered.json` in flight at once by default (see
+/// [`SamaClient::with_read_ahead`]); the byte budget [`DEFAULT_READ_AHEAD_BYTES`] is what
+/// normally binds. Requests in flight are further capped by `TransportConfig::concurrency`.
+pub const DEFAULT_READ_AHEAD_PAGES: usize = 32;
+/// Bytes of delivered pages the GET pull may hold ahead of the consumer by default (see
+/// [`SamaClient::with_read_ahead_bytes`]): 12 MiB, about 12 pages of 1,000 deliveries (a page
+/// costs its body, ~0.5 MB, plus its deliveries' own fields). Enough to hide 50 ms of latency
+/// per request, while a pull's peak RSS stays under 30 MB whatever the page size; see
+/// `docs/benchmarks.md`.
+pub const DEFAULT_READ_AHEAD_BYTES: usize = 12 * 1024 * 1024;
 /// `tasks_file_name` sent by labelmux unless told otherwise.
 pub const DEFAULT_TASKS_FILE_NAME: &str = "labelmux";
 
@@ -224,7 +231,7 @@ pub struct CreatedBatch {
 #[derive(Clone, Debug)]
 pub struct SamaClient {
     transport: Transport,
-    read_ahead: usize,
+    read_ahead: ReadAhead,
 }
 
 const VENDOR: Vendor = Vendor::Sama;
@@ -238,22 +245,33 @@ impl SamaClient {
         };
         Ok(SamaClient {
             transport: Transport::new(VENDOR, base_url, auth, transport, classify)?,
-            read_ahead: DEFAULT_READ_AHEAD_PAGES,
+            read_ahead: ReadAhead::bytes(DEFAULT_READ_AHEAD_BYTES, DEFAULT_READ_AHEAD_PAGES),
         })
     }
 
-    /// Fetch up to `pages` pages of `GET tasks/delivered.json` concurrently (default
-    /// [`DEFAULT_READ_AHEAD_PAGES`]; 0 counts as 1, i.e. one page ahead). Those reads have no
-    /// effect on Sama, so reading ahead only costs memory (about one page of decoded tasks per
-    /// page ahead) and hides network latency. Requests in flight are further capped by
-    /// `TransportConfig::concurrency`. The since-last-call reads are never fetched ahead.
+    /// Fetch at most `pages` pages of `GET tasks/delivered.json` concurrently (default
+    /// [`DEFAULT_READ_AHEAD_PAGES`]; 0 counts as 1, i.e. one page ahead), within the byte
+    /// budget of [`SamaClient::with_read_ahead_bytes`]. Those reads have no effect on Sama, so
+    /// reading ahead only costs memory and hides network latency. Requests in flight are
+    /// further capped by `TransportConfig::concurrency`. The since-last-call reads are never
+    /// fetched ahead.
     pub fn with_read_ahead(mut self, pages: usize) -> Self {
-        self.read_ahead = pages.max(1);
+        self.read_ahead.pages = pages.max(1);
         self
     }
 
-    /// How many delivered-task pages are fetched concurrently.
-    pub fn read_ahead(&self) -> usize {
+    /// Hold at most about `bytes` bytes of delivered pages ahead of the consumer (default
+    /// [`DEFAULT_READ_AHEAD_BYTES`]): a page weighs its body plus its decoded deliveries, and
+    /// pages in flight count at the weight of the largest page seen. One page is always fetched
+    /// ahead, so 0 means "one page ahead". This, not the page count, is what bounds memory when
+    /// pages are large; configured as `[sama] read_ahead_mib`.
+    pub fn with_read_ahead_bytes(mut self, bytes: usize) -> Self {
+        self.read_ahead.bytes = bytes;
+        self
+    }
+
+    /// The read-ahead of delivered-task pages: most pages in flight and the byte budget.
+    pub fn read_ahead(&self) -> ReadAhead {
         self.read_ahead
     }
 
@@ -678,28 +696,33 @@ impl SamaClient {
     }
 
     /// `GET projects/{id}/tasks/delivered.json` with every filter, page by page, as a stream.
-    /// Up to [`SamaClient::read_ahead`] pages are fetched concurrently (items still come in
-    /// order; the first short page ends the stream). Reading never moves a consumer cursor.
+    /// Pages are fetched ahead within [`SamaClient::read_ahead`] (items still come in order; the
+    /// first short page ends the stream). Reading never moves a consumer cursor.
     /// Sama's delivered tasks may read `state: completed` and `delivered_at: null`; nothing is
-    /// filtered here.
+    /// filtered here. Waiting pages are kept as raw task JSON; each task is decoded into a
+    /// `SamaTask` when the consumer takes it.
     pub fn get_delivered_tasks(
         &self,
         project: &ProjectId,
         query: DeliveredTasksQuery,
     ) -> BoxStream<'static, Result<SamaTask>> {
-        self.delivered_tasks_raw(project, query)
+        self.delivered_pages(project, query, raw_tasks)
             .map(|r| r.and_then(|t| decode_raw_task(&t, "get_delivered_tasks")))
             .boxed()
     }
 
-    /// [`SamaClient::get_delivered_tasks`] with every task as its raw JSON. Pages wait as raw
-    /// task JSON (about the size of the response body) and each task is decoded only when the
-    /// consumer takes it, so reading ahead costs little memory.
-    pub(crate) fn delivered_tasks_raw(
+    /// [`SamaClient::get_delivered_tasks`] with each page turned into items by `decode`, on the
+    /// task that fetched it (in parallel with the consumer and with further fetches).
+    pub(crate) fn delivered_pages<T, D>(
         &self,
         project: &ProjectId,
         query: DeliveredTasksQuery,
-    ) -> BoxStream<'static, Result<Box<RawValue>>> {
+        decode: D,
+    ) -> BoxStream<'static, Result<T>>
+    where
+        T: Send + 'static,
+        D: Fn(Bytes) -> Result<DecodedPage<T>> + Send + Sync + 'static,
+    {
         const OP: &str = "get_delivered_tasks";
         if query.page_size == 0 {
             return error_stream(op_err(
@@ -709,17 +732,32 @@ impl SamaClient {
         }
         let client = self.clone();
         let project = project.clone();
-        // The paginator hands items as they are held: boxed raw JSON.
-        #[allow(clippy::borrowed_box)]
-        let id = |t: &Box<RawValue>| raw_task_key(t);
-        paginate_numbered(
-            1,
-            self.read_ahead,
-            guarded(VENDOR, OP, id, move |page| {
-                let (client, project, query) = (client.clone(), project.clone(), query.clone());
-                async move { client.delivered_tasks_page(&project, &query, page).await }
-            }),
-        )
+        let decode = std::sync::Arc::new(decode);
+        let guard = PageGuard::new(OP);
+        paginate_numbered_within(1, self.read_ahead, move |page| {
+            let (client, project, query) = (client.clone(), project.clone(), query.clone());
+            let (decode, guard) = (decode.clone(), guard.clone());
+            async move {
+                let path = format!(
+                    "projects/{}/tasks/delivered.json",
+                    seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
+                );
+                let rb = client
+                    .request(Method::GET, OP, &path)
+                    .query_opt("batch_id", query.batch_id.as_ref())
+                    .query_opt("client_batch_id", query.client_batch_id.as_deref())
+                    .query_opt(
+                        "client_batch_id_match_type",
+                        query
+                            .client_batch_id_match_type
+                            .as_ref()
+                            .map(MatchType::as_str),
+                    )
+                    .query_opt("from", query.from.as_ref().map(rfc3339))
+                    .query_opt("task_id", query.task_id.as_ref());
+                decoded_page(rb, OP, page, query.page_size, &*decode, &guard).await
+            }
+        })
     }
 
     /// One page (from 1) of `GET projects/{id}/tasks/delivered.json`, tasks as raw JSON; the
@@ -771,55 +809,59 @@ impl SamaClient {
         project: &ProjectId,
         query: SinceLastCallQuery,
     ) -> BoxStream<'static, Result<SamaTask>> {
-        self.delivered_tasks_since_last_call_raw(project, query)
+        self.delivered_since_last_call_pages(project, query, raw_tasks)
             .map(|r| r.and_then(|t| decode_raw_task(&t, "get_delivered_tasks_since_last_call")))
             .boxed()
     }
 
-    /// [`SamaClient::get_delivered_tasks_since_last_call`] with every task as its raw JSON,
-    /// decoded only when the consumer takes it.
-    pub(crate) fn delivered_tasks_since_last_call_raw(
+    /// [`SamaClient::get_delivered_tasks_since_last_call`] with each page turned into items by
+    /// `decode` as soon as it arrives.
+    pub(crate) fn delivered_since_last_call_pages<T, D>(
         &self,
         project: &ProjectId,
         query: SinceLastCallQuery,
-    ) -> BoxStream<'static, Result<Box<RawValue>>> {
+        decode: D,
+    ) -> BoxStream<'static, Result<T>>
+    where
+        T: Send + 'static,
+        D: Fn(Bytes) -> Result<DecodedPage<T>> + Send + Sync + 'static,
+    {
         const OP: &str = "get_delivered_tasks_since_last_call";
         if query.limit == 0 {
             return error_stream(op_err(Error::validation("limit must be at least 1"), OP));
         }
         let client = self.clone();
         let project = project.clone();
-        // The paginator hands items as they are held: boxed raw JSON.
-        #[allow(clippy::borrowed_box)]
-        let id = |t: &Box<RawValue>| raw_task_key(t);
-        paginate_sequential(
-            1u64,
-            guarded(VENDOR, OP, id, move |page| {
-                let (client, project, query) = (client.clone(), project.clone(), query.clone());
-                async move {
-                    let path = format!(
-                        "projects/{}/tasks/delivered.json",
-                        seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
-                    );
-                    let body = SinceLastCallRequest {
-                        batch_id: query.batch_id.as_ref().map(BatchId::as_str),
-                        client_batch_id: query.client_batch_id.as_deref(),
-                        client_batch_id_match_type: query
-                            .client_batch_id_match_type
-                            .as_ref()
-                            .map(MatchType::as_str),
-                        consumer: query.consumer.as_deref(),
-                        limit: query.limit,
-                    };
-                    // `page`/`page_size` mirror the SDK; Sama's cursor is what moves.
-                    let rb = client
-                        .request(Method::POST, OP, &path)
-                        .json(&body)
-                        .retry(RetryMode::Idempotent);
-                    task_page(rb, OP, page, query.limit).await
-                }
-            }),
-        )
+        let decode = std::sync::Arc::new(decode);
+        let guard = PageGuard::new(OP);
+        paginate_sequential(1u64, move |page| {
+            let (client, project, query) = (client.clone(), project.clone(), query.clone());
+            let (decode, guard) = (decode.clone(), guard.clone());
+            async move {
+                let path = format!(
+                    "projects/{}/tasks/delivered.json",
+                    seg(project.as_str(), "project").map_err(|e| op_err(e, OP))?
+                );
+                let body = SinceLastCallRequest {
+                    batch_id: query.batch_id.as_ref().map(BatchId::as_str),
+                    client_batch_id: query.client_batch_id.as_deref(),
+                    client_batch_id_match_type: query
+                        .client_batch_id_match_type
+                        .as_ref()
+                        .map(MatchType::as_str),
+                    consumer: query.consumer.as_deref(),
+                    limit: query.limit,
+                };
+                // `page`/`page_size` mirror the SDK; Sama's cursor is what moves.
+                let rb = client
+                    .request(Method::POST, OP, &path)
+                    .json(&body)
+                    .retry(RetryMode::Idempotent);
+                decoded_page(rb, OP, page, query.limit, &*decode, &guard)
+                    .await
+                    .map(|sized| sized.page)
+            }
+        })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1003,6 +1045,87 @@ fn raw_task_key(raw: &RawValue) -> u64 {
         Ok(t) => key_of(&t.id),
         Err(_) => key_of(raw.get()),
     }
+}
+
+/// A delivered page turned into items, with what the page held and weighs.
+pub(crate) struct DecodedPage<T> {
+    /// The items, in page order.
+    pub items: Vec<T>,
+    /// Tasks on the page (a full page means another may follow).
+    pub tasks: usize,
+    /// What the page costs in memory while it waits (see `ReadAhead`).
+    pub bytes: usize,
+}
+
+/// Fetch one delivered page and decode it with `decode` (on the calling task: for the GET
+/// pull, a spawned fetch task).
+async fn decoded_page<T>(
+    rb: RequestBuilder,
+    op: &'static str,
+    page: u64,
+    page_size: u32,
+    decode: &(dyn Fn(Bytes) -> Result<DecodedPage<T>> + Send + Sync),
+    guard: &PageGuard,
+) -> Result<SizedPage<T>> {
+    let resp = rb
+        .query("page", page)
+        .query("page_size", page_size)
+        .send()
+        .await?;
+    let fingerprint = page_fingerprint(&resp.body);
+    // The body is handed over (not copied): a decoder may keep it as the page's text.
+    let decoded = decode(resp.body).map_err(|e| op_err(e, op))?;
+    let next = (decoded.tasks >= page_size as usize).then_some(page + 1);
+    guard.check(fingerprint, decoded.tasks, next.is_some())?;
+    Ok(SizedPage {
+        page: Page {
+            items: decoded.items,
+            next,
+        },
+        bytes: decoded.bytes,
+    })
+}
+
+/// A page's tasks as raw JSON, each decoded later by the consumer (native streams).
+fn raw_tasks(body: Bytes) -> Result<DecodedPage<Box<RawValue>>> {
+    let items: Vec<Box<RawValue>> = wire::task_list_from_slice(&body)?;
+    Ok(DecodedPage {
+        tasks: items.len(),
+        bytes: body.len() + items.len() * std::mem::size_of::<Box<RawValue>>(),
+        items,
+    })
+}
+
+/// The progress guard of a delivered-pages listing decoded on the fetch workers: the items are
+/// not at hand as ids there, so a page is known by a fingerprint of its text (a page sent again
+/// is the same text), checked with the core's [`ProgressGuard`].
+#[derive(Clone)]
+pub(crate) struct PageGuard(std::sync::Arc<std::sync::Mutex<ProgressGuard>>);
+
+impl PageGuard {
+    fn new(op: &'static str) -> Self {
+        PageGuard(std::sync::Arc::new(std::sync::Mutex::new(ProgressGuard::new(
+            VENDOR, op,
+        ))))
+    }
+
+    fn check(&self, fingerprint: u64, tasks: usize, more: bool) -> Result<()> {
+        let mut g = self
+            .0
+            .lock()
+            .map_err(|_| Error::new(labelmux_core::ErrorKind::Internal, "progress guard poisoned"))?;
+        let ids = (tasks > 0).then_some(fingerprint);
+        g.page(ids, more)
+    }
+}
+
+/// A cheap fingerprint of a page's text: its length and its first and last 4 KiB (hashing all
+/// of a 0.5 MB page would cost a noticeable share of the read path).
+fn page_fingerprint(body: &[u8]) -> u64 {
+    const EDGE: usize = 4096;
+    let head = &body[..body.len().min(EDGE)];
+    let tail = &body[body.len().saturating_sub(EDGE)..];
+    key_of(&(body.len(), head, tail))
 }
 
 /// Decode one task kept as raw JSON.

@@ -39,6 +39,7 @@
 
 pub mod annotations;
 pub mod client;
+mod deliveries;
 pub mod errors;
 pub mod mapping;
 pub mod provider;
@@ -48,7 +49,8 @@ pub use annotations::SamaAnnotations;
 pub use client::{
     CreateBatchOptions, CreatedBatch, DateType, DeliveredTasksQuery, MatchType,
     MultiTaskStatusQuery, SamaClient, SinceLastCallQuery, DEFAULT_BASE_URL,
-    DEFAULT_READ_AHEAD_PAGES, DEFAULT_TASKS_FILE_NAME, MULTI_TASK_STATUS_MAX_PAGE_SIZE, PAGE_SIZE,
+    DEFAULT_READ_AHEAD_BYTES, DEFAULT_READ_AHEAD_PAGES, DEFAULT_TASKS_FILE_NAME,
+    MULTI_TASK_STATUS_MAX_PAGE_SIZE, PAGE_SIZE,
 };
 pub use provider::{capabilities, SamaOptions, SamaProvider};
 pub use wire::{

@@ -7,7 +7,7 @@ use crate::provider::SamaOptions;
 use crate::wire::{BatchJob, SamaTask, TaskRecord};
 use labelmux_core::{
     Batch, BatchCounts, BatchId, BatchSpec, BatchStatus, Delivery, DeliveryId, Error, JsonMap,
-    ProjectId, Result, Task, TaskCreationFailure, TaskId, TaskSpec, TaskState, Vendor,
+    ProjectId, RawJson, Result, Task, TaskCreationFailure, TaskId, TaskSpec, TaskState, Vendor,
 };
 // The shared lenient decoding helpers (not this crate's `wire` module of Sama types).
 use labelmux_core::lenient;
@@ -136,8 +136,8 @@ pub fn task_from_wire(t: SamaTask, project: &ProjectId, options: &SamaOptions) -
         delivered_at: t.delivered_at,
         completed_at: t.completed_at,
         inputs,
-        answers: t.answers,
-        raw: t.raw,
+        answers: t.answers.map(RawJson::from),
+        raw: RawJson::from(t.raw),
     }
 }
 
@@ -162,25 +162,27 @@ pub fn delivery_from_wire(t: SamaTask, project: &ProjectId, options: &SamaOption
             .unwrap_or_else(|| project.clone()),
         batch_id: t.batch_id.map(BatchId::new),
         delivered_at: t.delivered_at,
-        answers: t.answers.unwrap_or(Value::Null),
-        raw: t.raw,
+        answers: t.answers.map(RawJson::from).unwrap_or_default(),
+        raw: RawJson::from(t.raw),
         checkpoint: None,
     }
 }
 
-/// A delivered task's JSON as a core [`Delivery`], exactly as [`delivery_from_wire`] maps the
-/// [`SamaTask`] decoded from it, but without building the `SamaTask`: the few fields needed are
-/// read by reference and the JSON itself becomes `raw` (moved, not copied). Only `answers` is
-/// copied: `Delivery` holds it beside `raw`, and `raw` keeps the vendor's JSON unchanged.
+/// A delivered task's JSON (`task`, parsed from `raw`, its text) as a core [`Delivery`],
+/// exactly as [`delivery_from_wire`] maps the [`SamaTask`] decoded from it, but without building
+/// the `SamaTask`: the few fields needed are read by reference and `raw` is kept as it is. This
+/// is the general decoder of delivered tasks; pages of the usual shape take a faster path that
+/// builds no `Value` (and gives the same deliveries).
 pub fn delivery_from_value(
-    raw: Value,
+    task: &Value,
+    raw: RawJson,
     project: &ProjectId,
     options: &SamaOptions,
 ) -> Result<Delivery> {
-    let Value::Object(task) = &raw else {
+    let Value::Object(task) = task else {
         return Err(Error::decode(format!(
             "unexpected delivered task from Sama: got {}",
-            lenient::json_kind(&raw)
+            lenient::json_kind(task)
         )));
     };
     let task_id = match task.get("id") {
@@ -201,8 +203,8 @@ pub fn delivery_from_value(
         .and_then(|i| task.get("data")?.as_object()?.get(i))
         .and_then(lenient::key_string);
     let answers = match task.get("answers") {
-        None | Some(Value::Null) => Value::Null,
-        Some(a) => a.clone(),
+        None | Some(Value::Null) => RawJson::null(),
+        Some(a) => RawJson::from_value(a),
     };
     Ok(Delivery {
         id: DeliveryId::new(task_id.clone()),
@@ -325,7 +327,7 @@ mod tests {
         let opts = SamaOptions {
             external_key_input: Some("my key".into()),
             client_batch_id_input: None,
-            spool_dir: None,
+            ..SamaOptions::default()
         };
         let r = build_record(spec, &batch, &opts, 0).unwrap();
         assert_eq!(r.priority, Some(7));
@@ -392,7 +394,7 @@ mod tests {
             task.inputs,
             obj(json!({"url": "u", "external_id": "img-1"}))
         );
-        assert_eq!(task.answers, Some(json!({"label": "dog"})));
+        assert_eq!(task.answers.map(Value::from), Some(json!({"label": "dog"})));
         assert_eq!(task.raw, raw);
         let odd = task_from_wire(
             sama_task(json!({"id": 1, "state": "on hold", "priority": 99999999999i64})),
@@ -460,7 +462,8 @@ mod tests {
         ] {
             for v in &cases {
                 let via_task = delivery_from_wire(sama_task(v.clone()), &project, &options);
-                let direct = delivery_from_value(v.clone(), &project, &options).unwrap();
+                let direct =
+                    delivery_from_value(v, RawJson::from_value(v), &project, &options).unwrap();
                 assert_eq!(direct, via_task, "{v}");
                 assert_eq!(&direct.raw, v, "raw is the JSON unchanged");
             }
@@ -471,8 +474,13 @@ mod tests {
             json!({"id": null}),
             json!({"id": [1]}),
         ] {
-            let err =
-                delivery_from_value(bad.clone(), &project, &SamaOptions::default()).unwrap_err();
+            let err = delivery_from_value(
+                &bad,
+                RawJson::from_value(&bad),
+                &project,
+                &SamaOptions::default(),
+            )
+            .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Decode, "{bad}");
             if bad.is_object() {
                 // (A derived struct would read an array positionally; a task is an object.)

@@ -8,12 +8,10 @@
 //! `docs/decisions/0012-exactly-once-pulls.md`).
 
 use crate::client::{
-    decode_raw_task, CreateBatchOptions, DeliveredTasksQuery, MultiTaskStatusQuery, SamaClient,
-    DEFAULT_TASKS_FILE_NAME,
+    decode_raw_task, CreateBatchOptions, DecodedPage, DeliveredTasksQuery, MultiTaskStatusQuery,
+    SamaClient, DEFAULT_TASKS_FILE_NAME,
 };
-use crate::mapping::{
-    batch_from_job, build_record, delivery_from_value, task_from_wire, BATCH_EXTENSIONS,
-};
+use crate::mapping::{batch_from_job, build_record, task_from_wire, BATCH_EXTENSIONS};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
@@ -87,6 +85,9 @@ pub struct SamaOptions {
     pub client_batch_id_input: Option<String>,
     /// Directory of the temporary spool file of uploads (default: the system's temp dir).
     pub spool_dir: Option<PathBuf>,
+    /// Most MiB of delivered pages a `deliveries` pull holds ahead of the consumer (see
+    /// `SamaClient::with_read_ahead_bytes`); `None` keeps the client's (12 MiB by default).
+    pub read_ahead_mib: Option<u32>,
 }
 
 /// An input name from the configuration; blank means none.
@@ -103,6 +104,7 @@ impl Default for SamaOptions {
             external_key_input: Some("external_id".to_owned()),
             client_batch_id_input: Some("client_batch_id".to_owned()),
             spool_dir: None,
+            read_ahead_mib: None,
         }
     }
 }
@@ -127,12 +129,16 @@ impl SamaProvider {
         Self::with_options(client, cursors, SamaOptions::default())
     }
 
-    /// A provider with these options.
+    /// A provider with these options (`read_ahead_mib`, when set, is applied to the client).
     pub fn with_options(
         client: SamaClient,
         cursors: impl CursorStore + 'static,
         options: SamaOptions,
     ) -> Self {
+        let client = match options.read_ahead_mib {
+            Some(mib) => client.with_read_ahead_bytes(mib as usize * 1024 * 1024),
+            None => client,
+        };
         // Cursors are keyed by the endpoint too, so the emulator's never serve production.
         let endpoint = redact_url(client.transport().base_url()).to_string();
         let cursors = ConsumerCursors::new(Arc::new(cursors), VENDOR, endpoint);
@@ -574,19 +580,31 @@ impl Provider for SamaProvider {
         if let Err(e) = query.extensions.check_known(VENDOR, "deliveries", &[]) {
             return error_stream(e);
         }
-        let project = project.clone();
         let until = query.until;
         let since = query.since;
         let task_id = query.task_id;
         let (batch_id, client_batch_id) = split_batch_ref(query.batch);
-        let tasks = match since {
+        // Each page is decoded into deliveries once, by the task that fetched it.
+        let decode = {
+            let project = project.clone();
+            let options = self.options.clone();
+            move |body: bytes::Bytes| {
+                let page = crate::deliveries::decode_page(body, &project, &options)?;
+                Ok(DecodedPage {
+                    items: page.deliveries,
+                    tasks: page.tasks,
+                    bytes: page.bytes,
+                })
+            }
+        };
+        let deliveries = match since {
             DeliverySince::Beginning | DeliverySince::Timestamp(_) => {
                 let from = match since {
                     DeliverySince::Timestamp(ts) => Some(ts),
                     _ => None,
                 };
-                self.client.delivered_tasks_raw(
-                    &project,
+                self.client.delivered_pages(
+                    project,
                     DeliveredTasksQuery {
                         batch_id,
                         client_batch_id,
@@ -594,6 +612,7 @@ impl Provider for SamaProvider {
                         task_id,
                         ..DeliveredTasksQuery::default()
                     },
+                    decode,
                 )
             }
             DeliverySince::LastCall { consumer } => {
@@ -620,17 +639,8 @@ impl Provider for SamaProvider {
                 ))
             }
         };
-        // Pages wait as raw JSON; each task becomes a `Value` (once) when it is taken.
-        let options = self.options.clone();
-        tasks
-            .map(move |r| {
-                r.and_then(|raw| {
-                    let value = decode_raw_task::<Value>(&raw, "deliveries")?;
-                    drop(raw);
-                    delivery_from_value(value, &project, &options)
-                        .map_err(|e| op_err(e, "deliveries"))
-                })
-            })
+        deliveries
+            .map(|r| r.map_err(|e| op_err(e, "deliveries")))
             // Sama has no upper bound on its delivery feeds: cut here.
             .filter(move |r| {
                 let keep = match r {
@@ -894,5 +904,34 @@ impl Provider for SamaProvider {
             .get_creation_task_schema(project)
             .await?
             .ok_or_else(|| no_content("task creation schema", "task_schema"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use labelmux_core::transport::{SecretString, TransportConfig};
+
+    #[test]
+    fn the_read_ahead_budget_comes_from_the_options() {
+        let client = SamaClient::new(
+            "http://127.0.0.1:9/v2",
+            SecretString::from("k"),
+            TransportConfig::default(),
+        )
+        .unwrap();
+        let default = SamaProvider::new(client.clone());
+        assert_eq!(
+            default.client().read_ahead().bytes,
+            crate::client::DEFAULT_READ_AHEAD_BYTES
+        );
+        let options: SamaOptions =
+            serde_json::from_value(serde_json::json!({"read_ahead_mib": 3})).unwrap();
+        let small = SamaProvider::with_options(client, options);
+        assert_eq!(small.client().read_ahead().bytes, 3 * 1024 * 1024);
+        assert_eq!(
+            small.client().read_ahead().pages,
+            crate::client::DEFAULT_READ_AHEAD_PAGES
+        );
     }
 }

@@ -39,9 +39,10 @@ impl Normalize for ScaleAnnotations {
     }
 
     fn normalize(&self, delivery: &Delivery) -> NormalizedLabels {
-        let task_type = delivery.raw.get("type").and_then(Value::as_str);
-        let mut out = normalize_response(&delivery.answers, task_type);
-        out.image = image_info(&delivery.raw);
+        let raw = delivery.raw.to_value();
+        let task_type = raw.get("type").and_then(Value::as_str);
+        let mut out = normalize_response(&delivery.answers.to_value(), task_type);
+        out.image = image_info(&raw);
         out
     }
 

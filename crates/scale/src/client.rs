@@ -346,6 +346,20 @@ impl ScaleClient {
         decode(v, what).map_err(|e| op_err(e, op))
     }
 
+    /// Send and decode a task straight from the body text (its `raw` is that text); a body
+    /// that is not a task object goes through the `Value` decoder, which says what is wrong.
+    async fn send_task(rb: RequestBuilder, op: &'static str) -> Result<ScaleTask> {
+        let resp = Self::send(rb, op).await?;
+        if let Some(task) = std::str::from_utf8(&resp.body)
+            .ok()
+            .and_then(|text| ScaleTask::from_text(text).ok())
+        {
+            return Ok(task);
+        }
+        let v = resp.json::<Value>().map_err(|e| op_err(e, op))?;
+        decode(v, "task").map_err(|e| op_err(e, op))
+    }
+
     async fn send_list<T: serde::de::DeserializeOwned + wire::WithRaw>(
         rb: RequestBuilder,
         op: &'static str,
@@ -392,7 +406,7 @@ impl ScaleClient {
         const OP: &str = "create_task";
         let path = format!("task/{}", seg(task_type, "task type", OP)?);
         let rb = self.create_request(OP, path, body);
-        match Self::send_as::<ScaleTask>(rb, OP, "task").await {
+        match Self::send_task(rb, OP).await {
             Err(e) if e.kind() == ErrorKind::Duplicate && e.attempts() > 1 => {
                 match Self::unique_id_of(body) {
                     Some(uid) => self.recover(&uid, e, OP).await,
@@ -415,7 +429,7 @@ impl ScaleClient {
         const OP: &str = "create_task";
         let path = format!("task/{}", seg(task_type, "task type", OP)?);
         let rb = self.create_request(OP, path, body);
-        match Self::send_as::<ScaleTask>(rb, OP, "task").await {
+        match Self::send_task(rb, OP).await {
             Ok(task) => Ok(CreatedTask {
                 task,
                 existed: false,
@@ -472,7 +486,7 @@ impl ScaleClient {
     pub async fn get_task(&self, task_id: &str) -> Result<ScaleTask> {
         const OP: &str = "get_task";
         let path = format!("task/{}", seg(task_id, "task id", OP)?);
-        Self::send_as(self.request(Method::GET, OP, &path), OP, "task").await
+        Self::send_task(self.request(Method::GET, OP, &path), OP).await
     }
 
     /// `POST /task/{id}/cancel` (with `clear_unique_id=true` when asked, freeing the key for
@@ -489,7 +503,7 @@ impl ScaleClient {
         if clear_unique_id {
             rb = rb.query("clear_unique_id", "true");
         }
-        match Self::send_as::<ScaleTask>(rb, OP, "task").await {
+        match Self::send_task(rb, OP).await {
             Err(e) if e.kind() == ErrorKind::InvalidRequest && e.attempts() > 1 => {
                 match self.get_task(task_id).await {
                     Ok(t) if t.status_str() == wire::task_status::CANCELED => Ok(t),
@@ -529,7 +543,7 @@ impl ScaleClient {
             .request(Method::POST, OP, &path)
             .json(&json!({ "unique_id": unique_id }))
             .retry(RetryMode::Idempotent);
-        match Self::send_as::<ScaleTask>(rb, OP, "task").await {
+        match Self::send_task(rb, OP).await {
             Err(e) if e.kind() == ErrorKind::Duplicate && e.attempts() > 1 => {
                 match self.find_task_by_unique_id(unique_id).await? {
                     Some(t) if t.task_id == task_id => Ok(t),
@@ -544,12 +558,7 @@ impl ScaleClient {
     pub async fn clear_task_unique_id(&self, task_id: &str) -> Result<ScaleTask> {
         const OP: &str = "clear_task_unique_id";
         let path = format!("task/{}/unique_id", seg(task_id, "task id", OP)?);
-        Self::send_as(
-            self.request(Method::DELETE, OP, &path).empty_json(),
-            OP,
-            "task",
-        )
-        .await
+        Self::send_task(self.request(Method::DELETE, OP, &path).empty_json(), OP).await
     }
 
     /// `POST /task/{id}/setMetadata`: replace the task's metadata.
@@ -560,7 +569,7 @@ impl ScaleClient {
             .request(Method::POST, OP, &path)
             .json(metadata)
             .retry(RetryMode::Idempotent);
-        Self::send_as(rb, OP, "task").await
+        Self::send_task(rb, OP).await
     }
 
     /// `POST /task/{id}/tags`: replace every tag.
@@ -594,7 +603,7 @@ impl ScaleClient {
             .request(method, op, &path)
             .json(tags)
             .retry(RetryMode::Idempotent);
-        Self::send_as(rb, op, "task").await
+        Self::send_task(rb, op).await
     }
 
     /// `GET /tasks`: one page (the SDK's `tasks(**kwargs)`).
@@ -602,7 +611,13 @@ impl ScaleClient {
         const OP: &str = "tasks";
         query.validate(OP)?;
         let rb = query.apply(self.request(Method::GET, OP, "tasks"));
-        let v = Self::send_value(rb, OP).await?;
+        let resp = Self::send(rb, OP).await?;
+        // The usual page decodes from its text (tasks keep slices of it); anything else goes
+        // through the `Value` decoder, which accepts the same pages and names what is wrong.
+        if let Some(page) = Tasklist::from_body(&resp.body) {
+            return Ok(page);
+        }
+        let v = resp.json::<Value>().map_err(|e| op_err(e, OP))?;
         Tasklist::from_value(v).map_err(|e| op_err(e, OP))
     }
 

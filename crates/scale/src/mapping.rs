@@ -220,7 +220,7 @@ pub fn delivery_from_wire(
             .unwrap_or_else(|| project.clone()),
         batch_id: t.batch.map(BatchId::new),
         delivered_at: t.completed_at,
-        answers: t.response.unwrap_or(Value::Null),
+        answers: t.response.unwrap_or_default(),
         raw: t.raw,
         checkpoint,
     }

@@ -20,8 +20,8 @@ use labelmux_core::{
     error_stream, report, AlreadyExisted, Batch, BatchCounts, BatchId, BatchReceipt, BatchRef,
     BatchSpec, BulkReport, Capabilities, Checkpoint, DeleteReport, Delivery, DeliveryQuery,
     DeliverySince, Error, ErrorKind, JsonMap, LabelingProgress, Operation, Progress, ProgressEvent,
-    Project, ProjectId, ProjectStats, Property, Provider, Result, Rework, StatsOptions, Task,
-    TaskCreationFailure, TaskFilter, TaskId, TaskSpecStream, TaskState, Vendor,
+    Project, ProjectId, ProjectStats, Property, Provider, RawJson, Result, Rework, StatsOptions,
+    Task, TaskCreationFailure, TaskFilter, TaskId, TaskSpecStream, TaskState, Vendor,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -933,6 +933,8 @@ impl Provider for ScaleProvider {
                     errors: vec![t
                         .response
                         .as_ref()
+                        .map(RawJson::to_value)
+                        .as_ref()
                         .and_then(|r| r.get("error"))
                         .map(|e| {
                             e.as_str()
@@ -940,7 +942,7 @@ impl Provider for ScaleProvider {
                                 .unwrap_or_else(|| e.to_string())
                         })
                         .unwrap_or_else(|| format!("task {} is in error", t.task_id))],
-                    data: Some(t.raw),
+                    data: Some(t.raw.to_value()),
                 })
                 .try_collect()
                 .await?
@@ -1369,7 +1371,7 @@ mod tests {
         assert_eq!(core.state, TaskState::Completed);
         assert_eq!(core.inputs["attachment"], json!("a.jpg"));
         assert_eq!(core.inputs["instruction"], json!("Do it"));
-        assert_eq!(core.answers, Some(json!({"x": 1})));
+        assert_eq!(core.answers.map(Value::from), Some(json!({"x": 1})));
         assert_eq!(core.delivered_at, core.completed_at);
         let d = delivery_from_wire(t, &ProjectId::new("p"), None);
         assert_eq!(d.answers, json!({"x": 1}));

@@ -5,11 +5,13 @@
 //! without (a task's `task_id`, a batch's `name`, ...) are required.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use labelmux_core::{lenient, Error, JsonMap, Result};
+use labelmux_core::{lenient, Error, JsonMap, RawJson, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 // ---------------------------------------------------------------------------------------------
 // Scale-specific helpers (the shared lenient ones are in `labelmux_core::lenient`)
@@ -85,9 +87,9 @@ pub struct ScaleTask {
     /// Type-specific creation parameters (`attachment`, `geometries`, ...).
     #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub params: JsonMap,
-    /// The result, once completed (for `error` tasks: what went wrong).
-    #[serde(default, deserialize_with = "lenient::opt_value")]
-    pub response: Option<Value>,
+    /// The result, once completed (for `error` tasks: what went wrong), as JSON text.
+    #[serde(default)]
+    pub response: Option<RawJson>,
     /// Free-form metadata.
     #[serde(default, deserialize_with = "lenient::map_or_empty")]
     pub metadata: JsonMap,
@@ -109,12 +111,43 @@ pub struct ScaleTask {
     /// Whether a callback delivery attempt got a 2xx.
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub callback_succeeded: Option<bool>,
-    /// The JSON as received.
+    /// The JSON as received (text; a slice of the page when the task came in a list).
     #[serde(skip)]
-    pub raw: Value,
+    pub raw: RawJson,
+}
+
+impl WithRaw for ScaleTask {
+    fn set_raw(&mut self, raw: Value) {
+        self.raw = RawJson::from(raw);
+    }
 }
 
 impl ScaleTask {
+    /// Decode a task from its JSON text, keeping the text as `raw` (no `Value` is built).
+    pub fn from_text(text: &str) -> Result<ScaleTask> {
+        let raw: &RawValue = serde_json::from_str(text)
+            .map_err(|e| Error::decode(format!("unexpected task from Scale: {e}")))?;
+        let mut task = Self::decode_object(raw.get())?;
+        task.raw = RawJson::from_raw_value(raw);
+        Ok(task)
+    }
+
+    /// A task of a page: decoded from its text, `raw` a slice of the page.
+    fn from_page(page: &Arc<String>, doc: &RawValue) -> Result<ScaleTask> {
+        let mut task = Self::decode_object(doc.get())?;
+        task.raw = RawJson::in_page(page, doc);
+        Ok(task)
+    }
+
+    fn decode_object(text: &str) -> Result<ScaleTask> {
+        // (A derived struct would also read an array, positionally; a task is an object.)
+        if !text.starts_with('{') {
+            return Err(Error::decode("unexpected task from Scale: not an object"));
+        }
+        serde_json::from_str(text)
+            .map_err(|e| Error::decode(format!("unexpected task from Scale: {e}")))
+    }
+
     /// The status, empty when Scale sent none.
     pub fn status_str(&self) -> &str {
         self.status.as_deref().unwrap_or("")
@@ -161,7 +194,47 @@ pub struct Tasklist {
     pub next_token: Option<String>,
 }
 
+/// A `GET /tasks` page read from its text: the tasks stay slices of it.
+#[derive(Deserialize)]
+struct TextPage<'a> {
+    #[serde(borrow)]
+    docs: Vec<&'a RawValue>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    total: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    limit: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    offset: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    has_more: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    next_token: Option<String>,
+}
+
 impl Tasklist {
+    /// Decode a `GET /tasks` body of the usual shape from its text, with no `Value` of the page
+    /// or of its tasks: each task's `raw` is a slice of the page. `None` when the body is not of
+    /// that shape or a task does not decode: then [`Tasklist::from_value`] (which accepts the
+    /// same pages) decodes it, or says what is wrong.
+    pub fn from_body(body: &[u8]) -> Option<Tasklist> {
+        let page = Arc::new(std::str::from_utf8(body).ok()?.to_owned());
+        let text: TextPage<'_> = serde_json::from_str(&page).ok()?;
+        let docs = text
+            .docs
+            .iter()
+            .map(|d| ScaleTask::from_page(&page, d))
+            .collect::<Result<Vec<ScaleTask>>>()
+            .ok()?;
+        Some(Tasklist {
+            total: text.total.unwrap_or(0),
+            limit: text.limit,
+            offset: text.offset,
+            has_more: text.has_more.unwrap_or(false),
+            next_token: text.next_token.filter(|t| !t.is_empty()),
+            docs,
+        })
+    }
+
     /// Decode a `GET /tasks` answer.
     pub fn from_value(value: Value) -> Result<Tasklist> {
         if !value.is_object() {
@@ -678,7 +751,6 @@ pub fn decode_assignments(value: Value) -> Result<StudioAssignments> {
 }
 
 with_raw!(
-    ScaleTask,
     QualityTask,
     ScaleBatch,
     ScaleBatchStatus,
@@ -729,7 +801,10 @@ mod tests {
                 .timestamp_millis()
         );
         assert_eq!(t.params["attachment"], json!("car"));
-        assert_eq!(t.response, Some(json!({"category": "big"})));
+        assert_eq!(
+            t.response.map(Value::from),
+            Some(json!({"category": "big"}))
+        );
         assert_eq!(t.tags, vec!["experiment_1", "owner:david"]);
         assert_eq!(t.unique_id.as_deref(), Some("product_experiment_dg3d9x83"));
         assert_eq!(t.audits.len(), 1);
@@ -782,6 +857,66 @@ mod tests {
         assert!(!last.has_more);
         assert_eq!(last.next_token, None);
         assert!(Tasklist::from_value(json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn task_pages_decode_the_same_from_text_and_from_values() {
+        let task = json!({
+            "task_id": "5c849c3fe95619006b071dd4", "type": "imageannotation",
+            "status": "completed", "project": "demo", "batch": "b1",
+            "created_at": "2024-05-01T12:00:00.123Z", "completed_at": 1714564800123i64,
+            "params": {"attachment": "https://x/1.jpg", "geometries": {"box": {"objects_to_annotate": ["car"]}}},
+            "response": {"annotations": [{"type": "box", "label": "car", "left": 1.5}]},
+            "metadata": {"i": 7}, "unique_id": "u-1", "tags": ["t"],
+            "customer_review_status": "accepted", "future": [1, {"x": null}]
+        });
+        // (body, whether the text decoder takes it)
+        let pages: Vec<(String, bool)> = vec![
+            (
+                json!({"docs": [task, {"task_id": 12, "status": null, "params": "odd", "response": null}],
+                       "total": "3", "limit": 100, "offset": 0, "has_more": true, "next_token": "nt_2"})
+                .to_string(),
+                true,
+            ),
+            (
+                serde_json::to_string_pretty(&json!({"docs": [task], "has_more": false, "next_token": ""}))
+                    .unwrap(),
+                true,
+            ),
+            (r#"{"docs":[],"total":0}"#.into(), true),
+            (r#"{"docs":[{"task_id":"a\u0062","response":"plain"}]}"#.into(), true),
+            // Left to the Value decoder: no docs, docs not a list, a task that is not one.
+            (r#"{"total":0}"#.into(), false),
+            (r#"{"docs":null}"#.into(), false),
+            (r#"{"docs":[{"status":"pending"}]}"#.into(), false),
+            (r#"{"docs":[[1]]}"#.into(), false),
+            (r#"[1,2]"#.into(), false),
+            ("not json".into(), false),
+        ];
+        for (body, text) in pages {
+            let from_text = Tasklist::from_body(body.as_bytes());
+            assert_eq!(from_text.is_some(), text, "{body}");
+            let from_value = serde_json::from_str::<Value>(&body)
+                .map_err(|e| Error::decode(e.to_string()))
+                .and_then(Tasklist::from_value);
+            if let Some(page) = from_text {
+                let general = from_value.unwrap();
+                assert_eq!(page, general, "{body}");
+                for (t, g) in page.docs.iter().zip(&general.docs) {
+                    assert_eq!(t.raw, g.raw, "{body}");
+                    assert_eq!(t.response, g.response, "{body}");
+                    assert!(body.contains(t.raw.as_str()), "raw is the page's text");
+                }
+            } else if body.contains("docs\":[{") {
+                assert!(from_value.is_err(), "{body}");
+            }
+        }
+        // A single task from its text keeps the text.
+        let text = task.to_string();
+        let t = ScaleTask::from_text(&text).unwrap();
+        assert_eq!(t.raw.as_str(), text);
+        assert_eq!(t, decode::<ScaleTask>(task, "task").unwrap());
+        assert!(ScaleTask::from_text("[1]").is_err());
     }
 
     #[test]

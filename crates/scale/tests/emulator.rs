@@ -173,7 +173,7 @@ async fn a_batch_of_500_with_a_repeated_key_lists_delivers_rejects_and_deletes()
     let t = e.scale.get_task(&e.project, &target).await.unwrap();
     assert_eq!(t.state, TaskState::Rejected);
     assert_eq!(
-        t.raw["customer_review_comments"],
+        t.raw.to_value()["customer_review_comments"],
         json!(["wrong box\nmissed a car"])
     );
     assert!(
@@ -514,7 +514,7 @@ async fn native_client_calls_round_trip() {
     assert_eq!(u.unique_id.as_deref(), Some("new-key"));
     let cleared = c.clear_task_unique_id(&t.task_id).await.unwrap();
     assert_eq!(cleared.unique_id, None);
-    assert!(cleared.raw.get("unique_id").is_none());
+    assert!(cleared.raw.to_value().get("unique_id").is_none());
     let canceled = c.cancel_task(&t.task_id, false).await.unwrap();
     assert_eq!(canceled.status.as_deref(), Some("canceled"));
     assert_eq!(
@@ -732,4 +732,78 @@ async fn emulated_reviewers_send_completed_work_back_for_rework() {
         .await
         .unwrap();
     assert_eq!(again.state, TaskState::Completed);
+}
+
+#[tokio::test]
+async fn task_pages_seek_to_their_token_and_keep_the_first_pages_total() {
+    let e = env().await;
+    create(&e, "paged", (0..250).map(spec).collect()).await;
+    create(&e, "other", (250..260).map(spec).collect()).await;
+    let client = e.scale.client();
+    let mut seen = Vec::new();
+    let mut totals = Vec::new();
+    let mut token = None;
+    for batch in [None, Some("paged")] {
+        loop {
+            let page = client
+                .tasks(&TasksQuery {
+                    project: Some(e.project.as_str().to_owned()),
+                    batch: batch.map(str::to_owned),
+                    limit: Some(100),
+                    next_token: token.clone(),
+                    ..TasksQuery::default()
+                })
+                .await
+                .unwrap();
+            totals.push(page.total);
+            seen.extend(page.docs.iter().map(|t| t.task_id.clone()));
+            token = page.next_token;
+            if !page.has_more {
+                break;
+            }
+        }
+        let expected = if batch.is_some() { 250 } else { 260 };
+        assert_eq!(seen.len(), expected);
+        assert_eq!(seen.iter().collect::<HashSet<_>>().len(), expected);
+        assert!(totals.iter().all(|&t| t == expected as u64), "{totals:?}");
+        seen.clear();
+        totals.clear();
+    }
+    // A page is found from its token alone: the total travels in it and is not recounted.
+    let first = client
+        .tasks(&TasksQuery {
+            project: Some(e.project.as_str().to_owned()),
+            limit: Some(100),
+            ..TasksQuery::default()
+        })
+        .await
+        .unwrap();
+    let token = first.next_token.unwrap();
+    let (index, total) = token
+        .strip_prefix("nt_")
+        .and_then(|t| t.split_once('_'))
+        .unwrap();
+    assert_eq!(usize::from_str_radix(total, 16).unwrap(), 260);
+    let page = client
+        .tasks(&TasksQuery {
+            project: Some(e.project.as_str().to_owned()),
+            limit: Some(100),
+            next_token: Some(format!("nt_{index}_7")),
+            ..TasksQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 7);
+    assert_eq!(page.docs[0].task_id, seen_first_of_second_page(&e).await);
+}
+
+async fn seen_first_of_second_page(e: &Env) -> String {
+    let all: Vec<_> = e
+        .scale
+        .client()
+        .get_tasks(TasksQuery::project(e.project.as_str()))
+        .try_collect()
+        .await
+        .unwrap();
+    all[100].task_id.clone()
 }

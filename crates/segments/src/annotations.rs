@@ -42,14 +42,15 @@ impl Normalize for SegmentsAnnotations {
     /// [`Normalize::label_schema`] reads them), then from task attributes in the delivery's raw
     /// document; an id named by neither stays the id as text.
     fn normalize_in(&self, delivery: &Delivery, schema: &LabelSchema) -> NormalizedLabels {
-        let mut names = category_names(&delivery.raw);
+        let raw = delivery.raw.to_value();
+        let mut names = category_names(&raw);
         for c in schema.categories() {
             if let Some(id) = &c.vendor_id {
                 names.entry(id.clone()).or_insert_with(|| c.name.clone());
             }
         }
-        let mut out = normalize_attributes(&delivery.answers, &names);
-        out.image = image_info(&delivery.raw);
+        let mut out = normalize_attributes(&delivery.answers.to_value(), &names);
+        out.image = image_info(&raw);
         out
     }
 

@@ -8,8 +8,8 @@
 use crate::wire::{CreateSampleRequest, LabelStatus, Sample, SampleLabel};
 use chrono::{DateTime, Utc};
 use labelmux_core::{
-    BatchId, Delivery, DeliveryId, Error, JsonMap, ProjectId, Result, ReviewState, Task, TaskId,
-    TaskSpec, TaskState, Vendor,
+    BatchId, Delivery, DeliveryId, Error, JsonMap, ProjectId, RawJson, Result, ReviewState, Task,
+    TaskId, TaskSpec, TaskState, Vendor,
 };
 use serde_json::Value;
 
@@ -158,8 +158,8 @@ pub fn task_of(sample: &Sample, project: &ProjectId, delivery_status: &LabelStat
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default(),
-        answers,
-        raw: sample.raw.clone(),
+        answers: answers.map(RawJson::from),
+        raw: RawJson::from_value(&sample.raw),
     }
 }
 
@@ -193,8 +193,8 @@ pub fn delivery_of(
         review: Some(review_of(&status)),
         delivered_at: updated,
         updated_at: updated,
-        answers,
-        raw: sample.raw.clone(),
+        answers: RawJson::from(answers),
+        raw: RawJson::from_value(&sample.raw),
         checkpoint,
     }
 }
@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(t.state, TaskState::Approved);
         assert_eq!(t.priority, Some(3));
         assert_eq!(t.inputs["image"]["url"], "x");
-        assert_eq!(t.answers, Some(json!({"annotations": []})));
+        assert_eq!(t.answers.map(Value::from), Some(json!({"annotations": []})));
         assert!(t.delivered_at.is_some());
         let d = delivery_of(&s, &p, "ground-truth", None);
         assert_eq!(d.id.as_str(), "u1/ground-truth");

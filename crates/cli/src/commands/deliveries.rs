@@ -143,10 +143,32 @@ async fn make_durable(
     Ok(())
 }
 
-/// Pull `query` into `writer`. The file is fsynced whenever the stream must wait for the
-/// vendor (a page boundary), every [`SYNC_EVERY_ITEMS`] deliveries or [`SYNC_EVERY`], and at
-/// the end; with `consumer`, each sync is followed by a commit of the last checkpoint written.
-/// On a vendor error or `interrupt`, what was written is made durable and committed first.
+/// Between pages: a consumer pull makes what it wrote durable and commits its cursor (a
+/// cursor must never run ahead of the file); a pull without a consumer has nothing to commit,
+/// so it only hands its bytes to the kernel with a writeback hint, and syncs once at the end.
+async fn between_pages(
+    provider: &impl Provider,
+    project: &ProjectId,
+    consumer: Option<&str>,
+    writer: &mut DeliveryWriter,
+    pending: &mut Option<Checkpoint>,
+    outcome: &mut PullOutcome,
+) -> Result<(), CliError> {
+    if consumer.is_some() {
+        make_durable(provider, project, consumer, writer, pending, outcome).await
+    } else {
+        writer
+            .write_behind()
+            .map_err(|e| CliError::io(format!("cannot write {}", writer.path().display()), e))
+    }
+}
+
+/// Pull `query` into `writer`. With `consumer`, the file is fsynced whenever the stream must
+/// wait for the vendor (a page boundary), every [`SYNC_EVERY_ITEMS`] deliveries or
+/// [`SYNC_EVERY`], and each sync is followed by a commit of the last checkpoint written.
+/// Without one (`--since`, `--all`), those points only start writeback, and the file is synced
+/// once, at the end. On a vendor error or `interrupt`, what was written is made durable (and
+/// committed) first.
 /// With `output` (the file's lock), each commit carries the file's durable length. Commits are
 /// made while the delivery stream (which holds the consumer's lock) is alive.
 pub(crate) async fn pull_into(
@@ -173,8 +195,8 @@ pub(crate) async fn pull_into(
             Some(item) => item,
             None => {
                 // The stream has to wait for the vendor: a good moment to make the page durable.
-                if writer.unsynced() > 0 {
-                    make_durable(
+                if writer.unflushed() > 0 {
+                    between_pages(
                         provider,
                         project,
                         consumer,
@@ -228,8 +250,8 @@ pub(crate) async fn pull_into(
                     pending = d.checkpoint;
                 }
                 bar.inc(1);
-                if writer.unsynced() >= SYNC_EVERY_ITEMS || last_sync.elapsed() >= SYNC_EVERY {
-                    make_durable(
+                if writer.unflushed() >= SYNC_EVERY_ITEMS || last_sync.elapsed() >= SYNC_EVERY {
+                    between_pages(
                         provider,
                         project,
                         consumer,
@@ -361,6 +383,17 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
         ));
     };
     let format = a.format.unwrap_or_else(|| DeliveryFormat::from_path(&out));
+    if a.raw && format != DeliveryFormat::Jsonl {
+        return Err(CliError::usage(format!(
+            "--raw adds the vendor's record to JSONL lines; {} has no place for it (pull JSONL, or Parquet/Delta, which always keep it)",
+            match format {
+                DeliveryFormat::Csv => "CSV",
+                DeliveryFormat::Coco => "COCO",
+                DeliveryFormat::Yolo => "YOLO",
+                _ => "this format",
+            }
+        )));
+    }
     if matches!(format, DeliveryFormat::Coco | DeliveryFormat::Yolo) {
         return super::export::pull_export(ctx, &provider, &project, query, &out, format).await;
     }
@@ -398,7 +431,8 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
     };
     let mut writer = opened
         .map_err(|e| CliError::io(format!("cannot open {}", out.display()), e))?
-        .with_annotations(provider.vendor());
+        .with_annotations(provider.vendor())
+        .with_raw(a.raw);
     if writer.uncommitted_bytes() > 0 {
         ctx.note(format!(
             "{} held {} bytes written after consumer `{}`'s last commit by a run that stopped before its next one; they were removed and are pulled again.",
@@ -521,8 +555,8 @@ mod tests {
             project_id: ProjectId::new("p"),
             batch_id: None,
             delivered_at: None,
-            answers: json!({"label": i}),
-            raw: json!({}),
+            answers: json!({"label": i}).into(),
+            raw: json!({}).into(),
             checkpoint: Some(Checkpoint(json!(i))),
         }
     }
@@ -643,5 +677,40 @@ mod tests {
         .await;
         assert!(p.commits.lock().unwrap().is_empty());
         assert_eq!(std::fs::read_to_string(&p.file).unwrap().lines().count(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_pull_without_a_consumer_syncs_once_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = fake(&dir, false);
+        let bar = Bars::hidden().items("deliveries", "pulling");
+        // The stream waits between d2 and d3 (a page boundary), then forever: interrupted.
+        let mut w = DeliveryWriter::open(&p.file, DeliveryFormat::Jsonl, false).unwrap();
+        let outcome = pull_into(
+            &p,
+            &ProjectId::new("p"),
+            DeliveryQuery::all(),
+            &mut w,
+            &bar,
+            tokio::time::sleep(Duration::from_millis(200)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.written, 3);
+        assert_eq!(w.syncs(), 1, "one sync, at the end");
+        assert_eq!(std::fs::read_to_string(&p.file).unwrap().lines().count(), 3);
+        // A consumer pull of the same stream syncs at the page boundary too.
+        let mut w = DeliveryWriter::open(&p.file, DeliveryFormat::Jsonl, true).unwrap();
+        pull_into(
+            &p,
+            &ProjectId::new("p"),
+            DeliveryQuery::since_last_call("etl"),
+            &mut w,
+            &bar,
+            tokio::time::sleep(Duration::from_millis(200)),
+        )
+        .await
+        .unwrap();
+        assert!(w.syncs() >= 2, "{}", w.syncs());
     }
 }

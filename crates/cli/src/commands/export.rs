@@ -32,7 +32,7 @@ impl Exporter {
     ) -> Result<(), CliError> {
         let labels = normalize_in(vendor, d, schema);
         // Classes the task declares (Scale geometries) are numbered in the vendor's order.
-        if let Some(declared) = normalizer_for(vendor).map(|n| n.label_schema(&d.raw)) {
+        if let Some(declared) = normalizer_for(vendor).map(|n| n.label_schema(&d.raw.to_value())) {
             match self {
                 Exporter::Coco(w) => w.declare(&declared),
                 Exporter::Yolo(w) => w.declare(&declared),

@@ -858,7 +858,7 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
                 row.push(
                     task.answers
                         .as_ref()
-                        .map(output::pretty)
+                        .map(|a| output::pretty(&a.to_value()))
                         .unwrap_or_else(|| "-".to_owned()),
                 );
             }

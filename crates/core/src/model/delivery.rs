@@ -1,6 +1,6 @@
 //! Deliveries: finished labels ([`Delivery`]) and how to pull them ([`DeliveryQuery`]).
 
-use super::{string_enum_serde, BatchRef, Extensions};
+use super::{string_enum_serde, BatchRef, Extensions, RawJson};
 use crate::{BatchId, DeliveryId, ProjectId, TaskId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,12 @@ string_enum_serde!(ReviewState);
 /// A finished label, ready to be taken by the client. One task can have several deliveries: one
 /// per label under consensus (Labelbox), one per labelset (Segments), and a new revision each
 /// time a label is updated; [`Delivery::id`] with [`Delivery::updated_at`] tells them apart.
+///
+/// `answers` and `raw` are the vendor's JSON as text ([`RawJson`]): read them with
+/// [`RawJson::to_value`] or [`RawJson::parse`]. Adapters decode a page of deliveries at once,
+/// and a delivery's `answers` and `raw` are slices of that page's text, so keeping one delivery
+/// keeps its page (a few hundred KB) in memory; call [`Delivery::detach`] before storing
+/// deliveries for long.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     /// The label delivered (the task id on Sama and Scale).
@@ -70,10 +76,10 @@ pub struct Delivery {
     /// The label's revision: when it was last changed, where the vendor says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
-    /// The answers, vendor-native JSON.
-    pub answers: Value,
-    /// The vendor's JSON, unchanged.
-    pub raw: Value,
+    /// The answers, vendor-native JSON (`null` when the vendor sent none).
+    pub answers: RawJson,
+    /// The vendor's JSON record of the label, unchanged (it includes the answers).
+    pub raw: RawJson,
     /// For client-side consumer cursors: the position to commit once this delivery is safely
     /// stored (see `Provider::commit_consumer`). `None` where the vendor keeps the cursor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +91,13 @@ impl Delivery {
     /// revision has seen this delivery.
     pub fn revision(&self) -> (&DeliveryId, Option<DateTime<Utc>>) {
         (&self.id, self.updated_at.or(self.delivered_at))
+    }
+
+    /// Copy `answers` and `raw` out of the page they were decoded from, so that keeping this
+    /// delivery no longer keeps the page in memory (one allocation, the size of `raw`, when the
+    /// answers lie inside `raw`; nothing when already detached). See [`RawJson`].
+    pub fn detach(&mut self) {
+        RawJson::detach_pair(&mut self.raw, &mut self.answers);
     }
 
     /// Whether this delivery falls before `until` ([`DeliveryQuery::until`], exclusive); one
@@ -248,8 +261,8 @@ mod tests {
             review: None,
             delivered_at: Some(t0),
             updated_at: None,
-            answers: Value::Null,
-            raw: Value::Null,
+            answers: RawJson::null(),
+            raw: RawJson::null(),
             checkpoint: None,
         };
         assert_eq!(d.revision(), (&DeliveryId::new("label-1"), Some(t0)));

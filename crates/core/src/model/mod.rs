@@ -14,6 +14,7 @@ mod delivery;
 mod extensions;
 mod input_mapping;
 mod project;
+mod raw_json;
 mod task;
 
 pub use annotation::*;
@@ -23,6 +24,7 @@ pub use delivery::*;
 pub use extensions::*;
 pub use input_mapping::*;
 pub use project::*;
+pub use raw_json::RawJson;
 pub use task::*;
 
 /// A JSON object, as task inputs, pre-annotations and metadata are.

@@ -1,7 +1,7 @@
 //! Tasks: what is sent ([`TaskSpec`]), what the vendor reports ([`Task`]), their
 //! [`TaskState`], and how to list them ([`TaskFilter`]).
 
-use super::{string_enum_serde, BatchRef, Extensions, JsonMap};
+use super::{string_enum_serde, BatchRef, Extensions, JsonMap, RawJson};
 use crate::{BatchId, Error, ProjectId, Result, TaskId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -265,9 +265,9 @@ pub struct Task {
     /// Task inputs.
     pub inputs: JsonMap,
     /// The answers (vendor-native JSON), when present.
-    pub answers: Option<Value>,
-    /// The vendor's JSON for this task, unchanged.
-    pub raw: Value,
+    pub answers: Option<RawJson>,
+    /// The vendor's JSON for this task, unchanged (as text; see [`RawJson`]).
+    pub raw: RawJson,
 }
 
 /// Filters for listing tasks. Every filter is optional; a vendor that cannot apply one refuses

@@ -5,7 +5,8 @@
 //! names may contain `/`), so 401 / 404 answers carry Scale's `{"status_code", "error"}` body
 //! consistently. Every success is HTTP 200, creations included. Emulator choices where Scale is
 //! undocumented: time filters are inclusive; `/tasks` lists in creation order with an opaque
-//! `next_token`; an unknown task type or project in a task creation is a 400; auditing a task
+//! `next_token` (it carries where the next page starts and the `total` counted on the first
+//! page, so a listing costs O(N) in all); an unknown task type or project in a task creation is a 400; auditing a task
 //! that is not completed is a 400; the audit answer is the task; an audit rejection sends the
 //! task back for rework (the lifecycle completes it again, `customer_review_status: fixed`);
 //! batch callbacks carry `{"batch", "status"}`; callbacks are POSTed (`http://` or `https://`),

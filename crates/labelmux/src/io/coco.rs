@@ -338,8 +338,8 @@ mod tests {
             review: None,
             delivered_at: None,
             updated_at: None,
-            answers: Value::Null,
-            raw: Value::Null,
+            answers: labelmux_core::RawJson::null(),
+            raw: labelmux_core::RawJson::null(),
             checkpoint: None,
         }
     }

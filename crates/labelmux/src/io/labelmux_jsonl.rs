@@ -3,15 +3,16 @@
 //!
 //! Each line is a [`Record`]: the delivery's identity (`task_id`, `external_key`, `project_id`,
 //! `batch_id`, `delivered_at`, `vendor`), the `image` (url, file name, width, height), the
-//! `annotations`, what was `not_normalized` and why, and the untouched vendor `answers`.
-//! [`read_records`] reads a file back.
+//! `annotations`, what was `not_normalized` and why, and the untouched vendor `answers`, once.
+//! The vendor's whole `raw` record is added only on request (`labelmux deliveries pull --raw`,
+//! [`Record::with_raw`]). [`read_records`] reads a file back, also files written by earlier
+//! releases (which always carried `raw`).
 
 use labelmux_core::{
-    Annotation, BatchId, Delivery, ImageInfo, NormalizedLabels, NotNormalized, ProjectId, TaskId,
-    Vendor,
+    Annotation, BatchId, Delivery, ImageInfo, NormalizedLabels, NotNormalized, ProjectId, RawJson,
+    TaskId, Vendor,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::io::{self, BufRead, Write};
 
 /// One line of a labelmux JSONL file.
@@ -42,9 +43,13 @@ pub struct Record {
     /// What did not normalise, and why.
     #[serde(default)]
     pub not_normalized: Vec<NotNormalized>,
-    /// The vendor's answers, untouched.
+    /// The vendor's answers, untouched (JSON text, written as it came).
     #[serde(default)]
-    pub answers: Value,
+    pub answers: RawJson,
+    /// The vendor's whole record of the delivery (it holds the answers a second time): only
+    /// when asked for ([`Record::with_raw`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<RawJson>,
 }
 
 impl Record {
@@ -61,7 +66,14 @@ impl Record {
             annotations: labels.annotations,
             not_normalized: labels.not_normalized,
             answers: delivery.answers.clone(),
+            raw: None,
         }
+    }
+
+    /// Also carry the delivery's raw vendor record.
+    pub fn with_raw(mut self, delivery: &Delivery) -> Record {
+        self.raw = Some(delivery.raw.clone());
+        self
     }
 }
 
@@ -95,7 +107,7 @@ pub fn read_records(input: impl BufRead) -> impl Iterator<Item = io::Result<Reco
 mod tests {
     use super::*;
     use labelmux_core::{AnnotationKind, DeliveryId};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn round_trips_with_annotations_and_errors() {
@@ -110,8 +122,8 @@ mod tests {
             delivered_at: None,
             updated_at: None,
             answers: json!({"annotations": [{"type": "box", "label": "car", "left": 1, "top": 2, "width": 3, "height": 4},
-                                            {"type": "box", "label": "bad"}]}),
-            raw: json!({"type": "imageannotation", "params": {"attachment": "https://x/1.jpg"}}),
+                                            {"type": "box", "label": "bad"}]}).into(),
+            raw: json!({"type": "imageannotation", "params": {"attachment": "https://x/1.jpg"}}).into(),
             checkpoint: None,
         };
         let mut buf = Vec::new();
@@ -133,5 +145,44 @@ mod tests {
         assert!(records[1].not_normalized[0].detail.contains("Labelbox"));
         let err = read_records(&b"{\n"[..]).next().unwrap().unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn answers_are_written_once_and_raw_only_on_request() {
+        let d = Delivery {
+            id: DeliveryId::new("t1"),
+            task_id: TaskId::new("t1"),
+            external_key: None,
+            project_id: ProjectId::new("p"),
+            batch_id: None,
+            labelset: None,
+            review: None,
+            delivered_at: None,
+            updated_at: None,
+            answers: r#"{"label": "a-very-distinct-answer"}"#.parse().unwrap(),
+            raw: r#"{"id": "t1", "answers": {"label": "a-very-distinct-answer"}}"#
+                .parse()
+                .unwrap(),
+            checkpoint: None,
+        };
+        let labels = NormalizedLabels::default();
+        let line = serde_json::to_string(&Record::new(Vendor::Sama, &d, labels.clone())).unwrap();
+        assert_eq!(line.matches("a-very-distinct-answer").count(), 1, "{line}");
+        assert!(!line.contains("\"raw\""), "{line}");
+        // The answers' text is written as the vendor sent it.
+        assert!(
+            line.contains(r#""answers":{"label": "a-very-distinct-answer"}"#),
+            "{line}"
+        );
+        let with_raw = Record::new(Vendor::Sama, &d, labels).with_raw(&d);
+        let line = serde_json::to_string(&with_raw).unwrap();
+        assert_eq!(line.matches("a-very-distinct-answer").count(), 2, "{line}");
+        let back: Record = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, with_raw);
+        // A line of the earlier format (raw always there, answers as a tree) reads back.
+        let old = r#"{"task_id":"t9","external_key":null,"project_id":"p","batch_id":null,"delivered_at":null,"answers":{"x":[1,2]},"raw":{"id":"t9"},"vendor":"sama","image":{},"annotations":[],"not_normalized":[]}"#;
+        let rec = read_records(old.as_bytes()).next().unwrap().unwrap();
+        assert_eq!(rec.answers, json!({"x": [1, 2]}));
+        assert_eq!(rec.raw.map(Value::from), Some(json!({"id": "t9"})));
     }
 }

@@ -228,7 +228,6 @@ fn csv_field(s: &str) -> String {
 mod tests {
     use super::*;
     use labelmux_core::{Annotation, DeliveryId, ProjectId, TaskId};
-    use serde_json::Value;
 
     fn delivery(task: &str, key: Option<&str>) -> Delivery {
         Delivery {
@@ -241,8 +240,8 @@ mod tests {
             review: None,
             delivered_at: None,
             updated_at: None,
-            answers: Value::Null,
-            raw: Value::Null,
+            answers: labelmux_core::RawJson::null(),
+            raw: labelmux_core::RawJson::null(),
             checkpoint: None,
         }
     }

@@ -418,33 +418,34 @@ pub(crate) fn list_tasks(emu: &ScaleEmulator, q: &Query) -> HResult {
         .map_err(bad_request)?
         .unwrap_or(false);
     q.bool("include_attachment_url").map_err(bad_request)?;
-    let start = match q.get("next_token") {
-        None => 0,
-        Some(tok) => tok
-            .strip_prefix("nt_")
-            .and_then(|h| usize::from_str_radix(h, 16).ok())
-            .ok_or_else(|| {
-                bad_request("Parameter is invalid, reason: \"next_token\" is invalid")
-            })?,
+    // The token is the index of the page's first task and the listing's total, counted once on
+    // the first page: each page seeks to its start instead of rescanning from the beginning,
+    // so a full listing costs O(N), not O(N^2 / limit). (A token without the total, as earlier
+    // releases wrote it, is still accepted; the total is then counted again.)
+    let (start, known_total) = match q.get("next_token") {
+        None => (0, None),
+        Some(tok) => parse_next_token(tok).ok_or_else(|| {
+            bad_request("Parameter is invalid, reason: \"next_token\" is invalid")
+        })?,
     };
     let st = emu.read();
-    // With a batch filter only that batch's tasks are scanned.
+    // With a batch filter only that batch's tasks are scanned (its task indexes ascend).
     let candidates: Box<dyn Iterator<Item = usize> + '_> = match &filter.batch {
         Some(b) => match st.batch(b) {
-            Some(rec) => Box::new(rec.tasks.iter().copied()),
+            Some(rec) => {
+                let from = rec.tasks.partition_point(|&i| i < start);
+                Box::new(rec.tasks[from..].iter().copied())
+            }
             None => Box::new(std::iter::empty()),
         },
-        None => Box::new(0..st.tasks.len()),
+        None => Box::new(start.min(st.tasks.len())..st.tasks.len()),
     };
-    let mut total = 0usize;
     let mut docs = Vec::new();
     let mut next = None;
+    // Tasks before `start` that match: only counted on the first page (start 0: none).
+    let mut total = 0usize;
     for i in candidates {
         if !filter.matches(&st.tasks[i]) {
-            continue;
-        }
-        total += 1;
-        if i < start {
             continue;
         }
         if docs.len() < limit {
@@ -454,10 +455,25 @@ pub(crate) fn list_tasks(emu: &ScaleEmulator, q: &Query) -> HResult {
             } else {
                 t.render()
             });
-        } else if next.is_none() {
-            next = Some(i);
+            total += 1;
+        } else {
+            if next.is_none() {
+                next = Some(i);
+            }
+            if known_total.is_some() {
+                break;
+            }
+            total += 1;
         }
     }
+    let total = match known_total {
+        Some(t) => t,
+        None if start == 0 => total,
+        // An old-style token: count everything that matches.
+        None => (0..st.tasks.len())
+            .filter(|&i| filter.matches(&st.tasks[i]))
+            .count(),
+    };
     let mut page = json!({
         "docs": docs,
         "total": total,
@@ -466,9 +482,19 @@ pub(crate) fn list_tasks(emu: &ScaleEmulator, q: &Query) -> HResult {
         "has_more": next.is_some(),
     });
     if let Some(n) = next {
-        page["next_token"] = json!(format!("nt_{n:x}"));
+        page["next_token"] = json!(format!("nt_{n:x}_{total:x}"));
     }
     Ok(ok(&page))
+}
+
+/// `nt_<first index>_<total>` (hexadecimal), or `nt_<first index>`.
+fn parse_next_token(token: &str) -> Option<(usize, Option<usize>)> {
+    let rest = token.strip_prefix("nt_")?;
+    let hex = |h: &str| usize::from_str_radix(h, 16).ok();
+    match rest.split_once('_') {
+        Some((index, total)) => Some((hex(index)?, Some(hex(total)?))),
+        None => Some((hex(rest)?, None)),
+    }
 }
 
 pub(crate) fn create_quality_task(

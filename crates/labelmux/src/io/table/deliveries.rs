@@ -24,7 +24,7 @@ use arrow_array::builder::{StringBuilder, TimestampMicrosecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
-use labelmux_core::Delivery;
+use labelmux_core::{Delivery, RawJson};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -66,10 +66,23 @@ pub fn delivery_schema() -> SchemaRef {
 }
 
 /// The vendor's own task state, where its payload carries one as a string.
-fn vendor_state(raw: &Value) -> Option<&str> {
-    ["state", "status"]
-        .iter()
-        .find_map(|k| raw.get(*k).and_then(Value::as_str))
+fn vendor_state(raw: &RawJson) -> Option<String> {
+    /// The two members a vendor's state may be in; the rest of the record is skipped.
+    #[derive(serde::Deserialize)]
+    struct States {
+        #[serde(default)]
+        state: Option<Value>,
+        #[serde(default)]
+        status: Option<Value>,
+    }
+    if !raw.is_object() {
+        return None;
+    }
+    let s = raw.parse::<States>().ok()?;
+    [s.state, s.status].into_iter().find_map(|v| match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    })
 }
 
 /// Collects deliveries into record batches of the [`delivery_schema`].
@@ -89,7 +102,6 @@ pub struct DeliveryBatchBuilder {
     answers: StringBuilder,
     raw: StringBuilder,
     len: usize,
-    json: String,
 }
 
 impl DeliveryBatchBuilder {
@@ -110,7 +122,6 @@ impl DeliveryBatchBuilder {
             answers: StringBuilder::new(),
             raw: StringBuilder::new(),
             len: 0,
-            json: String::new(),
         }
     }
 
@@ -129,13 +140,9 @@ impl DeliveryBatchBuilder {
         self.review
             .append_option(d.review.as_ref().map(|r| r.as_str()));
         self.vendor_state.append_option(vendor_state(&d.raw));
-        // `Value`'s Display is its compact JSON text (it cannot fail).
-        self.json.clear();
-        self.json.push_str(&d.answers.to_string());
-        self.answers.append_value(&self.json);
-        self.json.clear();
-        self.json.push_str(&d.raw.to_string());
-        self.raw.append_value(&self.json);
+        // The vendor's JSON text as it came.
+        self.answers.append_value(d.answers.as_str());
+        self.raw.append_value(d.raw.as_str());
         self.len += 1;
     }
 
