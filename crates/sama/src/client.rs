@@ -1035,7 +1035,7 @@ async fn task_page<T: DeserializeOwned>(
 
 /// The id of a task kept as raw JSON, hashed for the progress guard of a listing (the whole
 /// text when it has no readable id).
-fn raw_task_key(raw: &RawValue) -> u64 {
+pub(crate) fn raw_task_key(raw: &RawValue) -> u64 {
     #[derive(serde::Deserialize)]
     struct IdOnly {
         #[serde(deserialize_with = "labelmux_core::lenient::string_or_number")]

@@ -8,10 +8,14 @@
 //! `docs/decisions/0012-exactly-once-pulls.md`).
 
 use crate::client::{
-    decode_raw_task, CreateBatchOptions, DecodedPage, DeliveredTasksQuery, MultiTaskStatusQuery,
+    decode_raw_task, raw_task_key, CreateBatchOptions, DecodedPage, DeliveredTasksQuery, MultiTaskStatusQuery,
     SamaClient, DEFAULT_TASKS_FILE_NAME,
 };
-use crate::mapping::{batch_from_job, build_record, task_from_wire, BATCH_EXTENSIONS};
+use crate::mapping::{
+    batch_from_job, build_record, delivery_from_value, task_from_wire, BATCH_EXTENSIONS,
+};
+use labelmux_core::paginate::ProgressGuard;
+use labelmux_core::RawJson;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
@@ -294,6 +298,8 @@ struct ConsumerWalk {
     tracker: KeysetTracker,
     until: Option<DateTime<Utc>>,
     done: bool,
+    /// Ends the walk when the server stops making progress (the same page again and again).
+    guard: ProgressGuard,
 }
 
 impl ConsumerWalk {
@@ -309,12 +315,13 @@ impl ConsumerWalk {
             .delivered_tasks_page(&self.project, &self.feed, self.page)
             .await?;
         let full = page.next.is_some();
+        self.guard
+            .page(page.items.iter().map(|t| raw_task_key(t)), full)?;
         let mut out = Vec::with_capacity(page.items.len());
         let mut previous: Option<(DateTime<Utc>, String)> = None;
         for raw in page.items {
             let value = decode_raw_task::<Value>(&raw, Self::OP)?;
-            drop(raw);
-            let mut d = delivery_from_value(value, &self.project, &self.options)
+            let mut d = delivery_from_value(&value, RawJson::from(raw), &self.project, &self.options)
                 .map_err(|e| op_err(e, Self::OP))?;
             if let Some(at) = d.delivered_at {
                 let key = (at, d.id.as_str().to_owned());
@@ -393,6 +400,7 @@ impl SamaProvider {
                 tracker: KeysetTracker::new(scope, start.as_ref()),
                 until,
                 done: false,
+                guard: ProgressGuard::new(VENDOR, "get_delivered_tasks"),
             };
             Ok::<_, Error>(
                 stream::try_unfold(walk, |mut walk| async move {

@@ -82,7 +82,8 @@ async fn every_sama_listing_ends_when_the_same_page_comes_back() {
     for (op, what) in [
         ("get_multi_task_status", 0),
         ("get_delivered_tasks", 1),
-        ("get_delivered_tasks_since_last_call", 2),
+        // A consumer walks the delivered feed (decision 0012), with its own guard.
+        ("get_delivered_tasks", 2),
     ] {
         let (sama, hits) = same_page_forever().await;
         let stream = match what {
