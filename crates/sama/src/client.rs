@@ -1104,16 +1104,18 @@ pub(crate) struct PageGuard(std::sync::Arc<std::sync::Mutex<ProgressGuard>>);
 
 impl PageGuard {
     fn new(op: &'static str) -> Self {
-        PageGuard(std::sync::Arc::new(std::sync::Mutex::new(ProgressGuard::new(
-            VENDOR, op,
-        ))))
+        PageGuard(std::sync::Arc::new(std::sync::Mutex::new(
+            ProgressGuard::new(VENDOR, op),
+        )))
     }
 
     fn check(&self, fingerprint: u64, tasks: usize, more: bool) -> Result<()> {
-        let mut g = self
-            .0
-            .lock()
-            .map_err(|_| Error::new(labelmux_core::ErrorKind::Internal, "progress guard poisoned"))?;
+        let mut g = self.0.lock().map_err(|_| {
+            Error::new(
+                labelmux_core::ErrorKind::Internal,
+                "progress guard poisoned",
+            )
+        })?;
         let ids = (tasks > 0).then_some(fingerprint);
         g.page(ids, more)
     }

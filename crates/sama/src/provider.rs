@@ -8,21 +8,21 @@
 //! `docs/decisions/0012-exactly-once-pulls.md`).
 
 use crate::client::{
-    decode_raw_task, raw_task_key, CreateBatchOptions, DecodedPage, DeliveredTasksQuery, MultiTaskStatusQuery,
-    SamaClient, DEFAULT_TASKS_FILE_NAME,
+    decode_raw_task, raw_task_key, CreateBatchOptions, DecodedPage, DeliveredTasksQuery,
+    MultiTaskStatusQuery, SamaClient, DEFAULT_TASKS_FILE_NAME,
 };
 use crate::mapping::{
     batch_from_job, build_record, delivery_from_value, task_from_wire, BATCH_EXTENSIONS,
 };
-use labelmux_core::paginate::ProgressGuard;
-use labelmux_core::RawJson;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use labelmux_core::cursor::{
     ConsumerCursors, CursorStore, KeysetPosition, KeysetTracker, OutputMark,
 };
+use labelmux_core::paginate::ProgressGuard;
 use labelmux_core::transport::redact::redact_url;
+use labelmux_core::RawJson;
 use labelmux_core::{
     error_stream, Batch, BatchId, BatchReceipt, BatchRef, BatchSpec, BulkReport, Capabilities,
     Checkpoint, DeleteReport, Delivery, DeliveryQuery, DeliverySince, Error, ErrorKind, Operation,
@@ -321,8 +321,9 @@ impl ConsumerWalk {
         let mut previous: Option<(DateTime<Utc>, String)> = None;
         for raw in page.items {
             let value = decode_raw_task::<Value>(&raw, Self::OP)?;
-            let mut d = delivery_from_value(&value, RawJson::from(raw), &self.project, &self.options)
-                .map_err(|e| op_err(e, Self::OP))?;
+            let mut d =
+                delivery_from_value(&value, RawJson::from(raw), &self.project, &self.options)
+                    .map_err(|e| op_err(e, Self::OP))?;
             if let Some(at) = d.delivered_at {
                 let key = (at, d.id.as_str().to_owned());
                 if let Some(p) = previous.as_ref().filter(|p| key < **p) {
@@ -918,6 +919,7 @@ impl Provider for SamaProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use labelmux_core::cursor::MemoryCursorStore;
     use labelmux_core::transport::{SecretString, TransportConfig};
 
     #[test]
@@ -928,14 +930,14 @@ mod tests {
             TransportConfig::default(),
         )
         .unwrap();
-        let default = SamaProvider::new(client.clone());
+        let default = SamaProvider::new(client.clone(), MemoryCursorStore::new());
         assert_eq!(
             default.client().read_ahead().bytes,
             crate::client::DEFAULT_READ_AHEAD_BYTES
         );
         let options: SamaOptions =
             serde_json::from_value(serde_json::json!({"read_ahead_mib": 3})).unwrap();
-        let small = SamaProvider::with_options(client, options);
+        let small = SamaProvider::with_options(client, MemoryCursorStore::new(), options);
         assert_eq!(small.client().read_ahead().bytes, 3 * 1024 * 1024);
         assert_eq!(
             small.client().read_ahead().pages,

@@ -153,9 +153,13 @@ async fn between_pages(
     writer: &mut DeliveryWriter,
     pending: &mut Option<Checkpoint>,
     outcome: &mut PullOutcome,
+    output: Option<&mut OutputLock>,
 ) -> Result<(), CliError> {
     if consumer.is_some() {
-        make_durable(provider, project, consumer, writer, pending, outcome).await
+        make_durable(
+            provider, project, consumer, writer, pending, outcome, output,
+        )
+        .await
     } else {
         writer
             .write_behind()
@@ -693,6 +697,7 @@ mod tests {
             &mut w,
             &bar,
             tokio::time::sleep(Duration::from_millis(200)),
+            None,
         )
         .await
         .unwrap();
@@ -708,6 +713,7 @@ mod tests {
             &mut w,
             &bar,
             tokio::time::sleep(Duration::from_millis(200)),
+            None,
         )
         .await
         .unwrap();
