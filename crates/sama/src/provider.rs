@@ -300,6 +300,9 @@ struct ConsumerWalk {
     done: bool,
     /// Ends the walk when the server stops making progress (the same page again and again).
     guard: ProgressGuard,
+    /// The next read is the first at a new `from` anchor: it re-reads the deliveries of that
+    /// instant on purpose, so it is not held against the guard.
+    anchored: bool,
 }
 
 impl ConsumerWalk {
@@ -315,8 +318,10 @@ impl ConsumerWalk {
             .delivered_tasks_page(&self.project, &self.feed, self.page)
             .await?;
         let full = page.next.is_some();
-        self.guard
-            .page(page.items.iter().map(|t| raw_task_key(t)), full)?;
+        if !std::mem::take(&mut self.anchored) {
+            self.guard
+                .page(page.items.iter().map(|t| raw_task_key(t)), full)?;
+        }
         let mut out = Vec::with_capacity(page.items.len());
         let mut previous: Option<(DateTime<Utc>, String)> = None;
         for raw in page.items {
@@ -358,6 +363,7 @@ impl ConsumerWalk {
                 Some(at) if self.feed.from != Some(at) => {
                     self.feed.from = Some(at);
                     self.page = 1;
+                    self.anchored = true;
                 }
                 _ => self.page += 1,
             }
@@ -402,6 +408,7 @@ impl SamaProvider {
                 until,
                 done: false,
                 guard: ProgressGuard::new(VENDOR, "get_delivered_tasks"),
+                anchored: start.is_some(),
             };
             Ok::<_, Error>(
                 stream::try_unfold(walk, |mut walk| async move {
