@@ -74,6 +74,16 @@ pub(crate) trait VendorEmulator: Send + Sync + 'static {
         let _ = (project, task, reasons);
         Err("this emulator has no reject control".to_owned())
     }
+    /// Create `count` new tasks in the project straight in the store, named
+    /// `{prefix}{index:08}` (index 0..count), as if they had been uploaded through the vendor
+    /// API: a fixture for benchmarks, which need 100,000–1,000,000 tasks in seconds (the
+    /// lifecycle controls then label and deliver them). A name already taken is skipped.
+    /// Returns how many were created, or why nothing could be (no such project, a project
+    /// this control cannot fill, or a vendor emulator without it).
+    fn seed(&self, project: &str, count: usize, prefix: &str) -> Result<usize, String> {
+        let _ = (project, count, prefix);
+        Err("this emulator has no seed control: create tasks through its API".to_owned())
+    }
     /// Empty every store; keep seeded projects.
     fn reset(&self);
     /// Tasks existing (not deleted) in the project.

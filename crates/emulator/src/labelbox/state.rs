@@ -924,6 +924,53 @@ impl Store {
         refused
     }
 
+    /// The seed control: `count` image data rows with global keys `{prefix}{index:08}` in the
+    /// dataset `seed <project id>` (found or created), all added to one new batch of the
+    /// project, to label. Keys already taken are skipped. Returns the rows batched.
+    pub(crate) fn seed_rows(&mut self, p: usize, count: usize, prefix: &str) -> usize {
+        let name = format!("seed {}", self.projects[p].id);
+        let dataset = match self
+            .datasets
+            .iter()
+            .position(|d| !d.deleted && d.name == name)
+        {
+            Some(d) => d,
+            None => self.create_dataset(&name, "data rows of /_emulator/seed"),
+        };
+        let now = now_ms();
+        let mut rows = Vec::with_capacity(count);
+        for i in 0..count {
+            let key = format!("{prefix}{i:08}");
+            if self.gkeys.contains_key(&key) {
+                continue;
+            }
+            let id = self.new_id();
+            self.rows.push(RowRec {
+                id: id.clone(),
+                dataset,
+                global_key: Some(key.clone()),
+                external_id: Some(format!("{key}.jpg")),
+                row_data: format!("https://images.example.com/seed/{key}.jpg"),
+                created_at: now,
+                updated_at: now,
+                deleted: false,
+                metadata: Vec::new(),
+                attachments: Vec::new(),
+            });
+            let r = self.rows.len() - 1;
+            self.row_idx.insert(id, r);
+            self.gkeys.insert(key, r);
+            rows.push(r);
+        }
+        if rows.is_empty() {
+            return 0;
+        }
+        let batch = format!("{prefix}batch-{}", self.batches.len());
+        let b = self.create_batch(p, &batch, 5, None);
+        let refused = self.add_rows_to_batch(b, &rows, 5);
+        rows.len() - refused.len()
+    }
+
     /// Project-wide labels per row: the consensus control wins over batch settings.
     fn labels_expected(&self, p: usize, m: usize) -> u32 {
         self.projects[p]
@@ -1347,6 +1394,21 @@ mod tests {
         st.delete_row(first);
         let (ok, failed) = st.apply_specs(&[spec("a")]);
         assert_eq!((ok.len(), failed.len()), (1, 0));
+    }
+
+    #[test]
+    fn seeded_rows_are_batched_once_and_labeled_by_the_lifecycle() {
+        let mut st = Store::new(&["p".to_owned()]);
+        let p = st.project("p").unwrap_or(0);
+        assert_eq!(st.seed_rows(p, 5, "s-"), 5);
+        assert_eq!(st.state_counts(p, None), [5, 0, 0, 0]);
+        assert!(st.gkeys.contains_key("s-00000004"));
+        assert_eq!(st.seed_rows(p, 7, "s-"), 2, "taken keys are skipped");
+        assert_eq!(st.datasets.len(), 1, "one seed dataset per project");
+        assert_eq!(st.complete_all(p), 7);
+        assert_eq!(st.deliver_all(p), 7);
+        assert_eq!(st.state_counts(p, None), [0, 0, 0, 7]);
+        assert_eq!(st.labels.len(), 7);
     }
 
     #[test]

@@ -193,6 +193,15 @@ impl VendorEmulator for SegmentsEmulator {
         st.reject(di, task, reasons)
     }
 
+    /// Unlabeled samples named `{prefix}{index:08}` (attributes of the dataset's task type).
+    fn seed(&self, project: &str, count: usize, prefix: &str) -> Result<usize, String> {
+        let mut st = self.write();
+        let di = st
+            .project_idx(project)
+            .ok_or_else(|| format!("no dataset {project}"))?;
+        samples::seed_samples(&mut st, di, count, prefix)
+    }
+
     fn reset(&self) {
         *self.write() = Store::new(&self.ctx.projects, &self.ctx.root_url);
     }

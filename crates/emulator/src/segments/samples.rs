@@ -141,6 +141,57 @@ pub(super) fn insert_sample(st: &mut Store, di: usize, input: SampleInput) -> St
     uuid
 }
 
+/// The seed control: `count` samples named `{prefix}{index:08}` with attributes of the
+/// dataset's task type (one image, point cloud or frame), unlabeled. Names already taken are
+/// skipped. Returns the samples created.
+pub(super) fn seed_samples(
+    st: &mut Store,
+    di: usize,
+    count: usize,
+    prefix: &str,
+) -> Result<usize, String> {
+    let task_type = st.datasets[di].task_type.clone();
+    let attributes = |name: &str| {
+        let image = json!({"url": format!("https://images.example.com/seed/{name}.jpg")});
+        let pcd =
+            json!({"url": format!("https://images.example.com/seed/{name}.pcd"), "type": "pcd"});
+        match task_type.as_str() {
+            "image-segmentation-sequence" | "image-vector-sequence" => {
+                json!({"frames": [{"image": image}]})
+            }
+            "pointcloud-cuboid" | "pointcloud-segmentation" | "pointcloud-vector" => {
+                json!({"pcd": pcd})
+            }
+            "pointcloud-cuboid-sequence"
+            | "pointcloud-segmentation-sequence"
+            | "pointcloud-vector-sequence" => json!({"frames": [{"pcd": pcd}]}),
+            "multisensor-sequence" => json!({"sensors": []}),
+            _ => json!({"image": image}),
+        }
+    };
+    // The shapes above are what the dataset accepts; checked once, not per sample.
+    check_sample_attributes(&task_type, &attributes("probe"))?;
+    let mut created = 0;
+    for i in 0..count {
+        let name = format!("{prefix}{i:08}");
+        if st.datasets[di].by_name.contains_key(&name) {
+            continue;
+        }
+        let input = SampleInput {
+            attributes: attributes(&name),
+            name,
+            metadata: Obj::new(),
+            priority: json!(0),
+            readme: String::new(),
+            assigned_labeler: None,
+            assigned_reviewer: None,
+        };
+        insert_sample(st, di, input);
+        created += 1;
+    }
+    Ok(created)
+}
+
 pub(super) fn sample_exists() -> Response {
     field_error(
         "name",
