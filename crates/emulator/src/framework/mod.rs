@@ -1,6 +1,7 @@
 //! Vendor-independent machinery: the HTTP server, fault injection, the lifecycle clock and the
 //! `/_emulator/` control API. A vendor plugs in through [`VendorEmulator`].
 
+pub(crate) mod compact;
 pub(crate) mod control;
 pub(crate) mod faults;
 pub(crate) mod lifecycle;

@@ -4,6 +4,7 @@
 //! labeling workflow (to label → in review → done; rework) that the lifecycle clock drives
 //! (labelbox.md §4–§13).
 
+use crate::framework::compact::CompactJson;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -108,7 +109,8 @@ pub(crate) struct MemberRec {
     pub priority: i64,
     pub labels: Vec<usize>,
     pub last_activity: i64,
-    pub history: Vec<Value>,
+    /// Workflow history entries (export shape), as text: a million rows are held.
+    pub history: Vec<CompactJson>,
     /// Consensus labels this row gets (1 = no consensus).
     pub expected_labels: u32,
 }
@@ -277,10 +279,11 @@ pub(crate) struct LabelRec {
     pub created_at: i64,
     pub updated_at: i64,
     pub content_updated_at: i64,
-    /// `{"objects": [...], "classifications": [...], "relationships": []}` in export form.
-    pub annotations: Value,
+    /// `{"objects": [...], "classifications": [...], "relationships": []}` in export form, as
+    /// text (a tree would take ~10 KB a label).
+    pub annotations: CompactJson,
     pub deleted: bool,
-    pub reviews: Vec<Value>,
+    pub reviews: Vec<CompactJson>,
 }
 
 pub(crate) struct VersionRec {
@@ -1128,12 +1131,15 @@ impl Store {
         let from = member.state;
         member.state = to;
         member.last_activity = now;
-        member.history.push(json!({
-            "action": "MOVE", "created_at": fmt_export_ts(now),
-            "previous_task_name": from.queue().map(|q| QUEUES[q].1),
-            "next_task_name": to.queue().map(|q| QUEUES[q].1),
-            "created_by": "emulator@emulator.invalid",
-        }));
+        member.history.push(
+            json!({
+                "action": "MOVE", "created_at": fmt_export_ts(now),
+                "previous_task_name": from.queue().map(|q| QUEUES[q].1),
+                "next_task_name": to.queue().map(|q| QUEUES[q].1),
+                "created_by": "emulator@emulator.invalid",
+            })
+            .into(),
+        );
         self.projects[p].last_activity = Some(now);
         let row = &self.rows[self.projects[p].members[m].row];
         let body = json!({
@@ -1160,7 +1166,7 @@ impl Store {
             if reworked {
                 let ann = self.generate_annotations(p, row + k + 1);
                 let label = &mut self.labels[l];
-                label.annotations = ann;
+                label.annotations = ann.into();
                 label.updated_at = now;
                 label.content_updated_at = now;
                 self.record_version(l, "REWORK_SUBMITTED", Some(0), now);
@@ -1178,7 +1184,7 @@ impl Store {
                 created_at: now,
                 updated_at: now,
                 content_updated_at: now,
-                annotations: ann,
+                annotations: ann.into(),
                 deleted: false,
                 reviews: Vec::new(),
             });
@@ -1198,10 +1204,11 @@ impl Store {
             if self.labels[l].deleted {
                 continue;
             }
-            self.labels[l]
-                .reviews
-                .push(json!({"reviewed_at": fmt_export_ts(now),
-                "reviewed_by": "reviewer@emulator.invalid", "review_action": "Approve"}));
+            self.labels[l].reviews.push(
+                json!({"reviewed_at": fmt_export_ts(now),
+                "reviewed_by": "reviewer@emulator.invalid", "review_action": "Approve"})
+                .into(),
+            );
             self.record_version(l, "APPROVED", Some(1), now);
         }
         self.set_state(p, m, WorkState::Done, now);
@@ -1303,10 +1310,11 @@ impl Store {
         };
         for &m in &targets {
             if let Some(&l) = self.projects[p].members[m].labels.first() {
-                self.labels[l]
-                    .reviews
-                    .push(json!({"reviewed_at": fmt_export_ts(now),
-                    "reviewed_by": "reviewer@emulator.invalid", "review_action": "Reject"}));
+                self.labels[l].reviews.push(
+                    json!({"reviewed_at": fmt_export_ts(now),
+                    "reviewed_by": "reviewer@emulator.invalid", "review_action": "Reject"})
+                    .into(),
+                );
                 self.record_version(l, "REJECTED", Some(1), now);
             }
             self.send_to_rework(p, m, now);
@@ -1428,7 +1436,7 @@ mod tests {
         assert_eq!(st.advance(p), 1);
         assert_eq!(st.state_counts(p, None), [0, 1, 0, 0]);
         let l = st.projects[p].members[0].labels[0];
-        let objects = st.labels[l].annotations["objects"]
+        let objects = st.labels[l].annotations.value()["objects"]
             .as_array()
             .map_or(0, Vec::len);
         assert_eq!(objects, 3, "one object per tool of the demo ontology");

@@ -32,6 +32,7 @@ mod state;
 mod wire;
 mod workforce;
 
+use crate::framework::compact::CompactJson;
 use crate::framework::multipart::form_parts;
 use crate::framework::{VendorContext, VendorEmulator};
 use axum::body::Body;

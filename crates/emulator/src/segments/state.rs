@@ -5,6 +5,7 @@
 
 use super::wire::{fmt_release_ts, fmt_ts, new_uuid};
 use super::workforce::{INSTANCE_1_KEY, INSTANCE_1_PNG};
+use crate::framework::compact::CompactJson;
 use chrono::{DateTime, Utc};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
@@ -364,7 +365,8 @@ impl DatasetRec {
 
 pub(crate) struct LabelRec {
     pub label_status: String,
-    pub attributes: Value,
+    /// As text: a million labels are held (a tree would take several KB each).
+    pub attributes: CompactJson,
     pub score: Option<Value>,
     pub created_at: String,
     pub created_by: String,
@@ -422,8 +424,8 @@ pub(crate) struct SampleRec {
     pub assigned_labeler: Option<String>,
     pub assigned_reviewer: Option<String>,
     pub priority: Value,
-    /// Labelset name → label.
-    pub labels: BTreeMap<String, LabelRec>,
+    /// Labelset name → label (boxed: a B-tree node has room for eleven values).
+    pub labels: BTreeMap<String, Box<LabelRec>>,
 }
 
 impl SampleRec {
@@ -862,7 +864,7 @@ impl Serialize for ReleaseLabels<'_> {
 #[derive(Serialize)]
 struct ReleaseLabel<'a> {
     label_status: &'a str,
-    attributes: &'a Value,
+    attributes: &'a CompactJson,
     score: Option<&'a Value>,
     created_at: &'a str,
     created_by: &'a str,
