@@ -366,40 +366,51 @@ pub(super) fn list_samples(emu: &SegmentsEmulator, owner: &str, name: &str, q: &
         .get("filters")
         .map(|f| f.split(',').filter_map(|p| p.split_once(':')).collect())
         .unwrap_or_default();
-    let mut samples: Vec<&SampleRec> = d
-        .samples
+    let sort = q.get("sort").unwrap_or("name");
+    let key = format!(
+        "{}|{labelset:?}|{status_labelset}|{statuses:?}|{name_part:?}|{filters:?}|{sort}",
+        d.full_name()
+    );
+    let uuids = emu.listing(key, || {
+        let mut samples: Vec<&SampleRec> = d
+            .samples
+            .iter()
+            .filter_map(|u| st.samples.get(u))
+            .filter(|s| name_part.is_none_or(|n| s.name.contains(n)))
+            .filter(|s| {
+                filters
+                    .iter()
+                    .all(|(k, v)| metadata_matches(&s.metadata, k, v))
+            })
+            .filter(|s| statuses.is_empty() || statuses.contains(&s.status_in(status_labelset)))
+            .collect();
+        let (desc, key) = match sort.strip_prefix('-') {
+            Some(k) => (true, k),
+            None => (false, sort),
+        };
+        let gt = d.ground_truth();
+        samples.sort_by(|a, b| {
+            let o = match key {
+                "created_at" | "created" => a.created_seq.cmp(&b.created_seq),
+                "updated_at" => a.updated_seq.cmp(&b.updated_seq),
+                "priority" => cmp_numbers(&a.priority, &b.priority),
+                "gt_label__updated_at" => {
+                    // Samples without a label sort last ascending (NULLS LAST), first descending.
+                    let k = |s: &SampleRec| s.labels.get(gt).map_or(u64::MAX, |l| l.updated_seq);
+                    k(a).cmp(&k(b))
+                }
+                _ => a.name.cmp(&b.name),
+            };
+            let o = if desc { o.reverse() } else { o };
+            o.then(a.created_seq.cmp(&b.created_seq))
+        });
+        samples.into_iter().map(|s| s.uuid.clone()).collect()
+    });
+    let range = page_range(uuids.len(), q)?;
+    let page: Vec<&SampleRec> = uuids[range]
         .iter()
         .filter_map(|u| st.samples.get(u))
-        .filter(|s| name_part.is_none_or(|n| s.name.contains(n)))
-        .filter(|s| {
-            filters
-                .iter()
-                .all(|(k, v)| metadata_matches(&s.metadata, k, v))
-        })
-        .filter(|s| statuses.is_empty() || statuses.contains(&s.status_in(status_labelset)))
         .collect();
-    let sort = q.get("sort").unwrap_or("name");
-    let (desc, key) = match sort.strip_prefix('-') {
-        Some(k) => (true, k),
-        None => (false, sort),
-    };
-    let gt = d.ground_truth();
-    samples.sort_by(|a, b| {
-        let o = match key {
-            "created_at" | "created" => a.created_seq.cmp(&b.created_seq),
-            "updated_at" => a.updated_seq.cmp(&b.updated_seq),
-            "priority" => cmp_numbers(&a.priority, &b.priority),
-            "gt_label__updated_at" => {
-                // Samples without a label sort last ascending (NULLS LAST), first descending.
-                let k = |s: &SampleRec| s.labels.get(gt).map_or(u64::MAX, |l| l.updated_seq);
-                k(a).cmp(&k(b))
-            }
-            _ => a.name.cmp(&b.name),
-        };
-        let o = if desc { o.reverse() } else { o };
-        o.then(a.created_seq.cmp(&b.created_seq))
-    });
-    let page = paginate(samples, q)?;
     let full = q.flag("include_full_label");
     let label_type = d.task_type.as_str();
     let out: Vec<Value> = page
