@@ -87,7 +87,15 @@ async fn operate(args: WorkerArgs) -> AnyResult<u64> {
     let key = SecretString::from(
         std::env::var(crate::harness::KEY_ENV).unwrap_or_else(|_| "emulator-key".into()),
     );
-    let client = LabelboxClient::new(&args.base_url, key, TransportConfig::default())?;
+    let config = TransportConfig {
+        // The emulator builds an export inside the `exportDataRowsInProject` mutation (Labelbox
+        // answers at once and builds it in the background): at a million rows the answer takes
+        // longer than the default request timeout, and a resent mutation builds another export.
+        timeout_secs: 1800.0,
+        deadline_secs: 3600.0,
+        ..TransportConfig::default()
+    };
+    let client = LabelboxClient::new(&args.base_url, key, config)?;
     let cursors = tempfile::tempdir()?;
     let provider = LabelboxProvider::new(client.clone(), FileCursorStore::new(cursors.path()));
     let project = ProjectId::new(args.project.clone());
