@@ -1,5 +1,5 @@
-//! `labelmux-bench`: throughput and peak-RSS benchmarks of labelmux beside Sama's official Python
-//! SDK, against the local emulator. It PRINTS figures and targets; it asserts nothing (a missed
+//! `labelmux-bench`: throughput and peak-RSS benchmarks of labelmux beside the vendors' official
+//! Python SDKs (Sama, Scale, Labelbox, Segments.ai), against the local emulators. It PRINTS figures and targets; it asserts nothing (a missed
 //! target never fails the run), and nothing here runs under `cargo test`.
 //!
 //! Three kinds of processes, so that each peak RSS is the client's own:
@@ -12,8 +12,12 @@
 //! See docs/benchmarks.md for the commands and the figures measured.
 
 mod harness;
+mod labelbox;
 mod scale;
+mod segments;
 mod static_pages;
+mod support;
+mod tables;
 mod worker;
 
 // Only with `--features mimalloc` (a comparison; the default build measures glibc malloc,
@@ -57,9 +61,33 @@ enum Cmd {
     DeliveriesStatic(static_pages::DeliveriesStaticArgs),
     /// Scale: list N tasks from static pages (captured from the emulator), beside the SDK.
     ScaleListStatic(scale::ListStaticArgs),
+    /// Labelbox: seed N labeled data rows, then export them (labelmux's streamed pull beside
+    /// the SDK's export + buffered stream).
+    LabelboxExport(labelbox::ExportArgs),
+    /// Labelbox: one batch of N data rows from a JSONL file.
+    LabelboxCreate(labelbox::CreateArgs),
+    /// Segments.ai: add N samples from a JSONL file.
+    SegmentsCreate(segments::CreateArgs),
+    /// Segments.ai: seed N reviewed samples, then pull their labels.
+    SegmentsPull(segments::PullArgs),
+    /// Segments.ai: seed N labeled samples, then read a release file of them.
+    SegmentsRelease(segments::ReleaseArgs),
+    /// Tables: N Sama deliveries into Parquet and Delta (beside pyarrow from the SDK's output).
+    TablesPull(tables::PullArgs),
+    /// Tables: N tasks from a Parquet file into one Sama batch.
+    TablesCreate(tables::CreateArgs),
     /// Internal: the labelmux side of one measurement (prints one JSON line).
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
+    /// Internal: the labelmux side of one Labelbox measurement.
+    #[command(hide = true)]
+    LabelboxWorker(labelbox::WorkerArgs),
+    /// Internal: the labelmux side of one Segments.ai measurement.
+    #[command(hide = true)]
+    SegmentsWorker(segments::WorkerArgs),
+    /// Internal: the labelmux side of one tables measurement.
+    #[command(hide = true)]
+    TablesWorker(tables::WorkerArgs),
     /// Internal: the labelmux side of one Scale measurement (prints one JSON line).
     #[command(hide = true)]
     ScaleWorker(scale::WorkerArgs),
@@ -135,6 +163,16 @@ fn main() {
         Cmd::DeliveriesStatic(args) => static_pages::deliveries_static(args),
         Cmd::ScaleListStatic(args) => scale::list_static(args),
         Cmd::ScaleWorker(args) => scale::run_worker(args),
+        Cmd::LabelboxExport(args) => labelbox::export(args),
+        Cmd::LabelboxCreate(args) => labelbox::create(args),
+        Cmd::SegmentsCreate(args) => segments::create(args),
+        Cmd::SegmentsPull(args) => segments::pull(args),
+        Cmd::SegmentsRelease(args) => segments::release(args),
+        Cmd::TablesPull(args) => tables::pull(args),
+        Cmd::TablesCreate(args) => tables::create(args),
+        Cmd::LabelboxWorker(args) => labelbox::run_worker(args),
+        Cmd::SegmentsWorker(args) => segments::run_worker(args),
+        Cmd::TablesWorker(args) => tables::run_worker(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

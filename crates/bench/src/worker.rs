@@ -266,7 +266,7 @@ fn parse_time(s: &str) -> AnyResult<chrono::DateTime<chrono::Utc>> {
 }
 
 /// The JSONL file as a stream of task specs, read line by line (never whole).
-async fn jsonl_specs(path: &str) -> AnyResult<TaskSpecStream<'static>> {
+pub(crate) async fn jsonl_specs(path: &str) -> AnyResult<TaskSpecStream<'static>> {
     let file = tokio::fs::File::open(PathBuf::from(path))
         .await
         .map_err(|e| format!("cannot open {path}: {e}"))?;

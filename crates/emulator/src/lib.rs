@@ -24,6 +24,9 @@
 //! `POST /_emulator/finish?project=P`, `POST /_emulator/reject?project=P[&task=T]` (optional
 //! body `{"reasons": [...]}`; without `task`, every answered task not yet delivered goes back
 //! for rework) (each answers `{"project", "operation", "moved"}`),
+//! `POST /_emulator/seed?project=P` (body `{"count": N, "prefix": "seed-"}`: N new tasks named
+//! `<prefix><index:08>` created straight in the store, for benchmarks; Labelbox and Segments.ai
+//! only, see [`Control::seed`]),
 //! `POST /_emulator/reset`, `PUT /_emulator/faults` (a [`FaultConfig`] JSON body; `GET` reads it),
 //! `GET /_emulator/state` (request count, faults, task counts per project and state).
 //! Faults never apply to these routes.
@@ -139,7 +142,7 @@ mod sama;
 mod scale;
 mod segments;
 
-pub use framework::control::Control;
+pub use framework::control::{Control, MAX_SEED};
 pub use framework::faults::FaultConfig;
 pub use framework::lifecycle::Lifecycle;
 pub use labelmux_core::Vendor;

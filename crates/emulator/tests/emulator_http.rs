@@ -1005,6 +1005,20 @@ async fn control_api_over_http() {
     assert_eq!(s, 404);
     let (s, _) = decode(post("advance", "").await.unwrap()).await;
     assert_eq!(s, 400);
+    // The seed control is per vendor; Sama's tasks are created through its API.
+    let (s, v) = decode(
+        http.post(format!("{root}/_emulator/seed?project=1001"))
+            .body(r#"{"count": 5}"#)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v["error"]
+        .as_str()
+        .unwrap_or("")
+        .contains("no seed control"));
     let (s, st) = decode(
         http.get(format!("{root}/_emulator/state"))
             .send()

@@ -902,6 +902,76 @@ async fn lifecycle_labels_reviews_and_relabels_rejections_with_workunits() {
 }
 
 #[tokio::test]
+async fn seed_control_fills_a_dataset_that_the_lifecycle_then_labels() {
+    let seg = Seg::start().await;
+    let seed = |q: &str, body: &'static str| {
+        seg.http
+            .post(format!("{}/_emulator/seed{q}", seg.emu.root_url()))
+            .body(body)
+            .send()
+    };
+    let (s, v) = decode(
+        seed(&format!("?project={DS}"), r#"{"count": 2500}"#)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, v["moved"].clone()), (200, json!(2500)), "{v}");
+    let page3 =
+        format!("/datasets/{DS}/samples/?per_page=1000&page=3&sort=name&labelset=ground-truth");
+    let (_, page) = seg.get(&page3).await;
+    assert_eq!(page.as_array().map(Vec::len), Some(500));
+    let (s, v) = decode(
+        seed(
+            &format!("?project={DS}"),
+            r#"{"count": 2600, "prefix": "seed-"}"#,
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, v["moved"].clone()),
+        (200, json!(100)),
+        "taken names are skipped: {v}"
+    );
+    for (q, body, status) in [
+        (format!("?project={DS}"), r#"{"count": "many"}"#, 400),
+        (format!("?project={DS}"), r#"{"count": 1, "extra": 1}"#, 400),
+        ("?project=labelmux/nope".to_owned(), r#"{"count": 1}"#, 404),
+        (format!("?project={DS}"), r#"{"count": 10000001}"#, 409),
+    ] {
+        let (s, v) = decode(seed(&q, body).await.unwrap()).await;
+        assert_eq!(s, status, "{q} {body}: {v}");
+    }
+    // The same listing after a write: the emulator's cached order of the first is stale.
+    let (_, page) = seg.get(&page3).await;
+    let page = page.as_array().cloned().unwrap_or_default();
+    assert_eq!(page.len(), 600);
+    assert_eq!(page[0]["name"], "seed-00002000");
+    assert_eq!(
+        page[0]["attributes"]["image"]["url"],
+        "https://images.example.com/seed/seed-00002000.jpg"
+    );
+    assert_eq!(
+        page[0]["label"],
+        Value::Null,
+        "seeded samples are unlabeled"
+    );
+    assert_eq!(
+        seg.control("finish", &[("project", DS)]).await["moved"],
+        2600
+    );
+    let (_, reviewed) = seg
+        .get(&format!(
+            "/datasets/{DS}/samples/?per_page=10&label_status=REVIEWED&labelset=ground-truth&include_full_label=1"
+        ))
+        .await;
+    assert_eq!(reviewed.as_array().map(Vec::len), Some(10));
+    assert!(reviewed[0]["label"]["attributes"]["annotations"].is_array());
+}
+
+#[tokio::test]
 async fn releases_build_asynchronously_into_an_unauthenticated_file() {
     let seg = Seg::start().await;
     seg.bulk(DS, (0..3).map(|i| format!("r{i}.jpg"))).await;

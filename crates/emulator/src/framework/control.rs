@@ -20,6 +20,9 @@ pub(crate) struct Shared {
     pub requests: AtomicU64,
 }
 
+/// Most tasks one seed call creates (a guard against a typo filling the machine's memory).
+pub const MAX_SEED: usize = 10_000_000;
+
 /// In-process handle on a running emulator: drive the task lifecycle, inject faults, inspect
 /// counters. Cheap to clone. The same operations exist over HTTP under `/_emulator/`.
 #[derive(Clone)]
@@ -77,6 +80,18 @@ impl Control {
         reasons: &[String],
     ) -> Result<usize, String> {
         self.shared.vendor.reject(project, task, reasons)
+    }
+
+    /// Create `count` new tasks named `{prefix}{index:08}` in the project straight in the
+    /// store (a benchmark fixture; names already taken are skipped). Returns how many were
+    /// created, or why none could be (see [`MAX_SEED`]).
+    pub fn seed(&self, project: &str, count: usize, prefix: &str) -> Result<usize, String> {
+        if count > MAX_SEED {
+            return Err(format!(
+                "count {count} is above the seed limit of {MAX_SEED} tasks per call"
+            ));
+        }
+        self.shared.vendor.seed(project, count, prefix)
     }
 
     /// Empty every store, keep the seeded projects.
@@ -208,6 +223,58 @@ async fn reject(
         Err(e) => control_error(StatusCode::CONFLICT, e),
     }
 }
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedBody {
+    count: usize,
+    #[serde(default = "default_seed_prefix")]
+    prefix: String,
+}
+
+fn default_seed_prefix() -> String {
+    "seed-".to_owned()
+}
+
+async fn seed(
+    State(c): State<Control>,
+    Query(q): Query<ProjectQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let input = match serde_json::from_slice::<SeedBody>(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return control_error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid body (expected {{\"count\": N, \"prefix\": \"seed-\"}}): {e}"),
+            )
+        }
+    };
+    // Filling a store with a million tasks is CPU work under its lock: off the async workers.
+    let seeded = tokio::task::spawn_blocking(move || {
+        let mut outcome = Ok(0);
+        let response = project_op(&c, q, "seed", |c, p| {
+            match c.seed(p, input.count, &input.prefix) {
+                Ok(n) => n,
+                Err(e) => {
+                    outcome = Err(e);
+                    0
+                }
+            }
+        });
+        match outcome {
+            Ok(_) => response,
+            Err(e) => control_error(StatusCode::CONFLICT, e),
+        }
+    })
+    .await;
+    seeded.unwrap_or_else(|e| {
+        control_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("seeding failed: {e}"),
+        )
+    })
+}
+
 async fn reset(State(c): State<Control>) -> Response {
     c.reset();
     Json(json!({"reset": true})).into_response()
@@ -247,6 +314,7 @@ pub(crate) fn router(control: Control) -> Router {
         .route("/_emulator/deliver", post(deliver))
         .route("/_emulator/finish", post(finish))
         .route("/_emulator/reject", post(reject))
+        .route("/_emulator/seed", post(seed))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/faults", put(put_faults).get(get_faults))
         .route("/_emulator/state", get(state))

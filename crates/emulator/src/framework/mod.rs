@@ -1,6 +1,7 @@
 //! Vendor-independent machinery: the HTTP server, fault injection, the lifecycle clock and the
 //! `/_emulator/` control API. A vendor plugs in through [`VendorEmulator`].
 
+pub(crate) mod compact;
 pub(crate) mod control;
 pub(crate) mod drawing;
 pub(crate) mod faults;
@@ -74,6 +75,16 @@ pub(crate) trait VendorEmulator: Send + Sync + 'static {
     ) -> Result<usize, String> {
         let _ = (project, task, reasons);
         Err("this emulator has no reject control".to_owned())
+    }
+    /// Create `count` new tasks in the project straight in the store, named
+    /// `{prefix}{index:08}` (index 0..count), as if they had been uploaded through the vendor
+    /// API: a fixture for benchmarks, which need 100,000–1,000,000 tasks in seconds (the
+    /// lifecycle controls then label and deliver them). A name already taken is skipped.
+    /// Returns how many were created, or why nothing could be (no such project, a project
+    /// this control cannot fill, or a vendor emulator without it).
+    fn seed(&self, project: &str, count: usize, prefix: &str) -> Result<usize, String> {
+        let _ = (project, count, prefix);
+        Err("this emulator has no seed control: create tasks through its API".to_owned())
     }
     /// Empty every store; keep seeded projects.
     fn reset(&self);

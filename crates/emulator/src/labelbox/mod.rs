@@ -189,6 +189,13 @@ impl VendorEmulator for LabelboxEmulator {
             .unwrap_or_else(|| Err(format!("no project {project}")))
     }
 
+    /// Data rows with global keys `{prefix}{index:08}` in dataset `seed <project>`, batched
+    /// into the project (to label).
+    fn seed(&self, project: &str, count: usize, prefix: &str) -> Result<usize, String> {
+        self.with_project(project, |st, p| st.seed_rows(p, count, prefix))
+            .ok_or_else(|| format!("no project {project}"))
+    }
+
     fn reset(&self) {
         let settings = self.store().settings.clone();
         let mut fresh = Store::new(&self.ctx.projects);

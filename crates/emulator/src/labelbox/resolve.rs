@@ -413,8 +413,9 @@ impl Exec<'_> {
         let ver = &st.versions[v];
         let label = &st.labels[ver.label];
         let proj = &st.projects[label.project];
-        let count = label.annotations["objects"].as_array().map_or(0, Vec::len)
-            + label.annotations["classifications"]
+        let annotations = label.annotations.value();
+        let count = annotations["objects"].as_array().map_or(0, Vec::len)
+            + annotations["classifications"]
                 .as_array()
                 .map_or(0, Vec::len);
         json!({

@@ -4,6 +4,7 @@
 //! labeling workflow (to label → in review → done; rework) that the lifecycle clock drives
 //! (labelbox.md §4–§13).
 
+use crate::framework::compact::CompactJson;
 use crate::framework::drawing::{Drawing, BOX_CLASS, POINT_CLASS, POLYGON_CLASS};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
@@ -109,7 +110,8 @@ pub(crate) struct MemberRec {
     pub priority: i64,
     pub labels: Vec<usize>,
     pub last_activity: i64,
-    pub history: Vec<Value>,
+    /// Workflow history entries (export shape), as text: a million rows are held.
+    pub history: Vec<CompactJson>,
     /// Consensus labels this row gets (1 = no consensus).
     pub expected_labels: u32,
 }
@@ -278,10 +280,11 @@ pub(crate) struct LabelRec {
     pub created_at: i64,
     pub updated_at: i64,
     pub content_updated_at: i64,
-    /// `{"objects": [...], "classifications": [...], "relationships": []}` in export form.
-    pub annotations: Value,
+    /// `{"objects": [...], "classifications": [...], "relationships": []}` in export form, as
+    /// text (a tree would take ~10 KB a label).
+    pub annotations: CompactJson,
     pub deleted: bool,
-    pub reviews: Vec<Value>,
+    pub reviews: Vec<CompactJson>,
 }
 
 pub(crate) struct VersionRec {
@@ -925,6 +928,53 @@ impl Store {
         refused
     }
 
+    /// The seed control: `count` image data rows with global keys `{prefix}{index:08}` in the
+    /// dataset `seed <project id>` (found or created), all added to one new batch of the
+    /// project, to label. Keys already taken are skipped. Returns the rows batched.
+    pub(crate) fn seed_rows(&mut self, p: usize, count: usize, prefix: &str) -> usize {
+        let name = format!("seed {}", self.projects[p].id);
+        let dataset = match self
+            .datasets
+            .iter()
+            .position(|d| !d.deleted && d.name == name)
+        {
+            Some(d) => d,
+            None => self.create_dataset(&name, "data rows of /_emulator/seed"),
+        };
+        let now = now_ms();
+        let mut rows = Vec::with_capacity(count);
+        for i in 0..count {
+            let key = format!("{prefix}{i:08}");
+            if self.gkeys.contains_key(&key) {
+                continue;
+            }
+            let id = self.new_id();
+            self.rows.push(RowRec {
+                id: id.clone(),
+                dataset,
+                global_key: Some(key.clone()),
+                external_id: Some(format!("{key}.jpg")),
+                row_data: format!("https://images.example.com/seed/{key}.jpg"),
+                created_at: now,
+                updated_at: now,
+                deleted: false,
+                metadata: Vec::new(),
+                attachments: Vec::new(),
+            });
+            let r = self.rows.len() - 1;
+            self.row_idx.insert(id, r);
+            self.gkeys.insert(key, r);
+            rows.push(r);
+        }
+        if rows.is_empty() {
+            return 0;
+        }
+        let batch = format!("{prefix}batch-{}", self.batches.len());
+        let b = self.create_batch(p, &batch, 5, None);
+        let refused = self.add_rows_to_batch(b, &rows, 5);
+        rows.len() - refused.len()
+    }
+
     /// Project-wide labels per row: the consensus control wins over batch settings.
     fn labels_expected(&self, p: usize, m: usize) -> u32 {
         self.projects[p]
@@ -1085,12 +1135,15 @@ impl Store {
         let from = member.state;
         member.state = to;
         member.last_activity = now;
-        member.history.push(json!({
-            "action": "MOVE", "created_at": fmt_export_ts(now),
-            "previous_task_name": from.queue().map(|q| QUEUES[q].1),
-            "next_task_name": to.queue().map(|q| QUEUES[q].1),
-            "created_by": "emulator@emulator.invalid",
-        }));
+        member.history.push(
+            json!({
+                "action": "MOVE", "created_at": fmt_export_ts(now),
+                "previous_task_name": from.queue().map(|q| QUEUES[q].1),
+                "next_task_name": to.queue().map(|q| QUEUES[q].1),
+                "created_by": "emulator@emulator.invalid",
+            })
+            .into(),
+        );
         self.projects[p].last_activity = Some(now);
         let row = &self.rows[self.projects[p].members[m].row];
         let body = json!({
@@ -1118,7 +1171,7 @@ impl Store {
                 let reference = format!("{}#rework-{k}", self.rows[row].row_data);
                 let ann = self.generate_annotations(p, &reference);
                 let label = &mut self.labels[l];
-                label.annotations = ann;
+                label.annotations = ann.into();
                 label.updated_at = now;
                 label.content_updated_at = now;
                 self.record_version(l, "REWORK_SUBMITTED", Some(0), now);
@@ -1141,7 +1194,7 @@ impl Store {
                 created_at: now,
                 updated_at: now,
                 content_updated_at: now,
-                annotations: ann,
+                annotations: ann.into(),
                 deleted: false,
                 reviews: Vec::new(),
             });
@@ -1161,10 +1214,11 @@ impl Store {
             if self.labels[l].deleted {
                 continue;
             }
-            self.labels[l]
-                .reviews
-                .push(json!({"reviewed_at": fmt_export_ts(now),
-                "reviewed_by": "reviewer@emulator.invalid", "review_action": "Approve"}));
+            self.labels[l].reviews.push(
+                json!({"reviewed_at": fmt_export_ts(now),
+                "reviewed_by": "reviewer@emulator.invalid", "review_action": "Approve"})
+                .into(),
+            );
             self.record_version(l, "APPROVED", Some(1), now);
         }
         self.set_state(p, m, WorkState::Done, now);
@@ -1266,10 +1320,11 @@ impl Store {
         };
         for &m in &targets {
             if let Some(&l) = self.projects[p].members[m].labels.first() {
-                self.labels[l]
-                    .reviews
-                    .push(json!({"reviewed_at": fmt_export_ts(now),
-                    "reviewed_by": "reviewer@emulator.invalid", "review_action": "Reject"}));
+                self.labels[l].reviews.push(
+                    json!({"reviewed_at": fmt_export_ts(now),
+                    "reviewed_by": "reviewer@emulator.invalid", "review_action": "Reject"})
+                    .into(),
+                );
                 self.record_version(l, "REJECTED", Some(1), now);
             }
             self.send_to_rework(p, m, now);
@@ -1360,6 +1415,21 @@ mod tests {
     }
 
     #[test]
+    fn seeded_rows_are_batched_once_and_labeled_by_the_lifecycle() {
+        let mut st = Store::new(&["p".to_owned()]);
+        let p = st.project("p").unwrap_or(0);
+        assert_eq!(st.seed_rows(p, 5, "s-"), 5);
+        assert_eq!(st.state_counts(p, None), [5, 0, 0, 0]);
+        assert!(st.gkeys.contains_key("s-00000004"));
+        assert_eq!(st.seed_rows(p, 7, "s-"), 2, "taken keys are skipped");
+        assert_eq!(st.datasets.len(), 1, "one seed dataset per project");
+        assert_eq!(st.complete_all(p), 7);
+        assert_eq!(st.deliver_all(p), 7);
+        assert_eq!(st.state_counts(p, None), [0, 0, 0, 7]);
+        assert_eq!(st.labels.len(), 7);
+    }
+
+    #[test]
     fn rows_go_through_label_review_done_and_rework() {
         let mut st = Store::new(&["p".to_owned()]);
         let p = st.project("p").unwrap_or(0);
@@ -1376,7 +1446,7 @@ mod tests {
         assert_eq!(st.advance(p), 1);
         assert_eq!(st.state_counts(p, None), [0, 1, 0, 0]);
         let l = st.projects[p].members[0].labels[0];
-        let objects = st.labels[l].annotations["objects"]
+        let objects = st.labels[l].annotations.value()["objects"]
             .as_array()
             .map_or(0, Vec::len);
         assert_eq!(objects, 3, "one object per tool of the demo ontology");

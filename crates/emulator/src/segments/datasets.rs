@@ -312,13 +312,13 @@ pub(super) fn clone_dataset(
             s.readme.clone(),
             s.priority.clone(),
         );
-        let labels: BTreeMap<String, LabelRec> = if clone_labels {
+        let labels: BTreeMap<String, Box<LabelRec>> = if clone_labels {
             s.labels
                 .iter()
                 .map(|(k, l)| {
                     (
                         k.clone(),
-                        LabelRec {
+                        Box::new(LabelRec {
                             label_status: l.label_status.clone(),
                             attributes: l.attributes.clone(),
                             score: l.score.clone(),
@@ -329,7 +329,7 @@ pub(super) fn clone_dataset(
                             updated_seq: l.updated_seq,
                             reviewed_at: l.reviewed_at.clone(),
                             reviewed_by: l.reviewed_by.clone(),
-                        },
+                        }),
                     )
                 })
                 .collect()

@@ -137,7 +137,7 @@ pub(super) fn put_label(
         }
         Some(a) => {
             check_label_attributes(&d.task_type, a).map_err(|m| field_error("attributes", m))?;
-            a.clone()
+            CompactJson::new(a)
         }
     };
     let score = valid_score(b.get("score"))?;
@@ -166,7 +166,7 @@ pub(super) fn put_label(
         reviewed_by: reviewed.then(|| CALLER.to_owned()),
     };
     let out = label.render(uuid, labelset, &task_type);
-    s.labels.insert(labelset.to_owned(), label);
+    s.labels.insert(labelset.to_owned(), Box::new(label));
     Ok(if is_new { created(&out) } else { ok(&out) })
 }
 
@@ -209,7 +209,7 @@ pub(super) fn patch_label(
         l.label_status = s;
     }
     if let Some(a) = b.get("attributes").filter(|a| !a.is_null()) {
-        l.attributes = a.clone();
+        l.attributes = CompactJson::new(a);
     }
     if b.contains_key("score") {
         l.score = score;

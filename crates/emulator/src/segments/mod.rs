@@ -32,6 +32,7 @@ mod state;
 mod wire;
 mod workforce;
 
+use crate::framework::compact::CompactJson;
 use crate::framework::multipart::form_parts;
 use crate::framework::{VendorContext, VendorEmulator};
 use axum::body::Body;
@@ -52,6 +53,7 @@ use state::{
     TASK_TYPES,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use wire::{
@@ -99,11 +101,24 @@ impl RateLimiter {
     }
 }
 
+/// The order of one sample listing (dataset, filters, sort), kept while the store is unchanged:
+/// paging through N samples would otherwise filter and sort all N for every page (quadratic;
+/// a million samples took minutes), which Segments' indexed database does not do.
+struct Listing {
+    key: String,
+    generation: u64,
+    uuids: Arc<Vec<String>>,
+}
+
 /// The Segments.ai vendor emulator.
 pub(crate) struct SegmentsEmulator {
     ctx: VendorContext,
     store: RwLock<Store>,
     limiter: RateLimiter,
+    /// Bumped by every write lock on the store: a cached [`Listing`] of an older generation is
+    /// stale.
+    generation: AtomicU64,
+    listing: Mutex<Option<Listing>>,
 }
 
 impl SegmentsEmulator {
@@ -115,6 +130,8 @@ impl SegmentsEmulator {
             limiter: RateLimiter {
                 history: Mutex::new(VecDeque::new()),
             },
+            generation: AtomicU64::new(0),
+            listing: Mutex::new(None),
         }
     }
 
@@ -124,7 +141,28 @@ impl SegmentsEmulator {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Store> {
-        self.store.write().unwrap_or_else(|e| e.into_inner())
+        let guard = self.store.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        guard
+    }
+
+    /// The sample UUIDs of listing `key` in order: from the cache while no write happened since
+    /// it was computed (call with the store's read lock held), else `compute`d and cached.
+    fn listing(&self, key: String, compute: impl FnOnce() -> Vec<String>) -> Arc<Vec<String>> {
+        let generation = self.generation.load(Ordering::Relaxed);
+        let mut cache = self.listing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = cache.as_ref() {
+            if l.generation == generation && l.key == key {
+                return l.uuids.clone();
+            }
+        }
+        let uuids = Arc::new(compute());
+        *cache = Some(Listing {
+            key,
+            generation,
+            uuids: uuids.clone(),
+        });
+        uuids
     }
 
     fn step(&self, project: &str, label: bool, review: bool) -> usize {
@@ -191,6 +229,15 @@ impl VendorEmulator for SegmentsEmulator {
             .project_idx(project)
             .ok_or_else(|| format!("no dataset {project}"))?;
         st.reject(di, task, reasons)
+    }
+
+    /// Unlabeled samples named `{prefix}{index:08}` (attributes of the dataset's task type).
+    fn seed(&self, project: &str, count: usize, prefix: &str) -> Result<usize, String> {
+        let mut st = self.write();
+        let di = st
+            .project_idx(project)
+            .ok_or_else(|| format!("no dataset {project}"))?;
+        samples::seed_samples(&mut st, di, count, prefix)
     }
 
     fn reset(&self) {
@@ -495,12 +542,23 @@ fn sample_access(st: &Store, uuid: &str, need: Access) -> Result<usize, Response
 /// One page of `items` (§3.1): 1-based `page`, `per_page` (invalid → default); page 1 of an
 /// empty list is `[]`, any page past the end (or not a positive number) is "Invalid page.".
 fn paginate<T>(items: Vec<T>, q: &Query) -> Result<Vec<T>, Response> {
+    let range = page_range(items.len(), q)?;
+    Ok(items
+        .into_iter()
+        .skip(range.start)
+        .take(range.len())
+        .collect())
+}
+
+/// The index range of the page `q` asks for in a list of `len` items (`per_page`, `page` from 1
+/// or `last`); a page past the end is "Invalid page.", except page 1 of an empty list.
+fn page_range(len: usize, q: &Query) -> Result<std::ops::Range<usize>, Response> {
     let per_page = q
         .get("per_page")
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|n| *n > 0)
         .unwrap_or(DEFAULT_PER_PAGE);
-    let pages = items.len().div_ceil(per_page).max(1);
+    let pages = len.div_ceil(per_page).max(1);
     let page = match q.get("page").map(str::trim) {
         None => 1,
         Some("last") => pages,
@@ -509,11 +567,8 @@ fn paginate<T>(items: Vec<T>, q: &Query) -> Result<Vec<T>, Response> {
     if page == 0 || page > pages {
         return Err(invalid_page());
     }
-    Ok(items
-        .into_iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .collect())
+    let start = (page - 1).saturating_mul(per_page).min(len);
+    Ok(start..start.saturating_add(per_page).min(len))
 }
 
 #[cfg(test)]

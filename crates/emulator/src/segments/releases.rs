@@ -56,7 +56,7 @@ pub(super) fn create_release(
     st.files.insert(
         file_key.clone(),
         StoredFile {
-            bytes: Bytes::from(serde_json::to_vec(&file).unwrap_or_default()),
+            bytes: Bytes::from(file),
             content_type: "application/json",
         },
     );

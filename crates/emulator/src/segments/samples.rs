@@ -141,6 +141,57 @@ pub(super) fn insert_sample(st: &mut Store, di: usize, input: SampleInput) -> St
     uuid
 }
 
+/// The seed control: `count` samples named `{prefix}{index:08}` with attributes of the
+/// dataset's task type (one image, point cloud or frame), unlabeled. Names already taken are
+/// skipped. Returns the samples created.
+pub(super) fn seed_samples(
+    st: &mut Store,
+    di: usize,
+    count: usize,
+    prefix: &str,
+) -> Result<usize, String> {
+    let task_type = st.datasets[di].task_type.clone();
+    let attributes = |name: &str| {
+        let image = json!({"url": format!("https://images.example.com/seed/{name}.jpg")});
+        let pcd =
+            json!({"url": format!("https://images.example.com/seed/{name}.pcd"), "type": "pcd"});
+        match task_type.as_str() {
+            "image-segmentation-sequence" | "image-vector-sequence" => {
+                json!({"frames": [{"image": image}]})
+            }
+            "pointcloud-cuboid" | "pointcloud-segmentation" | "pointcloud-vector" => {
+                json!({"pcd": pcd})
+            }
+            "pointcloud-cuboid-sequence"
+            | "pointcloud-segmentation-sequence"
+            | "pointcloud-vector-sequence" => json!({"frames": [{"pcd": pcd}]}),
+            "multisensor-sequence" => json!({"sensors": []}),
+            _ => json!({"image": image}),
+        }
+    };
+    // The shapes above are what the dataset accepts; checked once, not per sample.
+    check_sample_attributes(&task_type, &attributes("probe"))?;
+    let mut created = 0;
+    for i in 0..count {
+        let name = format!("{prefix}{i:08}");
+        if st.datasets[di].by_name.contains_key(&name) {
+            continue;
+        }
+        let input = SampleInput {
+            attributes: attributes(&name),
+            name,
+            metadata: Obj::new(),
+            priority: json!(0),
+            readme: String::new(),
+            assigned_labeler: None,
+            assigned_reviewer: None,
+        };
+        insert_sample(st, di, input);
+        created += 1;
+    }
+    Ok(created)
+}
+
 pub(super) fn sample_exists() -> Response {
     field_error(
         "name",
@@ -315,40 +366,51 @@ pub(super) fn list_samples(emu: &SegmentsEmulator, owner: &str, name: &str, q: &
         .get("filters")
         .map(|f| f.split(',').filter_map(|p| p.split_once(':')).collect())
         .unwrap_or_default();
-    let mut samples: Vec<&SampleRec> = d
-        .samples
+    let sort = q.get("sort").unwrap_or("name");
+    let key = format!(
+        "{}|{labelset:?}|{status_labelset}|{statuses:?}|{name_part:?}|{filters:?}|{sort}",
+        d.full_name()
+    );
+    let uuids = emu.listing(key, || {
+        let mut samples: Vec<&SampleRec> = d
+            .samples
+            .iter()
+            .filter_map(|u| st.samples.get(u))
+            .filter(|s| name_part.is_none_or(|n| s.name.contains(n)))
+            .filter(|s| {
+                filters
+                    .iter()
+                    .all(|(k, v)| metadata_matches(&s.metadata, k, v))
+            })
+            .filter(|s| statuses.is_empty() || statuses.contains(&s.status_in(status_labelset)))
+            .collect();
+        let (desc, key) = match sort.strip_prefix('-') {
+            Some(k) => (true, k),
+            None => (false, sort),
+        };
+        let gt = d.ground_truth();
+        samples.sort_by(|a, b| {
+            let o = match key {
+                "created_at" | "created" => a.created_seq.cmp(&b.created_seq),
+                "updated_at" => a.updated_seq.cmp(&b.updated_seq),
+                "priority" => cmp_numbers(&a.priority, &b.priority),
+                "gt_label__updated_at" => {
+                    // Samples without a label sort last ascending (NULLS LAST), first descending.
+                    let k = |s: &SampleRec| s.labels.get(gt).map_or(u64::MAX, |l| l.updated_seq);
+                    k(a).cmp(&k(b))
+                }
+                _ => a.name.cmp(&b.name),
+            };
+            let o = if desc { o.reverse() } else { o };
+            o.then(a.created_seq.cmp(&b.created_seq))
+        });
+        samples.into_iter().map(|s| s.uuid.clone()).collect()
+    });
+    let range = page_range(uuids.len(), q)?;
+    let page: Vec<&SampleRec> = uuids[range]
         .iter()
         .filter_map(|u| st.samples.get(u))
-        .filter(|s| name_part.is_none_or(|n| s.name.contains(n)))
-        .filter(|s| {
-            filters
-                .iter()
-                .all(|(k, v)| metadata_matches(&s.metadata, k, v))
-        })
-        .filter(|s| statuses.is_empty() || statuses.contains(&s.status_in(status_labelset)))
         .collect();
-    let sort = q.get("sort").unwrap_or("name");
-    let (desc, key) = match sort.strip_prefix('-') {
-        Some(k) => (true, k),
-        None => (false, sort),
-    };
-    let gt = d.ground_truth();
-    samples.sort_by(|a, b| {
-        let o = match key {
-            "created_at" | "created" => a.created_seq.cmp(&b.created_seq),
-            "updated_at" => a.updated_seq.cmp(&b.updated_seq),
-            "priority" => cmp_numbers(&a.priority, &b.priority),
-            "gt_label__updated_at" => {
-                // Samples without a label sort last ascending (NULLS LAST), first descending.
-                let k = |s: &SampleRec| s.labels.get(gt).map_or(u64::MAX, |l| l.updated_seq);
-                k(a).cmp(&k(b))
-            }
-            _ => a.name.cmp(&b.name),
-        };
-        let o = if desc { o.reverse() } else { o };
-        o.then(a.created_seq.cmp(&b.created_seq))
-    });
-    let page = paginate(samples, q)?;
     let full = q.flag("include_full_label");
     let label_type = d.task_type.as_str();
     let out: Vec<Value> = page

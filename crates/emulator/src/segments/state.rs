@@ -5,8 +5,11 @@
 
 use super::wire::{fmt_release_ts, fmt_ts, new_uuid};
 use super::workforce::{INSTANCE_1_KEY, INSTANCE_1_PNG};
+use crate::framework::compact::CompactJson;
 use crate::framework::drawing::{BOX_CLASS, POINT_CLASS, POLYGON_CLASS};
 use chrono::{DateTime, Utc};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -363,7 +366,8 @@ impl DatasetRec {
 
 pub(crate) struct LabelRec {
     pub label_status: String,
-    pub attributes: Value,
+    /// As text: a million labels are held (a tree would take several KB each).
+    pub attributes: CompactJson,
     pub score: Option<Value>,
     pub created_at: String,
     pub created_by: String,
@@ -421,8 +425,8 @@ pub(crate) struct SampleRec {
     pub assigned_labeler: Option<String>,
     pub assigned_reviewer: Option<String>,
     pub priority: Value,
-    /// Labelset name → label.
-    pub labels: BTreeMap<String, LabelRec>,
+    /// Labelset name → label (boxed: a B-tree node has room for eleven values).
+    pub labels: BTreeMap<String, Box<LabelRec>>,
 }
 
 impl SampleRec {
@@ -744,66 +748,131 @@ impl Store {
         }
     }
 
-    /// The release file (§7.2) of the dataset's current samples and labels: every labelset is
-    /// a key of every sample's `labels`, `null` where the sample is unlabeled in it.
-    pub(crate) fn release_file(&self, d: &DatasetRec, name: &str, description: &str) -> Value {
+    /// The release file (§7.2) of the dataset's current samples and labels, as JSON bytes:
+    /// every labelset is a key of every sample's `labels`, `null` where the sample is
+    /// unlabeled in it. Serialised straight from the store (members in the documented order,
+    /// `samples` last), never as a `Value` tree: a release of a million samples would need
+    /// several GB as one.
+    pub(crate) fn release_file(&self, d: &DatasetRec, name: &str, description: &str) -> Vec<u8> {
         let labelsets: Vec<Value> = d
             .labelsets
             .iter()
             .map(|l| json!({"name": l.name, "description": l.description}))
             .collect();
-        let samples: Vec<Value> = d
-            .samples
-            .iter()
-            .filter_map(|u| self.samples.get(u))
-            .map(|s| {
-                let labels: Obj = d
-                    .labelsets
-                    .iter()
-                    .map(|l| {
-                        let v = s.labels.get(&l.name).map_or(Value::Null, |lab| {
-                            json!({
-                                "label_status": lab.label_status,
-                                "attributes": lab.attributes,
-                                "score": lab.score,
-                                "created_at": lab.created_at,
-                                "created_by": lab.created_by,
-                                "updated_at": lab.updated_at,
-                                "reviewed_at": lab.reviewed_at,
-                                "reviewed_by": lab.reviewed_by,
-                            })
-                        });
-                        (l.name.clone(), v)
-                    })
-                    .collect();
-                json!({
-                    "uuid": s.uuid,
-                    "name": s.name,
-                    "attributes": s.attributes,
-                    "metadata": s.metadata,
-                    "created_at": s.created_at,
-                    "created_by": s.created_by,
-                    "assigned_labeler": s.assigned_labeler,
-                    "assigned_reviewer": s.assigned_reviewer,
-                    "priority": s.priority,
-                    "labels": labels,
-                })
-            })
-            .collect();
-        json!({
-            "name": name,
-            "description": description,
-            "created_at": fmt_release_ts(Utc::now()),
-            "dataset": {
-                "name": d.name,
-                "owner": d.owner,
-                "task_type": d.task_type,
-                "task_attributes": d.task_attributes,
-                "labelsets": labelsets,
-                "samples": samples,
+        let file = ReleaseFile {
+            name,
+            description,
+            created_at: fmt_release_ts(Utc::now()),
+            dataset: ReleaseDataset {
+                name: &d.name,
+                owner: &d.owner,
+                task_type: &d.task_type,
+                task_attributes: &d.task_attributes,
+                labelsets,
+                samples: ReleaseSamples { st: self, d },
             },
-        })
+        };
+        // Serialising borrowed store data into a Vec cannot fail.
+        serde_json::to_vec(&file).unwrap_or_default()
     }
+}
+
+/// A release file (§7.2), borrowing the store.
+#[derive(Serialize)]
+struct ReleaseFile<'a> {
+    name: &'a str,
+    description: &'a str,
+    created_at: String,
+    dataset: ReleaseDataset<'a>,
+}
+
+#[derive(Serialize)]
+struct ReleaseDataset<'a> {
+    name: &'a str,
+    owner: &'a str,
+    task_type: &'a str,
+    task_attributes: &'a Value,
+    labelsets: Vec<Value>,
+    samples: ReleaseSamples<'a>,
+}
+
+/// The dataset's samples, each serialised as it is reached.
+struct ReleaseSamples<'a> {
+    st: &'a Store,
+    d: &'a DatasetRec,
+}
+
+impl Serialize for ReleaseSamples<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        for s in self.d.samples.iter().filter_map(|u| self.st.samples.get(u)) {
+            seq.serialize_element(&ReleaseSample {
+                uuid: &s.uuid,
+                name: &s.name,
+                attributes: &s.attributes,
+                metadata: &s.metadata,
+                created_at: &s.created_at,
+                created_by: &s.created_by,
+                assigned_labeler: s.assigned_labeler.as_deref(),
+                assigned_reviewer: s.assigned_reviewer.as_deref(),
+                priority: &s.priority,
+                labels: ReleaseLabels { d: self.d, s },
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct ReleaseSample<'a> {
+    uuid: &'a str,
+    name: &'a str,
+    attributes: &'a Value,
+    metadata: &'a Obj,
+    created_at: &'a str,
+    created_by: &'a str,
+    assigned_labeler: Option<&'a str>,
+    assigned_reviewer: Option<&'a str>,
+    priority: &'a Value,
+    labels: ReleaseLabels<'a>,
+}
+
+/// Every labelset of the dataset → the sample's label there, or `null`.
+struct ReleaseLabels<'a> {
+    d: &'a DatasetRec,
+    s: &'a SampleRec,
+}
+
+impl Serialize for ReleaseLabels<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.d.labelsets.len()))?;
+        for l in &self.d.labelsets {
+            let label = self.s.labels.get(&l.name).map(|lab| ReleaseLabel {
+                label_status: &lab.label_status,
+                attributes: &lab.attributes,
+                score: lab.score.as_ref(),
+                created_at: &lab.created_at,
+                created_by: &lab.created_by,
+                updated_at: &lab.updated_at,
+                reviewed_at: lab.reviewed_at.as_deref(),
+                reviewed_by: lab.reviewed_by.as_deref(),
+            });
+            map.serialize_entry(&l.name, &label)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct ReleaseLabel<'a> {
+    label_status: &'a str,
+    attributes: &'a CompactJson,
+    score: Option<&'a Value>,
+    created_at: &'a str,
+    created_by: &'a str,
+    updated_at: &'a str,
+    reviewed_at: Option<&'a str>,
+    reviewed_by: Option<&'a str>,
 }
 
 /// `owner/name` → (owner, name); a bare `name` belongs to the caller.

@@ -4,6 +4,7 @@
 
 use super::state::{IssueRec, LabelRec, Store, WorkunitRec, LABELER, REVIEWER};
 use super::wire::fmt_ts;
+use crate::framework::compact::CompactJson;
 use crate::framework::drawing::Drawing;
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -55,9 +56,13 @@ impl Store {
                         && s.labels.get(&gt).is_some_and(|l| l.attributes.is_object());
                     let attributes = match s.labels.get(&gt) {
                         Some(l) if keep => l.attributes.clone(),
-                        _ => {
-                            generate_label(&task_type, &categories, &s.attributes, seq, &bitmap_url)
-                        }
+                        _ => CompactJson::from(generate_label(
+                            &task_type,
+                            &categories,
+                            &s.attributes,
+                            seq,
+                            &bitmap_url,
+                        )),
                     };
                     let created = s
                         .labels
@@ -67,7 +72,7 @@ impl Store {
                         created.unwrap_or_else(|| (ts.clone(), LABELER.to_owned()));
                     s.labels.insert(
                         gt.clone(),
-                        LabelRec {
+                        Box::new(LabelRec {
                             label_status: "LABELED".to_owned(),
                             attributes,
                             score: None,
@@ -78,7 +83,7 @@ impl Store {
                             updated_seq: seq,
                             reviewed_at: None,
                             reviewed_by: None,
-                        },
+                        }),
                     );
                     ("label", "LABELED")
                 }
