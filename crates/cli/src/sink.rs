@@ -304,7 +304,7 @@ impl DeliveryWriter {
     }
 
     /// Without promising durability: hand what is buffered to the kernel and, once
-    /// [`WRITE_BEHIND_BYTES`] are new, ask it to start writing them to disk without waiting
+    /// `WRITE_BEHIND_BYTES` are new, ask it to start writing them to disk without waiting
     /// (Linux: `sync_file_range(SYNC_FILE_RANGE_WRITE)`; elsewhere only the flush). Pulls that
     /// commit no cursor call this between pages and [`DeliveryWriter::sync`] once at the end,
     /// which then has little left to write.
