@@ -496,8 +496,8 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
     } else {
         let how = if append { "appended to" } else { "written to" };
         println!(
-            "{} deliveries {how} {} in {:.1}s.",
-            outcome.written,
+            "{} {how} {} in {:.1}s.",
+            output::count(outcome.written, "delivery", "deliveries"),
             out.display(),
             elapsed.as_secs_f64()
         );
@@ -513,8 +513,8 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<(), CliError> {
     }
     if outcome.interrupted {
         let mut e = CliError::interrupted(format!(
-            "stopped after {} deliveries; they are safely in {}",
-            outcome.written,
+            "stopped after {}; they are safely in {}",
+            output::count(outcome.written, "delivery", "deliveries"),
             out.display()
         ));
         if a.consumer.is_none() {
