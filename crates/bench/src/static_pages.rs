@@ -215,8 +215,9 @@ pub(crate) struct DeliveriesStaticArgs {
     count: Vec<u64>,
     /// Which pulls: `get` (GET since a timestamp: read-ahead on the fetch tasks), `since`
     /// (since-last-call: strictly one page at a time), `cli` (the `labelmux` command's
-    /// `deliveries pull --since` into a JSONL file, beside the SDK's `get`; needs
-    /// `cargo build --release -p labelmux-cli`).
+    /// `deliveries pull --since` into a labelmux JSONL file, annotations included, beside the
+    /// SDK's `get`; needs `cargo build --release -p labelmux-cli`), `cli-csv` (the same into a
+    /// CSV file: answers only).
     #[arg(long, value_delimiter = ',', default_value = "get,since")]
     modes: Vec<String>,
     /// Latency the static server adds to every answer, ms (comma-separated: each measured).
@@ -231,6 +232,10 @@ pub(crate) struct DeliveriesStaticArgs {
     /// Keep the page files in this directory (default: a temporary directory, removed).
     #[arg(long)]
     pages_dir: Option<PathBuf>,
+    /// Also run `get` and `since` with this other `labelmux-bench` binary's worker (e.g. one
+    /// built from an earlier commit), on the same pages: rows `baseline`.
+    #[arg(long)]
+    baseline_bin: Option<PathBuf>,
 }
 
 /// Seed the Sama emulator with `n` delivered tasks and capture its delivered pages (1,000 a
@@ -279,8 +284,8 @@ struct PageCount<'a> {
 pub(crate) fn deliveries_static(args: DeliveriesStaticArgs) -> AnyResult<()> {
     let common = args.common;
     for m in &args.modes {
-        if !matches!(m.as_str(), "get" | "since" | "cli") {
-            return Err(format!("unknown mode {m:?} (get, since, cli)").into());
+        if !matches!(m.as_str(), "get" | "since" | "cli" | "cli-csv") {
+            return Err(format!("unknown mode {m:?} (get, since, cli, cli-csv)").into());
         }
     }
     let mut orchestra = Orchestra::new(&common)?;
@@ -329,7 +334,11 @@ pub(crate) fn deliveries_static(args: DeliveriesStaticArgs) -> AnyResult<()> {
                         _ => ("deliveries-get", from.to_owned(), from.to_owned()),
                     };
                     if !common.no_labelmux {
-                        let lm_op = if mode == "cli" { "deliveries-cli" } else { op };
+                        let lm_op = match mode.as_str() {
+                            "cli" => "deliveries-cli",
+                            "cli-csv" => "deliveries-cli-csv",
+                            _ => op,
+                        };
                         let cmd = orchestra.worker_command(&base, lm_op, &arg_lm);
                         let m = orchestra.measure_against(
                             "static",
@@ -342,8 +351,30 @@ pub(crate) fn deliveries_static(args: DeliveriesStaticArgs) -> AnyResult<()> {
                         print_row(&m);
                         rows.push(m);
                     }
+                    if let (Some(bin), false) = (&args.baseline_bin, mode.starts_with("cli")) {
+                        let mut cmd = std::process::Command::new(bin);
+                        cmd.args(["worker", op, "--base-url", &base]).args([
+                            "--project",
+                            &common.project,
+                            "--arg",
+                            &arg_lm,
+                        ]);
+                        if let Some(pages) = args.read_ahead {
+                            cmd.args(["--read-ahead", &pages.to_string()]);
+                        }
+                        let m = orchestra.measure_against(
+                            "static",
+                            &own_cpu_secs,
+                            cmd,
+                            &label,
+                            "baseline",
+                            n,
+                        )?;
+                        print_row(&m);
+                        rows.push(m);
+                    }
                     // The CLI is compared with the SDK's `get` row (same pages, same reads).
-                    if !common.no_sdk && mode != "cli" {
+                    if !common.no_sdk && !mode.starts_with("cli") {
                         let cmd = orchestra.sdk_command(&base, op, &arg_sdk);
                         let m = orchestra.measure_against(
                             "static",
@@ -384,18 +415,35 @@ pub(crate) fn deliveries_static(args: DeliveriesStaticArgs) -> AnyResult<()> {
                     format!("static {mode}")
                 }
             };
-            if let (Some(cli), Some(sdk)) =
-                (best(&at("cli"), "labelmux", n), best(&at("get"), "sdk", n))
-            {
-                let ratio = sdk.secs / cli.secs.max(1e-9);
-                println!(
-                    "  {} N={n}: labelmux CLI {:.2}s, peak RSS {:.1} MiB; SDK get {:.2}s; {ratio:.1}x [>= 10x: {}]",
-                    at("cli"),
-                    cli.secs,
-                    kib_to_mib(cli.peak_rss_kb),
-                    sdk.secs,
-                    crate::met(ratio >= 10.0)
-                );
+            for mode in ["get", "since"] {
+                if let (Some(base), Some(lm)) = (
+                    best(&at(mode), "baseline", n),
+                    best(&at(mode), "labelmux", n),
+                ) {
+                    println!(
+                        "  {} N={n}: baseline build {:.2}s, peak RSS {:.1} MiB; this build {:.2}s, peak RSS {:.1} MiB [no slower: {}]",
+                        at(mode),
+                        base.secs,
+                        kib_to_mib(base.peak_rss_kb),
+                        lm.secs,
+                        kib_to_mib(lm.peak_rss_kb),
+                        crate::met(lm.secs <= base.secs)
+                    );
+                }
+            }
+            for mode in ["cli", "cli-csv"] {
+                if let (Some(cli), Some(sdk)) =
+                    (best(&at(mode), "labelmux", n), best(&at("get"), "sdk", n))
+                {
+                    let ratio = sdk.secs / cli.secs.max(1e-9);
+                    println!(
+                        "  {} N={n}: labelmux CLI {:.2}s, peak RSS {:.1} MiB; SDK get {:.2}s; {ratio:.1}x",
+                        at(mode),
+                        cli.secs,
+                        kib_to_mib(cli.peak_rss_kb),
+                        sdk.secs,
+                    );
+                }
             }
         }
     }

@@ -35,9 +35,11 @@ pub(crate) enum Op {
     /// `Provider::create_batch` of the JSONL file `--arg`.
     Create,
     /// The `labelmux` command next to this binary: `deliveries pull --since ARG --out
-    /// <temp>/deliveries.jsonl` (JSONL records with annotations, written and synced as the
-    /// CLI does). Reports the CLI's own elapsed time and its peak RSS.
+    /// <temp>/deliveries.jsonl` (labelmux JSONL: each record with its neutral annotations,
+    /// written and synced as the CLI does). Reports the CLI's own elapsed time and peak RSS.
     DeliveriesCli,
+    /// As `deliveries-cli`, into a CSV file (the answers only, no annotations).
+    DeliveriesCliCsv,
 }
 
 /// Arguments of `labelmux-bench worker`.
@@ -74,7 +76,10 @@ fn run_cli(args: &WorkerArgs) -> AnyResult<()> {
         .into());
     }
     let dir = tempfile::tempdir()?;
-    let out = dir.path().join("deliveries.jsonl");
+    let out = dir.path().join(match args.op {
+        Op::DeliveriesCliCsv => "deliveries.csv",
+        _ => "deliveries.jsonl",
+    });
     let key = std::env::var(KEY_ENV).unwrap_or_else(|_| "emulator-key".into());
     let mut child = std::process::Command::new(&bin)
         .args(["--provider", "sama", "--base-url", &args.base_url])
@@ -118,7 +123,7 @@ fn run_cli(args: &WorkerArgs) -> AnyResult<()> {
 }
 
 pub(crate) fn run(args: WorkerArgs) -> AnyResult<()> {
-    if matches!(args.op, Op::DeliveriesCli) {
+    if matches!(args.op, Op::DeliveriesCli | Op::DeliveriesCliCsv) {
         return run_cli(&args);
     }
     // A user's default: the multi-threaded runtime of `#[tokio::main]`.
@@ -244,7 +249,7 @@ async fn operate(args: &WorkerArgs) -> AnyResult<(u64, Option<String>)> {
             }
             Ok((items, None))
         }
-        Op::DeliveriesCli => unreachable!("run_cli"),
+        Op::DeliveriesCli | Op::DeliveriesCliCsv => unreachable!("run_cli"),
         Op::Create => {
             let receipt = provider
                 .create_batch(

@@ -23,6 +23,7 @@ use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 /// One page: its items and the cursor of the next page, if any.
@@ -283,6 +284,21 @@ where
     .boxed()
 }
 
+/// Pages in flight [`paginate_numbered_within`] ramps up to whatever the latency: enough for
+/// the fetches (and the decoding done in them) to run in parallel with the consumer.
+const EAGER_DEPTH: usize = 4;
+
+/// A consumer that waits at least this long for its next page, and longer than it took to
+/// consume the previous one, while even the quickest fetch took [`SLOW_ROUND_TRIP`], is
+/// waiting for the network: more pages in flight will hide it. Otherwise the consumer waits for
+/// the fetches' own work (decoding, on the same CPUs), which more pages in flight would not
+/// speed up: they would only hold memory.
+const NETWORK_WAIT: Duration = Duration::from_millis(2);
+
+/// See [`NETWORK_WAIT`]: a quickest fetch this slow means the network's latency, not the work
+/// of fetching, dominates.
+const SLOW_ROUND_TRIP: Duration = Duration::from_millis(10);
+
 /// How far [`paginate_numbered_within`] may read ahead of the consumer: at most `pages` pages
 /// in flight or waiting, and, as far as it can tell, at most `bytes` bytes of pages held at once
 /// (the page being consumed, plus each page in flight counted at the largest size seen so far).
@@ -323,7 +339,8 @@ pub struct SizedPage<T> {
 /// Numbered page fetches in flight, in page order.
 struct NumberedState<T, F> {
     buffer: VecDeque<T>,
-    in_flight: VecDeque<AbortOnDrop<Result<SizedPage<T>>>>,
+    /// Each fetch with how long it took (from its start to its page).
+    in_flight: VecDeque<AbortOnDrop<(Result<SizedPage<T>>, Duration)>>,
     next_page: u64,
     /// Pages allowed in flight now (ramps up to `limit.pages`).
     depth: usize,
@@ -332,6 +349,11 @@ struct NumberedState<T, F> {
     current_bytes: usize,
     /// The heaviest page seen: what a page in flight is expected to weigh.
     page_estimate: usize,
+    /// When the consumer started on the page being consumed.
+    current_since: Option<Instant>,
+    /// The quickest fetch seen: the network's round trip plus a page's own work, with no
+    /// waiting behind other fetches.
+    quickest_fetch: Option<Duration>,
     /// A page said it was the last (or failed): nothing more is started.
     ended: bool,
     fetch: F,
@@ -347,7 +369,12 @@ where
     fn top_up(&mut self) {
         while !self.ended && self.in_flight.len() < self.depth && self.fits_one_more() {
             let fut = (self.fetch)(self.next_page);
-            self.in_flight.push_back(AbortOnDrop(tokio::spawn(fut)));
+            let started = Instant::now();
+            self.in_flight
+                .push_back(AbortOnDrop(tokio::spawn(async move {
+                    let page = fut.await;
+                    (page, started.elapsed())
+                })));
             self.next_page = self.next_page.saturating_add(1);
         }
     }
@@ -374,7 +401,8 @@ where
 /// Stream the items of numbered pages `first`, `first + 1`, … with up to `depth` pages
 /// fetched concurrently (a `depth` of 0 counts as 1), yielding items in page order.
 /// The first page is fetched alone, so a result that fits in one page costs one request;
-/// after that the pages in flight double with each full page, up to `depth`.
+/// after that the pages in flight double with each full page, up to `depth` (past 4 only
+/// while the consumer waits for the network; see [`paginate_numbered_within`]).
 ///
 /// Use it only for endpoints where reading a page has no effect and page `n + 1` always
 /// follows page `n`. A page whose `next` is `None` (e.g. a short or empty page) is the last
@@ -405,6 +433,13 @@ where
 /// of pages expected in memory at once, each page weighing what its fetch reported
 /// ([`SizedPage::bytes`]). The fetch future runs on its own task, so work done in it (decoding
 /// the page) runs in parallel with the consumer and with other fetches.
+///
+/// Memory is spent on reading ahead only where it buys time: the pages in flight double with
+/// each full page up to 4, and beyond that grow by two a page only while the consumer waits for
+/// the network — it waits 2 ms or more for its next page, longer than it took over the previous
+/// one, and even the quickest fetch took 10 ms or more. On a fast network a pull so keeps a few
+/// pages ahead (the consumer then waits for the decoding done in the fetches, which more pages
+/// in flight would not speed up); with latency, as many as the limits allow.
 pub fn paginate_numbered_within<T, F, Fut>(
     first: u64,
     read_ahead: ReadAhead,
@@ -425,6 +460,8 @@ where
         limit: read_ahead,
         current_bytes: 0,
         page_estimate: 0,
+        current_since: None,
+        quickest_fetch: None,
         ended: false,
         fetch,
     };
@@ -435,10 +472,20 @@ where
                 return Some((Ok(item), st));
             }
             let mut handle = st.in_flight.pop_front()?;
+            // How long the consumer waits for this page, against how long it took over the
+            // last one, tells whether more pages in flight would help (network-bound) or only
+            // cost memory (the fetches keep up).
+            let consumed = st.current_since.map_or(Duration::ZERO, |t| t.elapsed());
+            let waited_since = (!handle.0.is_finished()).then(Instant::now);
             let joined = (&mut handle.0).await;
+            let waited = waited_since.map_or(Duration::ZERO, |t| t.elapsed());
+            st.current_since = Some(Instant::now());
             let SizedPage { page, bytes } = match joined {
-                Ok(Ok(page)) => page,
-                Ok(Err(e)) => {
+                Ok((Ok(page), took)) => {
+                    st.quickest_fetch = Some(st.quickest_fetch.map_or(took, |q| q.min(took)));
+                    page
+                }
+                Ok((Err(e), _)) => {
                     st.end();
                     return Some((Err(e), st));
                 }
@@ -459,8 +506,18 @@ where
                 st.end();
             } else {
                 // Slow start: double the pages in flight with each full page, so a short
-                // result requests at most about as many pages past its end as it used.
-                st.depth = st.depth.saturating_mul(2).min(depth);
+                // result requests at most about as many pages past its end as it used; past
+                // `EAGER_DEPTH` pages, only while the consumer still waits for the network.
+                let network_bound = st.quickest_fetch.is_some_and(|q| q >= SLOW_ROUND_TRIP)
+                    && waited >= NETWORK_WAIT
+                    && waited > consumed;
+                if st.depth < EAGER_DEPTH {
+                    st.depth = st.depth.saturating_mul(2).min(depth);
+                } else if network_bound {
+                    // Two more at a time, not twice as many: fetches started together arrive
+                    // together, and a burst of pages is what costs memory.
+                    st.depth = st.depth.saturating_add(2).min(depth);
+                }
                 st.top_up();
             }
             st.buffer = page.items.into();
@@ -994,7 +1051,7 @@ mod tests {
         }
         // Page 5 is being read; pages 6 and 7 are ahead, nothing more.
         assert_eq!(started.load(Ordering::SeqCst), 7);
-        // The same pages with no byte limit go as deep as the page limit allows.
+        // The same pages with no byte limit: fetches that keep up need no more than 4 ahead.
         let started = Arc::new(AtomicUsize::new(0));
         let mut s =
             paginate_numbered_within(1, ReadAhead::pages(10), weighed(started.clone(), |_| 100));
@@ -1004,7 +1061,23 @@ mod tests {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        assert_eq!(started.load(Ordering::SeqCst), 15);
+        assert_eq!(started.load(Ordering::SeqCst), 9);
+    }
+
+    #[tokio::test]
+    async fn pages_in_flight_grow_past_four_only_while_the_consumer_waits_for_the_network() {
+        let fast: fn(u64) -> u64 = |_| 0;
+        let slow: fn(u64) -> u64 = |_| 30;
+        for (delay, expected_depth) in [(fast, 4usize), (slow, 10)] {
+            let probe = Probe::default();
+            let fetch = probe.fetcher(u64::MAX, 10, delay);
+            let mut s = paginate_numbered(1, 10, fetch);
+            for _ in 0..10 * 40 {
+                s.try_next().await.unwrap();
+            }
+            let most = probe.max_in_flight.load(Ordering::SeqCst);
+            assert_eq!(most, expected_depth, "fetches of {} ms", delay(1));
+        }
     }
 
     #[tokio::test]

@@ -44,11 +44,13 @@ pub const PAGE_SIZE: u32 = 1000;
 /// normally binds. Requests in flight are further capped by `TransportConfig::concurrency`.
 pub const DEFAULT_READ_AHEAD_PAGES: usize = 32;
 /// Bytes of delivered pages the GET pull may hold ahead of the consumer by default (see
-/// [`SamaClient::with_read_ahead_bytes`]): 12 MiB, about 12 pages of 1,000 deliveries (a page
-/// costs its body, ~0.5 MB, plus its deliveries' own fields). Enough to hide 50 ms of latency
-/// per request, while a pull's peak RSS stays under 30 MB whatever the page size; see
+/// [`SamaClient::with_read_ahead_bytes`]): 16 MiB, about 12 pages of 1,000 deliveries (a page
+/// costs its body, ~0.75 MB, plus its deliveries' own fields). Enough to keep 12 requests in
+/// flight (50 ms of latency per request hidden as well as before), while a pull's peak RSS
+/// stays under 30 MB whatever the page size. Pages in flight beyond 4 are only spent while the
+/// consumer waits for the network, so a pull on a fast network holds far less; see
 /// `docs/benchmarks.md`.
-pub const DEFAULT_READ_AHEAD_BYTES: usize = 12 * 1024 * 1024;
+pub const DEFAULT_READ_AHEAD_BYTES: usize = 16 * 1024 * 1024;
 /// `tasks_file_name` sent by labelmux unless told otherwise.
 pub const DEFAULT_TASKS_FILE_NAME: &str = "labelmux";
 

@@ -90,7 +90,7 @@ pub struct SamaOptions {
     /// Directory of the temporary spool file of uploads (default: the system's temp dir).
     pub spool_dir: Option<PathBuf>,
     /// Most MiB of delivered pages a `deliveries` pull holds ahead of the consumer (see
-    /// `SamaClient::with_read_ahead_bytes`); `None` keeps the client's (12 MiB by default).
+    /// `SamaClient::with_read_ahead_bytes`); `None` keeps the client's (16 MiB by default).
     pub read_ahead_mib: Option<u32>,
 }
 
