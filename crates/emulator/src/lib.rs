@@ -130,7 +130,8 @@
 //! (vendor-shaped error body for injected faults; optionally `throttle_response()` for injected
 //! throttles), the project queries and the lifecycle hooks
 //! `advance` / `complete_all` / `deliver_all` / `finish_all` / `reset` / `task_count` /
-//! `state_counts`. Then add one line to `registered()` in this file (its constructor and
+//! `state_counts`, and optionally `seed` (the `/_emulator/seed` fixture; without it the route
+//! answers 409). Then add one line to `registered()` in this file (its constructor and
 //! default project). Server, faults, control API, lifecycle clock and the
 //! binary need no change.
 #![deny(missing_docs)]
