@@ -463,7 +463,20 @@ impl ConsumerCursors {
     /// the output it covers where the caller knows it. Unless this process holds the consumer's
     /// lock (a delivery stream of [`ConsumerCursors::exclusive`] is alive), the lock is taken for
     /// the time of the commit: a commit never lands in the middle of another process's pull.
+    /// Errors name the vendor and the `commit_consumer` operation, as every adapter reports them.
     pub async fn commit(
+        &self,
+        project: &str,
+        consumer: &str,
+        checkpoint: &Checkpoint,
+        output: Option<&OutputMark>,
+    ) -> Result<()> {
+        self.store_position(project, consumer, checkpoint, output)
+            .await
+            .map_err(|e| e.with_vendor(self.vendor).with_operation("commit_consumer"))
+    }
+
+    async fn store_position(
         &self,
         project: &str,
         consumer: &str,

@@ -747,7 +747,6 @@ impl Provider for LabelboxProvider {
         self.cursors
             .commit(project.as_str(), consumer, checkpoint, None)
             .await
-            .map_err(|e| op_err(e, "commit_consumer"))
     }
 
     async fn commit_consumer_output(
@@ -760,7 +759,6 @@ impl Provider for LabelboxProvider {
         self.cursors
             .commit(project.as_str(), consumer, checkpoint, Some(output))
             .await
-            .map_err(|e| op_err(e, "commit_consumer"))
     }
 
     async fn consumer_output(

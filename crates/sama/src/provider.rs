@@ -677,7 +677,6 @@ impl Provider for SamaProvider {
         self.cursors
             .commit(project.as_str(), consumer, checkpoint, None)
             .await
-            .map_err(|e| op_err(e, "commit_consumer"))
     }
 
     async fn commit_consumer_output(
@@ -690,7 +689,6 @@ impl Provider for SamaProvider {
         self.cursors
             .commit(project.as_str(), consumer, checkpoint, Some(output))
             .await
-            .map_err(|e| op_err(e, "commit_consumer"))
     }
 
     async fn consumer_output(

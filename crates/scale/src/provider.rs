@@ -1103,7 +1103,6 @@ impl Provider for ScaleProvider {
         self.cursors
             .commit(project.as_str(), consumer, checkpoint, None)
             .await
-            .map_err(|e| op_err(e, "commit_consumer"))
     }
 
     async fn commit_consumer_output(
@@ -1116,7 +1115,6 @@ impl Provider for ScaleProvider {
         self.cursors
             .commit(project.as_str(), consumer, checkpoint, Some(output))
             .await
-            .map_err(|e| op_err(e, "commit_consumer"))
     }
 
     async fn consumer_output(

@@ -969,7 +969,6 @@ impl Provider for SegmentsProvider {
         self.cursors
             .commit(project.as_str(), consumer, checkpoint, None)
             .await
-            .map_err(|e| op_err(e, "commit_consumer"))
     }
 
     async fn commit_consumer_output(
@@ -982,7 +981,6 @@ impl Provider for SegmentsProvider {
         self.cursors
             .commit(project.as_str(), consumer, checkpoint, Some(output))
             .await
-            .map_err(|e| op_err(e, "commit_consumer"))
     }
 
     async fn consumer_output(
